@@ -1,0 +1,39 @@
+# Two commands set up everything on a fresh machine: `make plan` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+
+.PHONY: plan test lint typecheck unit bench e2e clean
+
+$(STAMP): pyproject.toml requirements.txt requirements-dev.txt constraints.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	touch $(STAMP)
+
+## plan: offline, secret-free preview of the dev stack into build/plan/dev
+plan: $(STAMP)
+	$(BIN)/tailscale-cluster-access plan --stack dev
+
+## test: lint, type-check and run the test suite
+test: lint typecheck unit
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+unit: $(STAMP)
+	$(BIN)/python -m pytest -q
+
+## bench: plan speed and scaling, printed and written to build/bench.json
+bench: $(STAMP)
+	$(BIN)/python bench/run.py
+
+## e2e: real deployment test; needs the Pulumi CLI, a cluster and Tailscale credentials
+e2e: $(STAMP)
+	$(BIN)/python -m pytest -q e2e
+
+clean:
+	rm -rf build .mypy_cache .ruff_cache .hypothesis

@@ -1,0 +1,107 @@
+"""Everything one cluster's stack will do, computed from its configuration without Pulumi.
+
+`plan_cluster` validates the configuration together with the base policy file and
+renders the policy fragment, the written policy and the access matrix. The components
+turn this into resources; `tailscale-cluster-access plan` shows it to reviewers.
+"""
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .policy import hujson
+from .policy.access import AccessRow, access_matrix, access_warnings
+from .policy.build import build_fragment
+from .policy.merge import MergeError, merge_policies
+from .problems import InvalidConfig, Problem
+from .spec import ClusterAccessSpec
+from .validation import parse_spec
+
+
+@dataclass(frozen=True)
+class ClusterPlan:
+    spec: ClusterAccessSpec
+    fragment: dict[str, Any]
+    """The policy sections this cluster needs."""
+    base_text: str
+    """The base policy file's text ("" without one)."""
+    policy: str
+    """HuJSON the stack writes: base + fragment, or the fragment alone in fragment mode."""
+    access: list[AccessRow]
+    warnings: list[str]
+
+    @property
+    def fragment_hujson(self) -> str:
+        return hujson.dumps(self.fragment)
+
+
+def read_base_policy(path_text: str, project_root: Path
+                     ) -> tuple[hujson.PolicyDocument | None, str, list[Problem]]:
+    """Read `policy.base` (relative to the project root); problems name that key."""
+    if not path_text:
+        return None, "", []
+    path = Path(path_text)
+    if not path.is_absolute():
+        path = project_root / path
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return None, "", [Problem("policy.base", f'"{path_text}" does not exist (looked in '
+                                  f"{path.parent}).",
+                                  "give a path relative to the project root (where Pulumi.yaml "
+                                  "is), or export the live policy there first.")]
+    except (OSError, UnicodeDecodeError) as error:
+        return None, "", [Problem("policy.base", f'"{path_text}" cannot be read: {error}.')]
+    try:
+        document = hujson.parse(text, path_text)
+    except hujson.HujsonError as error:
+        return None, text, [Problem("policy.base", f"is not valid HuJSON: {error}",
+                                    "fix the file; the policy editor in the admin console "
+                                    "shows the same position.")]
+    return document, text, []
+
+
+def plan_cluster(raw: Mapping[str, Any], project_root: Path, *, prefix: str = "",
+                 subject: str = "configuration") -> ClusterPlan:
+    """Validate and render one cluster; raise `InvalidConfig` listing every problem."""
+    policy_settings = raw.get("policy")
+    base_path = ""
+    if isinstance(policy_settings, Mapping) and isinstance(policy_settings.get("base"), str):
+        base_path = policy_settings["base"]
+    document, base_text, problems = read_base_policy(base_path, project_root)
+    base = document.data if document else None
+    try:
+        spec = parse_spec(raw, base_policy=base, prefix=prefix, subject=subject)
+    except InvalidConfig as error:
+        raise InvalidConfig(problems + error.problems, prefix=prefix, subject=subject) from None
+    if problems:
+        raise InvalidConfig(problems, prefix=prefix, subject=subject)
+
+    base_postures = _postures(base)
+    fragment = build_fragment(spec, base_postures)
+    try:
+        merged = merge_policies(base or {}, [(spec.cluster, fragment)])
+    except MergeError as error:
+        raise InvalidConfig(
+            [Problem("policy.base", conflict.describe()) for conflict in error.conflicts],
+            prefix=prefix, subject=subject) from None
+    if spec.policy.manage:
+        if document is not None:
+            policy = hujson.dumps(merged, comments=document.comments, header=document.header,
+                                  trailer=document.trailer)
+        else:
+            policy = hujson.dumps(merged)
+    else:
+        policy = hujson.dumps(fragment)
+    rows = access_matrix(spec)
+    return ClusterPlan(spec=spec, fragment=fragment, base_text=base_text, policy=policy,
+                       access=rows, warnings=access_warnings(spec, rows))
+
+
+def _postures(base: Mapping[str, Any] | None) -> dict[str, tuple[str, ...]]:
+    section = (base or {}).get("postures")
+    if not isinstance(section, Mapping):
+        return {}
+    return {name: tuple(str(rule) for rule in rules) for name, rules in section.items()
+            if isinstance(rules, list)}

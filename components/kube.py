@@ -1,0 +1,26 @@
+"""Tailscale custom resources with a readable `status` output."""
+
+from typing import Any, Optional
+
+import pulumi
+from pulumi_kubernetes import _utilities as kubernetes_utilities
+
+TAILSCALE_API_VERSION = "tailscale.com/v1alpha1"
+
+
+class TailscaleCustomResource(pulumi.CustomResource):
+    """A `tailscale.com/v1alpha1` object, registered like `apiextensions.CustomResource`.
+
+    `apiextensions.CustomResource` exposes no `status`; declaring it here (as the typed
+    Kubernetes resources do) lets the stack read `status.url` once the operator sets it.
+    """
+
+    status: pulumi.Output[Any]
+
+    def __init__(self, resource_name: str, kind: str, metadata: dict[str, Any],
+                 spec: dict[str, Any], opts: Optional[pulumi.ResourceOptions] = None) -> None:
+        opts = pulumi.ResourceOptions.merge(
+            opts, pulumi.ResourceOptions(version=kubernetes_utilities.get_version()))
+        props = {"apiVersion": TAILSCALE_API_VERSION, "kind": kind, "metadata": metadata,
+                 "spec": spec, "status": None}
+        super().__init__(f"kubernetes:{TAILSCALE_API_VERSION}:{kind}", resource_name, props, opts)

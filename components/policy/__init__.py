@@ -1,0 +1,1 @@
+"""Pure tailnet-policy core: building, merging, formatting. No Pulumi imports here."""

@@ -1,0 +1,254 @@
+"""Merge a hand-maintained base tailnet policy with generated fragments.
+
+The base policy belongs to other teams: every entry in it survives unchanged
+and in place, and generated content is only ever appended.  Where a fragment
+disagrees with the base (or with another fragment) nothing is guessed: all
+disagreements are collected and raised together as a `MergeError`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Final
+
+__all__ = ["Conflict", "MergeError", "merge_policies"]
+
+# Objects mapping a name to owners/members (hosts: to an address).  Unknown
+# top-level objects are treated the same way when all their values look alike.
+_OWNER_MAP_SECTIONS: Final = frozenset({"tagOwners", "groups", "postures", "hosts"})
+_RENAME_HINTS: Final = {
+    "tagOwners": "rename the tag",
+    "groups": "rename the group",
+    "hosts": "rename the host alias",
+    "postures": "rename the posture",
+}
+_SHOW_MAX: Final = 120
+
+
+class _Missing:
+    pass
+
+
+_MISSING: Final = _Missing()
+
+
+def _canon(value: Any) -> str:
+    """A key equal for deeply equal JSON values, whatever their dict key order."""
+    return json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+
+
+def _show(value: Any) -> str:
+    text = json.dumps(value, ensure_ascii=False)
+    return text if len(text) <= _SHOW_MAX else text[: _SHOW_MAX - 1] + "…"
+
+
+def _key_path(parent: str, key: str) -> str:
+    return f"{parent}[{json.dumps(key, ensure_ascii=False)}]"
+
+
+@dataclass(frozen=True)
+class Conflict:
+    """Two sides that want different values at ``path``.
+
+    ``base`` is the value already in the merged policy: from the base policy,
+    or from fragment ``other_fragment`` when that is set.
+    """
+
+    path: str
+    base: Any
+    fragment: Any
+    fragment_name: str
+    other_fragment: str | None = None
+
+    def describe(self) -> str:
+        section, nested, _ = self.path.partition("[")
+        if not nested:
+            hint = "change the value"
+        elif section == "autoApprovers":
+            hint = "change the approvers"
+        else:
+            hint = _RENAME_HINTS.get(section, "use a different key")
+        wanted = f"cluster {self.fragment_name!r} needs {_show(self.fragment)}"
+        if self.other_fragment is None:
+            return (
+                f"{self.path}: the base policy says {_show(self.base)} but {wanted};"
+                f" make them equal in the base file or {hint} in the stack config"
+            )
+        return (
+            f"{self.path}: cluster {self.other_fragment!r} needs {_show(self.base)}"
+            f" but {wanted}; make them equal or {hint} in one of the two stack configs"
+        )
+
+
+def _conflict_order(conflict: Conflict) -> tuple[str, str, str, str, str]:
+    return (
+        conflict.path,
+        conflict.fragment_name,
+        conflict.other_fragment or "",
+        _canon(conflict.base),
+        _canon(conflict.fragment),
+    )
+
+
+class MergeError(ValueError):
+    """Raised with every conflict found, not just the first."""
+
+    def __init__(self, conflicts: Sequence[Conflict]) -> None:
+        super().__init__(list(conflicts))
+        self.conflicts: list[Conflict] = list(conflicts)
+
+    def __str__(self) -> str:
+        count = len(self.conflicts)
+        head = (
+            f"{count} conflict{'' if count == 1 else 's'} between the base policy"
+            " and the generated policy fragments:"
+        )
+        return "\n".join([head, *(f"  {c.describe()}" for c in self.conflicts)])
+
+
+def merge_policies(
+    base: Mapping[str, Any], fragments: Sequence[tuple[str, Mapping[str, Any]]]
+) -> dict[str, Any]:
+    """Return ``base`` with each ``(name, policy)`` fragment merged in.
+
+    The result does not depend on the order of ``fragments``; neither input
+    is modified.  Raises `MergeError` listing all conflicts, and ValueError
+    if two fragments share a name (their conflicts would be ambiguous).
+    """
+    names = [name for name, _ in fragments]
+    duplicates = sorted({name for name in names if names.count(name) > 1})
+    if duplicates:
+        raise ValueError(f"fragment names must be unique: {duplicates!r}")
+    plain = [(name, _plain(policy)) for name, policy in fragments]
+    # Content first so the result cannot depend on the given order; the name
+    # only breaks ties between identical fragments.
+    plain.sort(key=lambda item: (_canon(item[1]), item[0]))
+    merger = _Merger(_plain(base))
+    for name, policy in plain:
+        merger.add(name, policy)
+    if merger.conflicts:
+        raise MergeError(sorted(merger.conflicts, key=_conflict_order))
+    return merger.result
+
+
+def _plain(value: Any) -> Any:
+    """Deep copy into plain dicts and lists (fragments may use tuples)."""
+    if isinstance(value, Mapping):
+        return {key: _plain(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(item) for item in value]
+    return value
+
+
+def _is_owner_map(value: dict[str, Any]) -> bool:
+    return all(
+        isinstance(item, str)
+        or (isinstance(item, list) and all(isinstance(x, str) for x in item))
+        for item in value.values()
+    )
+
+
+def _kind(key: str, value: Any) -> str:
+    if isinstance(value, list):
+        return "list"
+    if isinstance(value, dict):
+        if key == "autoApprovers":
+            return "approvers"
+        if key in _OWNER_MAP_SECTIONS or _is_owner_map(value):
+            return "map"
+    return "value"
+
+
+def _same(left: Any, right: Any) -> bool:
+    if isinstance(left, list) and isinstance(right, list):
+        # Owner and member lists mean the same thing in any order.
+        return {_canon(x) for x in left} == {_canon(x) for x in right}
+    return _canon(left) == _canon(right)
+
+
+def _append_new(target: list[Any], items: list[Any]) -> None:
+    seen = {_canon(item) for item in target}
+    for item in items:
+        key = _canon(item)
+        if key not in seen:
+            seen.add(key)
+            target.append(item)
+
+
+class _Merger:
+    def __init__(self, result: dict[str, Any]) -> None:
+        self.result = result
+        # Path -> fragment that introduced the value there, to name it in conflicts.
+        self.origin: dict[str, str] = {}
+        self.conflicts: list[Conflict] = []
+
+    def add(self, name: str, policy: dict[str, Any]) -> None:
+        for key, value in policy.items():
+            kind = _kind(key, value)
+            current = self.result.get(key, _MISSING)
+            if kind == "value" or not (
+                current is _MISSING or _kind(key, current) == kind
+            ):
+                self.settle(self.result, key, key, value, name)
+                continue
+            if current is _MISSING:
+                current = self.result[key] = [] if kind == "list" else {}
+                self.origin[key] = name
+            if kind == "list":
+                _append_new(current, value)
+            elif kind == "map":
+                for entry, owners in value.items():
+                    self.settle(current, entry, _key_path(key, entry), owners, name)
+            else:
+                self.union_approvers(current, value, name)
+
+    def union_approvers(
+        self, current: dict[str, Any], wanted: dict[str, Any], name: str
+    ) -> None:
+        # Approvers only grant what a fragment explicitly asks for, so they
+        # are unioned rather than compared.
+        for section, value in wanted.items():
+            path = _key_path("autoApprovers", section)
+            existing = current.get(section, _MISSING)
+            if isinstance(value, list) and (
+                existing is _MISSING or isinstance(existing, list)
+            ):
+                if existing is _MISSING:
+                    existing = current[section] = []
+                    self.origin[path] = name
+                _append_new(existing, value)
+            elif isinstance(value, dict) and (
+                existing is _MISSING or isinstance(existing, dict)
+            ):
+                if existing is _MISSING:
+                    existing = current[section] = {}
+                    self.origin[path] = name
+                for entry, approvers in value.items():
+                    entry_path = _key_path(path, entry)
+                    have = existing.get(entry, _MISSING)
+                    if isinstance(approvers, list) and (
+                        have is _MISSING or isinstance(have, list)
+                    ):
+                        if have is _MISSING:
+                            have = existing[entry] = []
+                            self.origin[entry_path] = name
+                        _append_new(have, approvers)
+                    else:
+                        self.settle(existing, entry, entry_path, approvers, name)
+            else:
+                self.settle(current, section, path, value, name)
+
+    def settle(
+        self, container: dict[str, Any], key: str, path: str, value: Any, name: str
+    ) -> None:
+        """Add ``value`` under ``key`` if absent, else record a conflict if it differs."""
+        current = container.get(key, _MISSING)
+        if current is _MISSING:
+            container[key] = value
+            self.origin[path] = name
+        elif not _same(current, value):
+            self.conflicts.append(
+                Conflict(path, current, value, name, self.origin.get(path))
+            )

@@ -1,0 +1,88 @@
+"""SessionRecorder: a `Recorder` (tsrecorder) deployed by the operator (guide step 6)."""
+
+from typing import Any, NotRequired, Optional, TypedDict
+
+import pulumi
+from pulumi_kubernetes.core import v1 as core
+
+from .kube import TailscaleCustomResource
+from .secrets import as_secret
+
+
+class S3StorageArgs(TypedDict):
+    endpoint: str
+    """S3-compatible endpoint, e.g. `s3.us-east-1.amazonaws.com`."""
+    bucket: str
+    """Bucket used only for recordings."""
+    access_key_id: NotRequired[pulumi.Input[str]]
+    """Static access key ID (kept secret); omit to use `role_arn` or the node's identity."""
+    secret_access_key: NotRequired[pulumi.Input[str]]
+    """Static secret access key (kept secret)."""
+    role_arn: NotRequired[str]
+    """IAM role for the recorder's ServiceAccount (IRSA) instead of static keys."""
+
+
+class SessionRecorderArgs(TypedDict):
+    namespace: str
+    """The operator's namespace; the credentials Secret must live there."""
+    tags: list[str]
+    """Tags of the recorder device; the operator must own them."""
+    replicas: NotRequired[int]
+    """Recorder replicas (default 1); more than one needs S3 storage."""
+    s3: NotRequired[S3StorageArgs]
+    """Persist recordings in S3. Without it recordings are ephemeral and the UI is enabled."""
+    recorder_name: NotRequired[str]
+    """Name of the Recorder object (default `recorder`)."""
+
+
+def recorder_spec(args: SessionRecorderArgs, credentials_secret: str = "") -> dict[str, Any]:
+    spec: dict[str, Any] = {"tags": list(args["tags"]), "replicas": args.get("replicas", 1)}
+    s3 = args.get("s3")
+    # Without S3 the UI is the only way to get at recordings (Recorder CRD docs).
+    spec["enableUI"] = s3 is None
+    if s3 is not None:
+        storage: dict[str, Any] = {"endpoint": s3["endpoint"], "bucket": s3["bucket"]}
+        if credentials_secret:
+            storage["credentials"] = {"secret": {"name": credentials_secret}}
+        spec["storage"] = {"s3": storage}
+        if s3.get("role_arn"):
+            spec["statefulSet"] = {"pod": {"serviceAccount": {"annotations": {
+                "eks.amazonaws.com/role-arn": s3["role_arn"]}}}}
+    return spec
+
+
+class SessionRecorder(pulumi.ComponentResource):
+    """Records kubectl sessions through the API server proxy."""
+
+    recorder_name: pulumi.Output[str]
+    """Name of the Recorder object."""
+
+    def __init__(self, name: str, args: SessionRecorderArgs,
+                 opts: Optional[pulumi.ResourceOptions] = None) -> None:
+        super().__init__("tailscale-cluster-access:index:SessionRecorder", name, None, opts)
+        after = list(opts.depends_on) if opts and isinstance(opts.depends_on, list) else []
+        recorder_name = args.get("recorder_name", "recorder")
+        s3 = args.get("s3")
+        credentials_secret = ""
+        if s3 is not None and s3.get("access_key_id"):
+            credentials_secret = f"{recorder_name}-s3-credentials"
+            secret = core.Secret(
+                f"{name}-s3-credentials",
+                metadata={"name": credentials_secret, "namespace": args["namespace"]},
+                type="Opaque",
+                string_data={"AWS_ACCESS_KEY_ID": as_secret(s3.get("access_key_id")),
+                             "AWS_SECRET_ACCESS_KEY": as_secret(s3.get("secret_access_key"))},
+                opts=pulumi.ResourceOptions(parent=self, depends_on=after or None,
+                                            additional_secret_outputs=["stringData", "data"]),
+            )
+            after = [*after, secret]
+        TailscaleCustomResource(
+            f"{name}-recorder",
+            kind="Recorder",
+            metadata={"name": recorder_name,
+                      "annotations": {"pulumi.com/waitFor": "condition=RecorderReady"}},
+            spec=recorder_spec(args, credentials_secret),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=after or None),
+        )
+        self.recorder_name = pulumi.Output.from_input(recorder_name)
+        self.register_outputs({"recorder_name": self.recorder_name})

@@ -1,0 +1,189 @@
+"""The validated model of one cluster's tailnet access: plain data, no Pulumi.
+
+Everything the stack creates (policy sections, Helm values, custom resources,
+bindings, the access matrix) is derived from one `ClusterAccessSpec`, so the
+grant destinations, ports, recorder rules and tests cannot disagree.
+"""
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+# Chart 1.88 fixed the ProxyGroup DNS bug (tailscale/tailscale#16920); 1.92.4 is the
+# release Tailscale's own EKS example pins.
+DEFAULT_CHART_VERSION = "1.92.4"
+MIN_CHART_VERSION = (1, 88, 0)
+# `enableEvents` (recording every API request) needs operator >= 1.96.
+MIN_CHART_VERSION_FOR_EVENTS = (1, 96, 0)
+
+HELM_REPOSITORY = "https://pkgs.tailscale.com/helmcharts"
+HELM_CHART = "tailscale-operator"
+
+KUBERNETES_CAPABILITY = "tailscale.com/cap/kubernetes"
+OAUTH_SCOPES = ("devices:core", "auth_keys", "services")
+
+# The in-process proxy serves HTTPS only; a kube-apiserver ProxyGroup also listens on 80.
+IN_PROCESS_PORTS = (443,)
+PROXY_GROUP_PORTS = (80, 443)
+RECORDER_PORT = 80
+
+# Implicit bindings every cluster has; shown in the access matrix, never created.
+BUILTIN_GROUP_ROLES = {"system:masters": "cluster-admin"}
+ADMIN_CLUSTER_ROLES = frozenset({"cluster-admin"})
+
+ProxyMode = Literal["auth", "noauth"]
+NetworkRules = Literal["acls", "grants"]
+
+
+@dataclass(frozen=True)
+class Tags:
+    operator: str = "tag:k8s-operator"
+    proxy: str = "tag:k8s"
+    recorder: str = "tag:tsrecorder"
+
+
+@dataclass(frozen=True)
+class OperatorSettings:
+    namespace: str = "tailscale"
+    chart_version: str = DEFAULT_CHART_VERSION
+    hostname: str = "tailscale-operator"
+
+
+@dataclass(frozen=True)
+class ProxySettings:
+    mode: ProxyMode = "auth"
+    high_availability: bool = False
+    replicas: int = 2
+    # Only meaningful for the ProxyGroup; defaults to the cluster name.
+    hostname: str = ""
+    acknowledge_noauth: bool = False
+
+
+@dataclass(frozen=True)
+class AccessRule:
+    src: tuple[str, ...]
+    kubernetes_groups: tuple[str, ...]
+    record_sessions: bool = False
+    posture: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class RoleBinding:
+    group: str
+    cluster_role: str
+
+    @property
+    def name(self) -> str:
+        """Kubernetes object name, like the guide's `tailnet-readers-view`."""
+        raw = f"{self.group}-{self.cluster_role}".lower()
+        cleaned = "".join(c if c.isalnum() or c in "-." else "-" for c in raw)
+        return cleaned.strip("-.")[:253]
+
+
+@dataclass(frozen=True)
+class S3Storage:
+    endpoint: str
+    bucket: str
+    # Static keys become a Kubernetes Secret; otherwise IRSA via role_arn or the node's identity.
+    static_credentials: bool = False
+    role_arn: str = ""
+
+
+@dataclass(frozen=True)
+class SessionRecording:
+    enabled: bool = False
+    enforce: bool = True
+    record_api_requests: bool = False
+    replicas: int = 1
+    s3: S3Storage | None = None
+
+
+@dataclass(frozen=True)
+class PolicySettings:
+    manage: bool = True
+    base: str = ""
+    adopt_existing: bool = False
+    network_rules: NetworkRules = "acls"
+
+
+@dataclass(frozen=True)
+class OAuthSettings:
+    # Empty: the stack creates its own OAuth client.
+    client_id: str = ""
+    has_client_secret: bool = False
+
+    @property
+    def bring_your_own(self) -> bool:
+        return bool(self.client_id)
+
+
+@dataclass(frozen=True)
+class ClusterAccessSpec:
+    cluster: str
+    tags: Tags = field(default_factory=Tags)
+    operator: OperatorSettings = field(default_factory=OperatorSettings)
+    proxy: ProxySettings = field(default_factory=ProxySettings)
+    access: tuple[AccessRule, ...] = ()
+    role_bindings: tuple[RoleBinding, ...] = ()
+    groups: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    postures: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    session_recording: SessionRecording = field(default_factory=SessionRecording)
+    policy: PolicySettings = field(default_factory=PolicySettings)
+    oauth: OAuthSettings = field(default_factory=OAuthSettings)
+    allow_broad_admin: bool = False
+    tailnet_domain: str = ""
+
+    @property
+    def proxy_group_hostname(self) -> str:
+        return self.proxy.hostname or self.cluster
+
+    @property
+    def endpoint_tag(self) -> str:
+        """The tag of the devices that serve the Kubernetes API on the tailnet."""
+        return self.tags.proxy if self.proxy.high_availability else self.tags.operator
+
+    @property
+    def endpoint_hostname(self) -> str:
+        if self.proxy.high_availability:
+            return self.proxy_group_hostname
+        return self.operator.hostname
+
+    @property
+    def endpoint_ports(self) -> tuple[int, ...]:
+        return PROXY_GROUP_PORTS if self.proxy.high_availability else IN_PROCESS_PORTS
+
+    @property
+    def endpoint_url(self) -> str:
+        """`https://<host>.<tailnet>` when the tailnet's DNS name is configured, else ``""``."""
+        if not self.tailnet_domain:
+            return ""
+        return f"https://{self.endpoint_hostname}.{self.tailnet_domain}"
+
+    @property
+    def chart_proxy_mode(self) -> str:
+        """`apiServerProxyConfig.mode`: the in-process proxy is off when a ProxyGroup serves."""
+        if self.proxy.high_availability:
+            return "false"
+        return "true" if self.proxy.mode == "auth" else "noauth"
+
+    @property
+    def allow_impersonation(self) -> bool:
+        return self.proxy.high_availability and self.proxy.mode == "auth"
+
+    @property
+    def recorded_rules(self) -> tuple[AccessRule, ...]:
+        return tuple(rule for rule in self.access if rule.record_sessions)
+
+    @property
+    def recorder_deployed(self) -> bool:
+        return self.session_recording.enabled
+
+    def cluster_roles_for(self, kubernetes_group: str) -> tuple[str, ...]:
+        """ClusterRoles a Kubernetes group ends up with: built-in bindings plus this stack's."""
+        roles: list[str] = []
+        builtin = BUILTIN_GROUP_ROLES.get(kubernetes_group)
+        if builtin:
+            roles.append(builtin)
+        for binding in self.role_bindings:
+            if binding.group == kubernetes_group and binding.cluster_role not in roles:
+                roles.append(binding.cluster_role)
+        return tuple(roles)

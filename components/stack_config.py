@@ -1,0 +1,78 @@
+"""Read this project's stack configuration from the Pulumi runtime."""
+
+import json
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import pulumi
+import pulumi.runtime.config as runtime_config
+
+from .cluster_plan import ClusterPlan, plan_cluster
+from .problems import InvalidConfig
+from .secrets import as_secret
+from .validation import SECRET_FIELDS
+
+# Keys whose value is a plain string even when it looks like JSON (`cluster: "123"`).
+_STRING_KEYS = frozenset({"cluster", "tailnetDomain"})
+
+
+def _snake(name: str) -> str:
+    return re.sub(r"(?<=[a-z0-9])([A-Z])", lambda m: "_" + m[1].lower(), name)
+
+
+def raw_stack_config(namespace: str) -> dict[str, Any]:
+    """Every `<namespace>:<key>` the engine passed, decoded like `Config.get_object`."""
+    values: dict[str, Any] = dict(runtime_config.get_config_env())
+    values.update(runtime_config.CONFIG.get())
+    prefix = f"{namespace}:"
+    raw: dict[str, Any] = {}
+    for full_key, value in values.items():
+        if not full_key.startswith(prefix):
+            continue
+        key = full_key[len(prefix):]
+        if isinstance(value, str) and key not in _STRING_KEYS:
+            try:
+                value = json.loads(value)
+            except ValueError:
+                pass
+        raw[key] = value
+    return raw
+
+
+def config_to_args(config: Mapping[str, Any]) -> dict[str, Any]:
+    """camelCase config -> snake_case component args; secret fields become Pulumi secrets."""
+
+    def convert(value: Any, path: str, verbatim: bool) -> Any:
+        if isinstance(value, Mapping) and path not in SECRET_FIELDS:
+            return {(key if verbatim else _snake(key)): convert(
+                item, f"{path}.{key}" if path else key, key in ("groups", "postures") and not path)
+                for key, item in value.items()}
+        if path in SECRET_FIELDS or path == "sessionRecording.s3.accessKeyId":
+            return as_secret(value)
+        if isinstance(value, list):
+            return [convert(item, path + "[]", False) for item in value]
+        return value
+
+    converted = convert(dict(config), "", False)
+    assert isinstance(converted, dict)
+    return converted
+
+
+def load_stack(project_root: Path, namespace: str = "tailscale-cluster-access"
+               ) -> tuple[ClusterPlan, dict[str, Any]]:
+    """Validate the stack's config (errors name config keys, without a traceback) and return
+    the plan plus the component args built from it."""
+    config = raw_stack_config(namespace)
+    try:
+        plan = plan_cluster(config, project_root, prefix=f"{namespace}:",
+                            subject=f"configuration of stack '{pulumi.get_stack()}'")
+    except InvalidConfig as error:
+        raise pulumi.RunError(error.render()) from None
+    if "clientSecret" in config.get("oauth", {}) and not runtime_config.is_config_secret(
+            f"{namespace}:oauth"):
+        pulumi.log.warn(f"{namespace}:oauth.clientSecret is stored in plain text in the stack "
+                        "file; set it with `pulumi config set --secret --path "
+                        "oauth.clientSecret`. It is still handled as a secret here.")
+    return plan, config_to_args(config)
