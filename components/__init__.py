@@ -54,7 +54,9 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = [
-    "AccessRow", "ClusterAccessSpec", "ClusterPlan", "InvalidConfig", "MergeError", "Problem",
+    "AccessRow", "ApiServerProxy", "ApiServerProxyArgs", "ClusterAccessSpec", "ClusterPlan",
+    "ClusterRoleBindings", "ClusterRoleBindingsArgs", "InvalidConfig", "MergeError", "Problem",
+    "SecureClusterAccess", "SecureClusterAccessArgs", "SessionRecorder", "SessionRecorderArgs",
+    "TailnetPolicy", "TailnetPolicyArgs", "TailscaleOperator", "TailscaleOperatorArgs",
     "access_matrix", "build_fragment", "merge_policies", "parse_spec", "plan_cluster",
-    *_COMPONENTS,
 ]

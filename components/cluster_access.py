@@ -6,7 +6,7 @@ policy (the tags must exist) -> OAuth client -> namespace, Secret, Helm release
 
 import json
 from pathlib import Path
-from typing import NotRequired, Optional, TypedDict
+from typing import NotRequired, TypedDict
 
 import pulumi
 
@@ -128,7 +128,7 @@ class SecureClusterAccess(pulumi.ComponentResource):
 
     proxy_hostname: pulumi.Output[str]
     """Tailnet hostname of the API server proxy."""
-    proxy_url: pulumi.Output[Optional[str]]
+    proxy_url: pulumi.Output[str | None]
     """Proxy URL where known (ProxyGroup status, or `tailnet_domain`)."""
     kubeconfig_command: pulumi.Output[str]
     """The exact `tailscale configure kubeconfig ...` command for users."""
@@ -139,8 +139,9 @@ class SecureClusterAccess(pulumi.ComponentResource):
     access_matrix: pulumi.Output[str]
     """JSON list of who gets what: source, endpoint, ports, groups, roles, recording."""
 
-    def __init__(self, name: str, args: SecureClusterAccessArgs,
-                 opts: Optional[pulumi.ResourceOptions] = None) -> None:
+    def __init__(
+        self, name: str, args: SecureClusterAccessArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
         config = args_to_config(args)
         try:
             plan = plan_cluster(config, Path.cwd())
@@ -149,14 +150,16 @@ class SecureClusterAccess(pulumi.ComponentResource):
         super().__init__("tailscale-cluster-access:index:SecureClusterAccess", name, None, opts)
         self.plan = plan
         self._build(name, plan, args)
-        self.register_outputs({
-            "proxy_hostname": self.proxy_hostname,
-            "proxy_url": self.proxy_url,
-            "kubeconfig_command": self.kubeconfig_command,
-            "oauth_client_id": self.oauth_client_id,
-            "policy_fragment": self.policy_fragment,
-            "access_matrix": self.access_matrix,
-        })
+        self.register_outputs(
+            {
+                "proxy_hostname": self.proxy_hostname,
+                "proxy_url": self.proxy_url,
+                "kubeconfig_command": self.kubeconfig_command,
+                "oauth_client_id": self.oauth_client_id,
+                "policy_fragment": self.policy_fragment,
+                "access_matrix": self.access_matrix,
+            }
+        )
 
     def _build(self, name: str, plan: ClusterPlan, args: SecureClusterAccessArgs) -> None:
         spec = plan.spec
@@ -166,8 +169,11 @@ class SecureClusterAccess(pulumi.ComponentResource):
         if spec.policy.manage:
             self.tailnet_policy = TailnetPolicy(
                 f"{name}-policy",
-                {"fragments": [plan.fragment_hujson], "base": plan.base_text,
-                 "adopt_existing": spec.policy.adopt_existing},
+                {
+                    "fragments": [plan.fragment_hujson],
+                    "base": plan.base_text,
+                    "adopt_existing": spec.policy.adopt_existing,
+                },
                 opts=child,
             )
             after_policy = [self.tailnet_policy]
@@ -186,37 +192,52 @@ class SecureClusterAccess(pulumi.ComponentResource):
             operator_args["oauth_client_id"] = spec.oauth.client_id
             operator_args["oauth_client_secret"] = oauth.get("client_secret")
         self.operator = TailscaleOperator(
-            f"{name}-operator", operator_args,  # type: ignore[arg-type]
-            opts=pulumi.ResourceOptions(parent=self, depends_on=after_policy))
+            f"{name}-operator",
+            operator_args,  # type: ignore[arg-type]
+            opts=pulumi.ResourceOptions(parent=self, depends_on=after_policy),
+        )
         after_release: list[pulumi.Resource] = [self.operator.release]
 
         self.api_server_proxy = ApiServerProxy(
             f"{name}-proxy",
-            {"high_availability": spec.proxy.high_availability,
-             "hostname": spec.endpoint_hostname, "mode": spec.proxy.mode,
-             "replicas": spec.proxy.replicas, "tags": [spec.tags.proxy],
-             "tailnet_domain": spec.tailnet_domain},
-            opts=pulumi.ResourceOptions(parent=self, depends_on=after_release))
+            {
+                "high_availability": spec.proxy.high_availability,
+                "hostname": spec.endpoint_hostname,
+                "mode": spec.proxy.mode,
+                "replicas": spec.proxy.replicas,
+                "tags": [spec.tags.proxy],
+                "tailnet_domain": spec.tailnet_domain,
+            },
+            opts=pulumi.ResourceOptions(parent=self, depends_on=after_release),
+        )
 
         if spec.session_recording.enabled:
             recording = spec.session_recording
             recorder_args: dict[str, object] = {
-                "namespace": spec.operator.namespace, "tags": [spec.tags.recorder],
+                "namespace": spec.operator.namespace,
+                "tags": [spec.tags.recorder],
                 "replicas": recording.replicas,
             }
             if recording.s3 is not None:
                 s3_args = dict(args.get("session_recording", {}).get("s3", {}))
                 recorder_args["s3"] = s3_args
             self.session_recorder = SessionRecorder(
-                f"{name}-recorder", recorder_args,  # type: ignore[arg-type]
-                opts=pulumi.ResourceOptions(parent=self, depends_on=after_release))
+                f"{name}-recorder",
+                recorder_args,  # type: ignore[arg-type]
+                opts=pulumi.ResourceOptions(parent=self, depends_on=after_release),
+            )
 
         if spec.role_bindings:
             self.role_bindings = ClusterRoleBindings(
                 f"{name}-rbac",
-                {"bindings": [{"group": b.group, "cluster_role": b.cluster_role}
-                              for b in spec.role_bindings]},
-                opts=child)
+                {
+                    "bindings": [
+                        {"group": b.group, "cluster_role": b.cluster_role}
+                        for b in spec.role_bindings
+                    ]
+                },
+                opts=child,
+            )
 
         self.proxy_hostname = self.api_server_proxy.hostname
         self.proxy_url = self.api_server_proxy.url
@@ -224,4 +245,5 @@ class SecureClusterAccess(pulumi.ComponentResource):
         self.oauth_client_id = self.operator.oauth_client_id
         self.policy_fragment = pulumi.Output.from_input(plan.fragment_hujson)
         self.access_matrix = pulumi.Output.from_input(
-            json.dumps([row.to_json() for row in plan.access]))
+            json.dumps([row.to_json() for row in plan.access])
+        )

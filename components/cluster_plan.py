@@ -36,8 +36,9 @@ class ClusterPlan:
         return hujson.dumps(self.fragment)
 
 
-def read_base_policy(path_text: str, project_root: Path
-                     ) -> tuple[hujson.PolicyDocument | None, str, list[Problem]]:
+def read_base_policy(
+    path_text: str, project_root: Path
+) -> tuple[hujson.PolicyDocument | None, str, list[Problem]]:
     """Read `policy.base` (relative to the project root); problems name that key."""
     if not path_text:
         return None, "", []
@@ -47,23 +48,40 @@ def read_base_policy(path_text: str, project_root: Path
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        return None, "", [Problem("policy.base", f'"{path_text}" does not exist (looked in '
-                                  f"{path.parent}).",
-                                  "give a path relative to the project root (where Pulumi.yaml "
-                                  "is), or export the live policy there first.")]
+        return (
+            None,
+            "",
+            [
+                Problem(
+                    "policy.base",
+                    f'"{path_text}" does not exist (looked in {path.parent}).',
+                    "give a path relative to the project root (where Pulumi.yaml "
+                    "is), or export the live policy there first.",
+                )
+            ],
+        )
     except (OSError, UnicodeDecodeError) as error:
         return None, "", [Problem("policy.base", f'"{path_text}" cannot be read: {error}.')]
     try:
         document = hujson.parse(text, path_text)
     except hujson.HujsonError as error:
-        return None, text, [Problem("policy.base", f"is not valid HuJSON: {error}",
-                                    "fix the file; the policy editor in the admin console "
-                                    "shows the same position.")]
+        return (
+            None,
+            text,
+            [
+                Problem(
+                    "policy.base",
+                    f"is not valid HuJSON: {error}",
+                    "fix the file; the policy editor in the admin console shows the same position.",
+                )
+            ],
+        )
     return document, text, []
 
 
-def plan_cluster(raw: Mapping[str, Any], project_root: Path, *, prefix: str = "",
-                 subject: str = "configuration") -> ClusterPlan:
+def plan_cluster(
+    raw: Mapping[str, Any], project_root: Path, *, prefix: str = "", subject: str = "configuration"
+) -> ClusterPlan:
     """Validate and render one cluster; raise `InvalidConfig` listing every problem."""
     policy_settings = raw.get("policy")
     base_path = ""
@@ -85,23 +103,35 @@ def plan_cluster(raw: Mapping[str, Any], project_root: Path, *, prefix: str = ""
     except MergeError as error:
         raise InvalidConfig(
             [Problem("policy.base", conflict.describe()) for conflict in error.conflicts],
-            prefix=prefix, subject=subject) from None
+            prefix=prefix,
+            subject=subject,
+        ) from None
     if spec.policy.manage:
         if document is not None:
-            policy = hujson.dumps(merged, comments=document.comments, header=document.header,
-                                  trailer=document.trailer)
+            policy = hujson.dumps(
+                merged, comments=document.comments, header=document.header, trailer=document.trailer
+            )
         else:
             policy = hujson.dumps(merged)
     else:
         policy = hujson.dumps(fragment)
     rows = access_matrix(spec)
-    return ClusterPlan(spec=spec, fragment=fragment, base_text=base_text, policy=policy,
-                       access=rows, warnings=access_warnings(spec, rows))
+    return ClusterPlan(
+        spec=spec,
+        fragment=fragment,
+        base_text=base_text,
+        policy=policy,
+        access=rows,
+        warnings=access_warnings(spec, rows),
+    )
 
 
 def _postures(base: Mapping[str, Any] | None) -> dict[str, tuple[str, ...]]:
     section = (base or {}).get("postures")
     if not isinstance(section, Mapping):
         return {}
-    return {name: tuple(str(rule) for rule in rules) for name, rules in section.items()
-            if isinstance(rules, list)}
+    return {
+        name: tuple(str(rule) for rule in rules)
+        for name, rules in section.items()
+        if isinstance(rules, list)
+    }

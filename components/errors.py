@@ -13,5 +13,7 @@ class InvalidArgs(pulumi.errors.RunError):
 def invalid_args(error: InvalidConfig, component: str) -> InvalidArgs:
     for_python = InvalidConfig(
         [type(p)(snake_key_path(p.key), p.message, p.fix) for p in error.problems],
-        prefix="args.", subject=f"{component} args")
+        prefix="args.",
+        subject=f"{component} args",
+    )
     return InvalidArgs(for_python.render())

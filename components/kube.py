@@ -1,6 +1,6 @@
 """Tailscale custom resources with a readable `status` output."""
 
-from typing import Any, Optional
+from typing import Any
 
 import pulumi
 from pulumi_kubernetes import _utilities as kubernetes_utilities
@@ -17,10 +17,22 @@ class TailscaleCustomResource(pulumi.CustomResource):
 
     status: pulumi.Output[Any]
 
-    def __init__(self, resource_name: str, kind: str, metadata: dict[str, Any],
-                 spec: dict[str, Any], opts: Optional[pulumi.ResourceOptions] = None) -> None:
+    def __init__(
+        self,
+        resource_name: str,
+        kind: str,
+        metadata: dict[str, Any],
+        spec: dict[str, Any],
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
         opts = pulumi.ResourceOptions.merge(
-            opts, pulumi.ResourceOptions(version=kubernetes_utilities.get_version()))
-        props = {"apiVersion": TAILSCALE_API_VERSION, "kind": kind, "metadata": metadata,
-                 "spec": spec, "status": None}
+            opts, pulumi.ResourceOptions(version=kubernetes_utilities.get_version())
+        )  # type: ignore[no-untyped-call]
+        props = {
+            "apiVersion": TAILSCALE_API_VERSION,
+            "kind": kind,
+            "metadata": metadata,
+            "spec": spec,
+            "status": None,
+        }
         super().__init__(f"kubernetes:{TAILSCALE_API_VERSION}:{kind}", resource_name, props, opts)

@@ -12,8 +12,8 @@ from pathlib import Path
 from typing import Any
 
 from google.protobuf import json_format
-from pulumi.runtime import mocks, settings, stack
 from pulumi.runtime import config as runtime_config
+from pulumi.runtime import mocks, settings, stack
 from pulumi.runtime.sync_await import _sync_await
 
 # Wire markers of the Pulumi resource protocol (sdk/go/common/resource/sig).
@@ -102,8 +102,8 @@ class RecordingMonitor(mocks.MockMonitor):
         self.registrations: list[Registration] = []
         self.stack_outputs: dict[str, Any] = {}
 
-    def RegisterResource(self, request: Any) -> Any:  # noqa: N802 (gRPC method name)
-        response = super().RegisterResource(request)
+    def RegisterResource(self, request: Any) -> Any:
+        response = super().RegisterResource(request)  # type: ignore[no-untyped-call]
         if request.type != "pulumi:pulumi:Stack":
             raw = json_format.MessageToDict(request.object, preserving_proto_field_name=True)
             options: dict[str, Any] = {}
@@ -113,27 +113,32 @@ class RecordingMonitor(mocks.MockMonitor):
                 options["replaceOnChanges"] = list(request.replaceOnChanges)
             if list(request.additionalSecretOutputs):
                 options["additionalSecretOutputs"] = list(request.additionalSecretOutputs)
+            if request.HasField("hooks") and list(request.hooks.on_error):
+                options["onErrorHooks"] = list(request.hooks.on_error)
             if request.version:
                 options["version"] = request.version
-            self.registrations.append(Registration(
-                urn=response.urn,
-                type=request.type,
-                name=request.name,
-                custom=bool(request.custom),
-                parent=request.parent,
-                dependencies=list(request.dependencies),
-                property_dependencies={key: list(deps.urns) for key, deps
-                                       in request.propertyDependencies.items()},
-                inputs=_decode(raw),
-                options=options,
-            ))
+            self.registrations.append(
+                Registration(
+                    urn=response.urn,
+                    type=request.type,
+                    name=request.name,
+                    custom=bool(request.custom),
+                    parent=request.parent,
+                    dependencies=list(request.dependencies),
+                    property_dependencies={
+                        key: list(deps.urns) for key, deps in request.propertyDependencies.items()
+                    },
+                    inputs=_decode(raw),
+                    options=options,
+                )
+            )
         return response
 
-    def RegisterResourceOutputs(self, request: Any) -> Any:  # noqa: N802
-        if "pulumi:pulumi:Stack" in request.urn:
+    def RegisterResourceOutputs(self, request: Any) -> Any:
+        if request.urn.split("::")[2] == "pulumi:pulumi:Stack":
             raw = json_format.MessageToDict(request.outputs, preserving_proto_field_name=True)
             self.stack_outputs = _decode(raw)
-        return super().RegisterResourceOutputs(request)
+        return super().RegisterResourceOutputs(request)  # type: ignore[no-untyped-call]
 
 
 class PreviewMocks(mocks.Mocks):
@@ -185,28 +190,48 @@ def config_strings(config: Mapping[str, Any]) -> dict[str, str]:
     """Stack-file values as the engine hands them to a program: strings, objects as JSON."""
     import json
 
-    return {key: value if isinstance(value, str) else json.dumps(value)
-            for key, value in config.items()}
+    return {
+        key: value if isinstance(value, str) else json.dumps(value) for key, value in config.items()
+    }
 
 
-def run_program(program: Path, *, project: str, stack_name: str, config: Mapping[str, Any],
-                secret_keys: list[str] | None = None, preview: bool = True,
-                program_mocks: mocks.Mocks | None = None) -> ProgramRun:
+def _execute(program: Path) -> None:
+    runpy.run_path(str(program), run_name="__main__")
+
+
+def run_program(
+    program: Path,
+    *,
+    project: str,
+    stack_name: str,
+    config: Mapping[str, Any],
+    secret_keys: list[str] | None = None,
+    preview: bool = True,
+    program_mocks: mocks.Mocks | None = None,
+) -> ProgramRun:
     """Execute `program` (a Pulumi `__main__.py`) under mocks with `config` (full keys)."""
     monitor = RecordingMonitor(program_mocks or PreviewMocks())
     logger = logging.getLogger(f"tailscale_cluster_access.offline.{id(monitor)}")
     logger.propagate = False
     handler = _MessageLog()
     logger.addHandler(handler)
-    mocks.set_mocks(monitor.mocks, project=project, stack=stack_name, preview=preview,
-                    logger=logger, monitor=monitor)
+    mocks.set_mocks(
+        monitor.mocks,
+        project=project,
+        stack=stack_name,
+        preview=preview,
+        logger=logger,
+        monitor=monitor,
+    )
     runtime_config.set_all_config(config_strings(config), secret_keys or [])
+    settings.SETTINGS.outputs.clear()
     # set_mocks leaves a finished root stack behind; run in a fresh one so exports land.
     settings.ROOT.set(None)
     try:
-        _sync_await(stack.run_in_stack(
-            lambda: runpy.run_path(str(program), run_name="__main__") and None))
+        _sync_await(stack.run_in_stack(lambda: _execute(program)))
     finally:
+        # Output tasks a failed run leaves behind must not surface in the next run.
+        settings.SETTINGS.outputs.clear()
         logger.removeHandler(handler)
         runtime_config.set_all_config({}, [])
         settings.ROOT.set(None)

@@ -1,14 +1,17 @@
 """TailscaleOperator: OAuth client, namespace, credentials Secret and the operator's Helm release."""
 
-from typing import Any, NotRequired, Optional, TypedDict
+from typing import Any, NotRequired, TypedDict
 
 import pulumi
 import pulumi_tailscale as tailscale
 from pulumi_kubernetes.core import v1 as core
 from pulumi_kubernetes.helm import v3 as helm
 
+from .errors import InvalidArgs
+from .problems import InvalidConfig, Problem
 from .secrets import as_secret
-from .spec import HELM_CHART, HELM_REPOSITORY, OAUTH_SCOPES
+from .spec import HELM_CHART, HELM_REPOSITORY, MIN_CHART_VERSION, OAUTH_SCOPES
+from .validation import ArgChecker, chart_version_tuple
 
 OAUTH_SECRET_NAME = "operator-oauth"
 
@@ -62,8 +65,38 @@ class TailscaleOperator(pulumi.ComponentResource):
     release_name: pulumi.Output[str]
     """Name of the Helm release."""
 
-    def __init__(self, name: str, args: TailscaleOperatorArgs,
-                 opts: Optional[pulumi.ResourceOptions] = None) -> None:
+    def __init__(
+        self, name: str, args: TailscaleOperatorArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        check = ArgChecker()
+        check.dns_label("namespace", args.get("namespace"))
+        check.dns_label("hostname", args.get("hostname"))
+        check.tag("operator_tag", args.get("operator_tag"))
+        check.tag("proxy_tag", args.get("proxy_tag"))
+        check.one_of(
+            "api_server_proxy_mode", args.get("api_server_proxy_mode"), ("true", "false", "noauth")
+        )
+        version = chart_version_tuple(str(args.get("chart_version", "")))
+        if version is None or version < MIN_CHART_VERSION:
+            check.problems.append(
+                Problem(
+                    "chart_version",
+                    f"{args.get('chart_version')!r} is not "
+                    "an exact chart version of 1.88.0 or newer.",
+                    'pin a release such as "1.92.4".',
+                )
+            )
+        if bool(args.get("oauth_client_id")) != bool(args.get("oauth_client_secret")):
+            check.problems.append(
+                Problem(
+                    "oauth_client_secret",
+                    "give oauth_client_id and oauth_client_secret together, or neither.",
+                )
+            )
+        try:
+            check.check("TailscaleOperator")
+        except InvalidConfig as error:
+            raise InvalidArgs(error.render()) from None
         super().__init__("tailscale-cluster-access:index:TailscaleOperator", name, None, opts)
         # The OAuth client can only carry tags that already exist in the policy.
         after = list(opts.depends_on) if opts and isinstance(opts.depends_on, list) else None
@@ -78,8 +111,9 @@ class TailscaleOperator(pulumi.ComponentResource):
                 description=f"Tailscale Kubernetes operator {args['hostname']}"[:50],
                 scopes=list(OAUTH_SCOPES),
                 tags=[args["operator_tag"]],
-                opts=pulumi.ResourceOptions(parent=self, depends_on=after,
-                                            additional_secret_outputs=["key"]),
+                opts=pulumi.ResourceOptions(
+                    parent=self, depends_on=after, additional_secret_outputs=["key"]
+                ),
             )
             client_id = client.id
             client_secret = pulumi.Output.secret(client.key)
@@ -94,8 +128,11 @@ class TailscaleOperator(pulumi.ComponentResource):
             metadata={"name": OAUTH_SECRET_NAME, "namespace": args["namespace"]},
             type="Opaque",
             string_data={"client_id": client_id, "client_secret": client_secret},
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[namespace],
-                                        additional_secret_outputs=["stringData", "data"]),
+            opts=pulumi.ResourceOptions(
+                parent=self,
+                depends_on=[namespace],
+                additional_secret_outputs=["stringData", "data"],
+            ),
         )
         release = helm.Release(
             f"{name}-release",
@@ -108,9 +145,13 @@ class TailscaleOperator(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, depends_on=[namespace, oauth_secret]),
         )
         self.release = release
-        self.oauth_client_id = pulumi.Output.from_input(client_id)
+        self.oauth_client_id = pulumi.Output.from_input(client_id).apply(lambda value: value or "")
         self.namespace = pulumi.Output.from_input(args["namespace"])
         self.release_name = release.name
-        self.register_outputs({"oauth_client_id": self.oauth_client_id,
-                               "namespace": self.namespace,
-                               "release_name": self.release_name})
+        self.register_outputs(
+            {
+                "oauth_client_id": self.oauth_client_id,
+                "namespace": self.namespace,
+                "release_name": self.release_name,
+            }
+        )

@@ -22,7 +22,9 @@ class Problem:
 class InvalidConfig(ValueError):
     """Raised before any resource is registered; lists every problem at once."""
 
-    def __init__(self, problems: list[Problem], *, prefix: str = "", subject: str = "configuration"):
+    def __init__(
+        self, problems: list[Problem], *, prefix: str = "", subject: str = "configuration"
+    ):
         self.problems = list(problems)
         self.prefix = prefix
         self.subject = subject

@@ -1,11 +1,14 @@
 """ClusterRoleBindings: give the Kubernetes groups that grants impersonate their ClusterRoles."""
 
-from typing import Optional, TypedDict
+from typing import TypedDict
 
 import pulumi
 from pulumi_kubernetes.rbac import v1 as rbac
 
+from .errors import InvalidArgs
+from .problems import InvalidConfig
 from .spec import RoleBinding
+from .validation import parse_spec
 
 RBAC_API_GROUP = "rbac.authorization.k8s.io"
 
@@ -29,12 +32,26 @@ class ClusterRoleBindings(pulumi.ComponentResource):
     """Names of the ClusterRoleBindings, e.g. `tailnet-readers-view`."""
 
     def __init__(self, name: str, args: ClusterRoleBindingsArgs,
-                 opts: Optional[pulumi.ResourceOptions] = None) -> None:
+                 opts: pulumi.ResourceOptions | None = None) -> None:
+        raw_bindings = [{"group": item.get("group"), "clusterRole": item.get("cluster_role")}
+                        for item in args["bindings"]]
+        try:
+            # Reuse the stack validation for names and duplicates; only `bindings` matters here.
+            parse_spec({"cluster": "bindings", "roleBindings": raw_bindings,
+                        "policy": {"manage": False}})
+        except InvalidConfig as error:
+            problems = [p for p in error.problems if p.key.startswith("roleBindings")]
+            if problems:
+                message = InvalidConfig([type(p)(p.key.replace("roleBindings", "bindings")
+                                                 .replace("clusterRole", "cluster_role"),
+                                                 p.message, p.fix) for p in problems],
+                                        prefix="args.", subject="ClusterRoleBindings args")
+                raise InvalidArgs(message.render()) from None
         super().__init__("tailscale-cluster-access:index:ClusterRoleBindings", name, None, opts)
         names: list[str] = []
         for item in args["bindings"]:
             binding = RoleBinding(group=item["group"], cluster_role=item["cluster_role"])
-            rbac.ClusterRoleBinding(
+            rbac.ClusterRoleBinding(  # type: ignore[call-overload]
                 f"{name}-{binding.name}",
                 metadata={"name": binding.name,
                           "labels": {"app.kubernetes.io/managed-by": "tailscale-cluster-access"}},

@@ -1,12 +1,15 @@
 """SessionRecorder: a `Recorder` (tsrecorder) deployed by the operator (guide step 6)."""
 
-from typing import Any, NotRequired, Optional, TypedDict
+from typing import Any, NotRequired, TypedDict
 
 import pulumi
 from pulumi_kubernetes.core import v1 as core
 
+from .errors import InvalidArgs
 from .kube import TailscaleCustomResource
+from .problems import InvalidConfig, Problem
 from .secrets import as_secret
+from .validation import ArgChecker
 
 
 class S3StorageArgs(TypedDict):
@@ -58,7 +61,27 @@ class SessionRecorder(pulumi.ComponentResource):
     """Name of the Recorder object."""
 
     def __init__(self, name: str, args: SessionRecorderArgs,
-                 opts: Optional[pulumi.ResourceOptions] = None) -> None:
+                 opts: pulumi.ResourceOptions | None = None) -> None:
+        check = ArgChecker()
+        check.dns_label("namespace", args.get("namespace"))
+        check.tags("tags", args.get("tags"))
+        check.replicas("replicas", args.get("replicas", 1))
+        check.dns_label("recorder_name", args.get("recorder_name", "recorder"))
+        if args.get("replicas", 1) > 1 and not args.get("s3"):
+            check.problems.append(Problem("replicas", "more than one recorder replica needs S3 "
+                                          "storage.", "set s3, or use 1 replica."))
+        s3_args = args.get("s3")
+        if s3_args is not None:
+            for field in ("endpoint", "bucket"):
+                if not s3_args.get(field):
+                    check.problems.append(Problem(f"s3.{field}", "is required with S3 storage."))
+            if bool(s3_args.get("access_key_id")) != bool(s3_args.get("secret_access_key")):
+                check.problems.append(Problem("s3", "static credentials need both access_key_id "
+                                              "and secret_access_key."))
+        try:
+            check.check("SessionRecorder")
+        except InvalidConfig as error:
+            raise InvalidArgs(error.render()) from None
         super().__init__("tailscale-cluster-access:index:SessionRecorder", name, None, opts)
         after = list(opts.depends_on) if opts and isinstance(opts.depends_on, list) else []
         recorder_name = args.get("recorder_name", "recorder")

@@ -5,6 +5,7 @@ bindings, the access matrix) is derived from one `ClusterAccessSpec`, so the
 grant destinations, ports, recorder rules and tests cannot disagree.
 """
 
+import re
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -32,6 +33,17 @@ ADMIN_CLUSTER_ROLES = frozenset({"cluster-admin"})
 
 ProxyMode = Literal["auth", "noauth"]
 NetworkRules = Literal["acls", "grants"]
+# "shared": the guide's tags; "per-cluster": `fleet_tags(cluster)`, for clusters sharing a tailnet.
+TagScheme = Literal["shared", "per-cluster"]
+# "random": the ProxyGroup hostname gets "-" and a stable random suffix (ephemeral/PR stacks).
+HostnameSuffix = Literal["", "random"]
+
+RANDOM_SUFFIX_LENGTH = 6
+HOSTNAME_MAX = 63
+# Longest ProxyGroup hostname that still fits a DNS label once "-<suffix>" is appended.
+SUFFIXED_HOSTNAME_MAX = HOSTNAME_MAX - 1 - RANDOM_SUFFIX_LENGTH
+
+_CLUSTER_NAME_RE = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
 
 
 @dataclass(frozen=True)
@@ -39,6 +51,23 @@ class Tags:
     operator: str = "tag:k8s-operator"
     proxy: str = "tag:k8s"
     recorder: str = "tag:tsrecorder"
+
+
+def fleet_tags(cluster: str) -> Tags:
+    """Tags of one cluster in a fleet that shares a tailnet.
+
+    Grants and network rules target tags, so two clusters sharing `tag:k8s` would open each
+    other's API servers; these tags carry the cluster name. A cluster name is a DNS label,
+    so the tags match `^tag:[a-zA-Z][a-zA-Z0-9-]*$` (at most 78 characters; Tailscale checks
+    the characters of a tag, not its length).
+    """
+    if not _CLUSTER_NAME_RE.match(cluster):
+        raise ValueError(f"{cluster!r} is not a cluster name (a DNS label)")
+    return Tags(
+        operator=f"tag:k8s-operator-{cluster}",
+        proxy=f"tag:k8s-{cluster}",
+        recorder=f"tag:tsrecorder-{cluster}",
+    )
 
 
 @dataclass(frozen=True)
@@ -56,6 +85,7 @@ class ProxySettings:
     # Only meaningful for the ProxyGroup; defaults to the cluster name.
     hostname: str = ""
     acknowledge_noauth: bool = False
+    hostname_suffix: HostnameSuffix = ""
 
 
 @dataclass(frozen=True)
@@ -131,6 +161,7 @@ class ClusterAccessSpec:
     oauth: OAuthSettings = field(default_factory=OAuthSettings)
     allow_broad_admin: bool = False
     tailnet_domain: str = ""
+    tag_scheme: TagScheme = "shared"
 
     @property
     def proxy_group_hostname(self) -> str:

@@ -31,7 +31,7 @@ def raw_stack_config(namespace: str) -> dict[str, Any]:
     for full_key, value in values.items():
         if not full_key.startswith(prefix):
             continue
-        key = full_key[len(prefix):]
+        key = full_key[len(prefix) :]
         if isinstance(value, str) and key not in _STRING_KEYS:
             try:
                 value = json.loads(value)
@@ -46,9 +46,14 @@ def config_to_args(config: Mapping[str, Any]) -> dict[str, Any]:
 
     def convert(value: Any, path: str, verbatim: bool) -> Any:
         if isinstance(value, Mapping) and path not in SECRET_FIELDS:
-            return {(key if verbatim else _snake(key)): convert(
-                item, f"{path}.{key}" if path else key, key in ("groups", "postures") and not path)
-                for key, item in value.items()}
+            return {
+                (key if verbatim else _snake(key)): convert(
+                    item,
+                    f"{path}.{key}" if path else key,
+                    key in ("groups", "postures") and not path,
+                )
+                for key, item in value.items()
+            }
         if path in SECRET_FIELDS or path == "sessionRecording.s3.accessKeyId":
             return as_secret(value)
         if isinstance(value, list):
@@ -60,19 +65,27 @@ def config_to_args(config: Mapping[str, Any]) -> dict[str, Any]:
     return converted
 
 
-def load_stack(project_root: Path, namespace: str = "tailscale-cluster-access"
-               ) -> tuple[ClusterPlan, dict[str, Any]]:
+def load_stack(
+    project_root: Path, namespace: str = "tailscale-cluster-access"
+) -> tuple[ClusterPlan, dict[str, Any]]:
     """Validate the stack's config (errors name config keys, without a traceback) and return
     the plan plus the component args built from it."""
     config = raw_stack_config(namespace)
     try:
-        plan = plan_cluster(config, project_root, prefix=f"{namespace}:",
-                            subject=f"configuration of stack '{pulumi.get_stack()}'")
+        plan = plan_cluster(
+            config,
+            project_root,
+            prefix=f"{namespace}:",
+            subject=f"configuration of stack '{pulumi.get_stack()}'",
+        )
     except InvalidConfig as error:
         raise pulumi.RunError(error.render()) from None
     if "clientSecret" in config.get("oauth", {}) and not runtime_config.is_config_secret(
-            f"{namespace}:oauth"):
-        pulumi.log.warn(f"{namespace}:oauth.clientSecret is stored in plain text in the stack "
-                        "file; set it with `pulumi config set --secret --path "
-                        "oauth.clientSecret`. It is still handled as a secret here.")
+        f"{namespace}:oauth"
+    ):
+        pulumi.log.warn(
+            f"{namespace}:oauth.clientSecret is stored in plain text in the stack "
+            "file; set it with `pulumi config set --secret --path "
+            "oauth.clientSecret`. It is still handled as a secret here."
+        )
     return plan, config_to_args(config)

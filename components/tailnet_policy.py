@@ -1,14 +1,16 @@
 """TailnetPolicy: merge policy fragments into a base policy and write the result."""
 
 from collections.abc import Sequence
-from typing import Any, NotRequired, Optional, TypedDict
+from typing import NotRequired, TypedDict
 
 import pulumi
 import pulumi_tailscale as tailscale
+from pulumi.resource_hooks import ErrorHook, ErrorHookArgs, ResourceHookBinding
 
 from .errors import InvalidArgs
 from .policy import hujson
 from .policy.merge import MergeError, merge_policies
+from .preview_check import check_policy_at_preview
 
 ADOPT_HELP = (
     "Tailscale refused to overwrite the tailnet's existing policy file (the provider "
@@ -27,6 +29,9 @@ class TailnetPolicyArgs(TypedDict):
     """HuJSON text of the rest of the tailnet policy (other teams' rules); kept unchanged."""
     adopt_existing: NotRequired[bool]
     """Overwrite a tailnet policy that Pulumi did not create yet. Export it into `base` first."""
+    fragment_names: NotRequired[list[str]]
+    """A name per fragment (e.g. the cluster or stack), for conflict messages; default
+    `fragment <i>`."""
 
 
 def render_policy(base_text: str, fragments: Sequence[tuple[str, str]],
@@ -40,9 +45,17 @@ def render_policy(base_text: str, fragments: Sequence[tuple[str, str]],
     return hujson.dumps(merged, comments=base.comments, header=base.header, trailer=base.trailer)
 
 
-def _is_precondition_failure(error: BaseException) -> bool:
-    text = str(error).lower()
+def _is_precondition_failure(error: str) -> bool:
+    text = error.lower()
     return "412" in text or "precondition" in text or "overwrite_existing_content" in text
+
+
+def explain_adoption_failure(args: ErrorHookArgs) -> bool:
+    """Error hook on the Acl: when Tailscale refuses to overwrite an unadopted policy, say how
+    to adopt it. Never retries: the same write would be refused again."""
+    if args.failed_operation == "create" and any(map(_is_precondition_failure, args.errors)):
+        pulumi.log.error(ADOPT_HELP)
+    return False
 
 
 class TailnetPolicy(pulumi.ComponentResource):
@@ -55,21 +68,34 @@ class TailnetPolicy(pulumi.ComponentResource):
     """ID of the `tailscale.Acl` resource."""
 
     def __init__(self, name: str, args: TailnetPolicyArgs,
-                 opts: Optional[pulumi.ResourceOptions] = None) -> None:
+                 opts: pulumi.ResourceOptions | None = None) -> None:
         base_text = args.get("base", "")
         fragments = args["fragments"]
+        names = list(args.get("fragment_names", []))
+
+        def named(texts: Sequence[str]) -> list[tuple[str, str]]:
+            return [(names[i] if i < len(names) else f"fragment {i}", text)
+                    for i, text in enumerate(texts)]
+
         rendered: pulumi.Input[str]
         if isinstance(fragments, (list, tuple)) and all(isinstance(f, str) for f in fragments):
             # Plain input: fail before anything is registered.
             try:
-                rendered = render_policy(base_text, [(f"fragment {i}", text)
-                                                     for i, text in enumerate(fragments)])
+                rendered = render_policy(base_text, named(fragments))
             except (hujson.HujsonError, MergeError) as error:
                 raise InvalidArgs(f"TailnetPolicy {name!r}: {error}") from None
+            check_policy_at_preview(rendered, None)
         else:
-            rendered = pulumi.Output.from_input(fragments).apply(
-                lambda texts: render_policy(base_text, [(f"fragment {i}", text)
-                                                        for i, text in enumerate(texts)]))
+            def render_and_check(texts: Sequence[pulumi.Input[str]]) -> str:
+                # apply hands over resolved strings.
+                try:
+                    text = render_policy(base_text, named([str(f) for f in texts]))
+                except (hujson.HujsonError, MergeError) as error:
+                    raise InvalidArgs(f"TailnetPolicy {name!r}: {error}") from None
+                check_policy_at_preview(text, None)
+                return text
+
+            rendered = pulumi.Output.from_input(fragments).apply(render_and_check)
 
         super().__init__("tailscale-cluster-access:index:TailnetPolicy", name, None, opts)
         acl = tailscale.Acl(
@@ -77,24 +103,10 @@ class TailnetPolicy(pulumi.ComponentResource):
             acl=rendered,
             overwrite_existing_content=bool(args.get("adopt_existing", False)),
             reset_acl_on_destroy=False,
-            opts=pulumi.ResourceOptions(parent=self),
+            opts=pulumi.ResourceOptions(parent=self, hooks=ResourceHookBinding(on_error=[
+                ErrorHook(f"{name}-explain-adoption", explain_adoption_failure)])),
         )
         self.acl = acl
         self.policy = pulumi.Output.from_input(rendered)
-        self.acl_id = _explain_adoption_failure(acl)
+        self.acl_id = acl.id
         self.register_outputs({"policy": self.policy, "acl_id": self.acl_id})
-
-
-def _explain_adoption_failure(acl: tailscale.Acl) -> pulumi.Output[str]:
-    """Turn the provider's refusal to overwrite an unadopted policy into the fix."""
-
-    async def checked_id() -> Any:
-        try:
-            return await acl.id.future()
-        except Exception as error:
-            if _is_precondition_failure(error):
-                pulumi.log.error(ADOPT_HELP, resource=acl)
-                raise pulumi.RunError(ADOPT_HELP) from None
-            raise
-
-    return pulumi.Output(acl.id.resources(), checked_id(), acl.id.is_known(), acl.id.is_secret())

@@ -14,8 +14,11 @@ from .spec import (
     ADMIN_CLUSTER_ROLES,
     MIN_CHART_VERSION,
     MIN_CHART_VERSION_FOR_EVENTS,
+    RANDOM_SUFFIX_LENGTH,
+    SUFFIXED_HOSTNAME_MAX,
     AccessRule,
     ClusterAccessSpec,
+    HostnameSuffix,
     OAuthSettings,
     OperatorSettings,
     PolicySettings,
@@ -24,6 +27,8 @@ from .spec import (
     S3Storage,
     SessionRecording,
     Tags,
+    TagScheme,
+    fleet_tags,
 )
 
 TAG_RE = re.compile(r"^tag:[a-zA-Z][a-zA-Z0-9-]*$")
@@ -202,12 +207,14 @@ class _Reader:
         if value is None:
             return
         if not isinstance(value, list):
-            self.problem(key, f"expected a list of objects, got {_describe(value)}.")
+            self.problem(key, f"expected a list of objects, got {_describe(value)}.",
+                         f"write each entry of {name} as a YAML list item starting with '-'.")
             return
         for index, item in enumerate(value):
             item_key = f"{key}[{index}]"
             if not isinstance(item, Mapping):
-                self.problem(item_key, f"expected an object, got {_describe(item)}.")
+                self.problem(item_key, f"expected an object, got {_describe(item)}.",
+                             "give the entry's settings as key: value pairs.")
                 continue
             yield _Reader(item, item_key, self.problems)
 
@@ -262,13 +269,14 @@ def _check_member(problems: list[Problem], key: str, value: str) -> None:
                                 'members are users, e.g. "alice@example.com".'))
 
 
-def _read_tags(reader: _Reader) -> Tags:
+def _read_tags(reader: _Reader, defaults: Tags | None = None) -> Tags:
     problems = reader.problems
     fix = 'tags look like "tag:k8s-operator".'
+    defaults = defaults or Tags()
     tags = Tags(
-        operator=reader.string("operator", Tags.operator, TAG_RE, fix),
-        proxy=reader.string("proxy", Tags.proxy, TAG_RE, fix),
-        recorder=reader.string("recorder", Tags.recorder, TAG_RE, fix),
+        operator=reader.string("operator", defaults.operator, TAG_RE, fix),
+        proxy=reader.string("proxy", defaults.proxy, TAG_RE, fix),
+        recorder=reader.string("recorder", defaults.recorder, TAG_RE, fix),
     )
     reader.finish()
     named = {"operator": tags.operator, "proxy": tags.proxy, "recorder": tags.recorder}
@@ -316,6 +324,7 @@ def _read_proxy(reader: _Reader) -> ProxySettings:
                                "the ProxyGroup hostname is a DNS label: lower-case letters, digits "
                                "and dashes, at most 63 characters."),
         acknowledge_noauth=reader.boolean("acknowledgeNoauth", False),
+        hostname_suffix=_read_hostname_suffix(reader),
     )
     reader.finish()
     if settings.mode == "noauth" and not settings.acknowledge_noauth:
@@ -334,7 +343,36 @@ def _read_proxy(reader: _Reader) -> ProxySettings:
             reader.problem(reader.key("replicas"),
                            "only applies to the high-availability ProxyGroup.",
                            "set proxy.highAvailability: true or remove proxy.replicas.")
+        if settings.hostname_suffix:
+            reader.problem(reader.key("hostnameSuffix"),
+                           "only applies to the high-availability ProxyGroup.",
+                           "set proxy.highAvailability: true, or give each stack its own "
+                           "operator.hostname.")
     return settings
+
+
+def _read_hostname_suffix(reader: _Reader) -> HostnameSuffix:
+    value = reader.string("hostnameSuffix", "")
+    if value in ("", "none"):
+        return ""
+    if value != "random":
+        reader.problem(reader.key("hostnameSuffix"), f'"{value}" is not a hostname suffix.',
+                       f'use "random" (a stable suffix of {RANDOM_SUFFIX_LENGTH} random '
+                       'letters and digits, for ephemeral or PR stacks) or "none".')
+        return ""
+    return "random"
+
+
+def _read_tag_scheme(reader: _Reader) -> TagScheme:
+    value = reader.string("tagScheme", "shared")
+    if value == "per-cluster":
+        return "per-cluster"
+    if value != "shared":
+        reader.problem(reader.key("tagScheme"), f'"{value}" is not a tag scheme.',
+                       'use "shared" (the guide\'s tags, one cluster per tailnet) or '
+                       '"per-cluster" (tag:k8s-operator-<cluster>, tag:k8s-<cluster>, '
+                       "tag:tsrecorder-<cluster>, for several clusters in one tailnet).")
+    return "shared"
 
 
 def _read_access(reader: _Reader) -> tuple[AccessRule, ...]:
@@ -387,12 +425,14 @@ def _read_role_bindings(reader: _Reader) -> tuple[RoleBinding, ...]:
             item.problem(item.key("group"), "is required.",
                          "name the Kubernetes group the access rules impersonate.")
         elif not KUBERNETES_GROUP_RE.match(group):
-            item.problem(item.key("group"), f'"{group}" is not a usable Kubernetes group name.')
+            item.problem(item.key("group"), f'"{group}" is not a usable Kubernetes group name.',
+                         'use letters, digits and ":._@/-", e.g. "tailnet-readers".')
         if not role:
             item.problem(item.key("clusterRole"), "is required.",
                          'name a ClusterRole such as "view" or "edit".')
         elif not CLUSTER_ROLE_RE.match(role):
-            item.problem(item.key("clusterRole"), f'"{role}" is not a valid ClusterRole name.')
+            item.problem(item.key("clusterRole"), f'"{role}" is not a valid ClusterRole name.',
+                         'ClusterRole names look like "view" or "system:aggregate-to-edit".')
         if group == "system:masters":
             item.problem(item.key("group"),
                          "system:masters is already bound to cluster-admin by Kubernetes.",
@@ -507,7 +547,7 @@ def _looks_like_output(value: Any) -> bool:
 
 TOP_LEVEL_KEYS = ("cluster", "tags", "operator", "proxy", "access", "roleBindings", "groups",
                   "postures", "sessionRecording", "policy", "oauth", "allowBroadAdmin",
-                  "tailnetDomain")
+                  "tailnetDomain", "tagScheme")
 
 DEFAULT_ACCESS = [
     {"src": ["group:ml-engineers"], "kubernetesGroups": ["system:masters"]},
@@ -531,7 +571,10 @@ def parse_spec(raw: Mapping[str, Any], *, base_policy: Mapping[str, Any] | None 
     if not root.has("cluster"):
         root.problem("cluster", "is required.",
                      "pulumi config set cluster <name>, e.g. gpu-training.")
-    tags = _read_tags(root.obj("tags"))
+    tag_scheme = _read_tag_scheme(root)
+    per_cluster = tag_scheme == "per-cluster" and DNS_LABEL_RE.match(cluster)
+    scheme_tags = fleet_tags(cluster) if per_cluster else None
+    tags = _read_tags(root.obj("tags"), scheme_tags)
     operator = _read_operator(root.obj("operator"))
     proxy = _read_proxy(root.obj("proxy"))
     defaults = {"access": DEFAULT_ACCESS, "roleBindings": DEFAULT_ROLE_BINDINGS}
@@ -555,7 +598,7 @@ def parse_spec(raw: Mapping[str, Any], *, base_policy: Mapping[str, Any] | None 
         cluster=cluster, tags=tags, operator=operator, proxy=proxy, access=access,
         role_bindings=bindings, groups=groups, postures=postures, session_recording=recording,
         policy=policy, oauth=oauth, allow_broad_admin=allow_broad_admin,
-        tailnet_domain=tailnet_domain,
+        tailnet_domain=tailnet_domain, tag_scheme=tag_scheme,
     )
     problems.extend(cross_checks(spec, base_policy))
     if problems:
@@ -610,6 +653,16 @@ def cross_checks(spec: ClusterAccessSpec, base: Mapping[str, Any] | None) -> lis
             if src == spec.endpoint_tag:
                 problems.append(Problem(src_key, "the proxy's own tag cannot be an access source.",
                                         "use the tag of the clients instead."))
+
+    hostname = spec.proxy_group_hostname
+    if (spec.proxy.hostname_suffix and spec.proxy.high_availability
+            and len(hostname) > SUFFIXED_HOSTNAME_MAX):
+        problems.append(Problem(
+            "proxy.hostname" if spec.proxy.hostname else "cluster",
+            f'"{hostname}" is {len(hostname)} characters; with proxy.hostnameSuffix: random the '
+            f"ProxyGroup hostname gets {RANDOM_SUFFIX_LENGTH + 1} more and must stay within 63.",
+            f"use at most {SUFFIXED_HOSTNAME_MAX} characters"
+            + ("." if spec.proxy.hostname else ", or set a shorter proxy.hostname.")))
 
     if recording.record_api_requests:
         version = chart_version_tuple(spec.operator.chart_version)
@@ -697,3 +750,43 @@ def args_to_config(args: Mapping[str, Any]) -> dict[str, Any]:
 def snake_key_path(path: str) -> str:
     """`access[0].kubernetesGroups` -> `access[0].kubernetes_groups`, for Python callers."""
     return re.sub(r"(?<=[a-z0-9])([A-Z])", lambda m: "_" + m[1].lower(), path)
+
+
+class ArgChecker:
+    """Collects problems in a sub-component's args (snake_case field names)."""
+
+    def __init__(self) -> None:
+        self.problems: list[Problem] = []
+
+    def tags(self, key: str, tags: Any, required: bool = True) -> None:
+        if not isinstance(tags, (list, tuple)) or (required and not tags):
+            self.problems.append(Problem(key, "expected a non-empty list of tags.",
+                                         'e.g. ["tag:k8s"].'))
+            return
+        for index, tag in enumerate(tags):
+            if not isinstance(tag, str) or not TAG_RE.match(tag):
+                _check_tag(self.problems, f"{key}[{index}]", str(tag))
+
+    def tag(self, key: str, tag: Any) -> None:
+        if not isinstance(tag, str) or not TAG_RE.match(tag):
+            _check_tag(self.problems, key, str(tag))
+
+    def dns_label(self, key: str, value: Any) -> None:
+        if not isinstance(value, str) or not DNS_LABEL_RE.match(value):
+            self.problems.append(Problem(key, f"{_describe(value)} is not a DNS label.",
+                                         "use lower-case letters, digits and dashes, at most 63 "
+                                         "characters, starting and ending with a letter or digit."))
+
+    def replicas(self, key: str, value: Any) -> None:
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            self.problems.append(Problem(key, f"must be a whole number of at least 1, got "
+                                         f"{_describe(value)}.", "use 1 or more."))
+
+    def one_of(self, key: str, value: Any, allowed: tuple[str, ...]) -> None:
+        if value not in allowed:
+            self.problems.append(Problem(key, f"{_describe(value)} is not allowed.",
+                                         "use one of " + ", ".join(f'"{a}"' for a in allowed) + "."))
+
+    def check(self, component: str) -> None:
+        if self.problems:
+            raise InvalidConfig(self.problems, prefix="args.", subject=f"{component} args")

@@ -7,7 +7,6 @@ from typing import Any
 
 import pytest
 import yaml
-
 from tailscale_cluster_access.offline import ProgramRun, run_program
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -20,15 +19,25 @@ def stack_config(stack: str) -> dict[str, Any]:
     """The committed stack file's config, with the namespace prefix stripped."""
     document = yaml.safe_load((PROJECT_ROOT / "stacks" / f"Pulumi.{stack}.yaml").read_text())
     prefix = f"{NAMESPACE}:"
-    return {key[len(prefix):]: value for key, value in document["config"].items()
-            if key.startswith(prefix)}
+    return {
+        key[len(prefix) :]: value
+        for key, value in document["config"].items()
+        if key.startswith(prefix)
+    }
 
 
-def run_config(config: Mapping[str, Any], *, stack: str = "test", secret_keys: list[str] = (),
-               **kwargs: Any) -> ProgramRun:
+def run_config(
+    config: Mapping[str, Any], *, stack: str = "test", secret_keys: list[str] = (), **kwargs: Any
+) -> ProgramRun:
     full = {f"{NAMESPACE}:{key}": value for key, value in config.items()}
-    return run_program(PROGRAM, project=NAMESPACE, stack_name=stack, config=full,
-                       secret_keys=[f"{NAMESPACE}:{key}" for key in secret_keys], **kwargs)
+    return run_program(
+        PROGRAM,
+        project=NAMESPACE,
+        stack_name=stack,
+        config=full,
+        secret_keys=[f"{NAMESPACE}:{key}" for key in secret_keys],
+        **kwargs,
+    )
 
 
 @pytest.fixture

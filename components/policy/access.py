@@ -93,15 +93,21 @@ def access_warnings(spec: ClusterAccessSpec, rows: list[AccessRow]) -> list[str]
     where = f"{spec.cluster}: " if spec.cluster else ""
     for row in rows:
         if row.is_admin and is_broad_source(row.src):
-            warnings.append(f"{where}{row.src} is a broad source with cluster-admin "
-                            "(allowBroadAdmin is set).")
+            warnings.append(
+                f"{where}{row.src} is a broad source with cluster-admin (allowBroadAdmin is set)."
+            )
         if row.is_admin and not row.recorded:
-            warnings.append(f"{where}{row.src} has cluster-admin and its sessions are not "
-                            "recorded.")
+            warnings.append(
+                f"{where}{row.src} has cluster-admin and its sessions are not recorded."
+            )
         elif row.is_admin and not row.enforced:
-            warnings.append(f"{where}{row.src} has cluster-admin; recording is not enforced "
-                            "(sessions proceed when the recorder is down).")
+            warnings.append(
+                f"{where}{row.src} has cluster-admin; recording is not enforced "
+                "(sessions proceed when the recorder is down)."
+            )
     if spec.proxy.mode == "noauth":
-        warnings.append(f"{where}the API server proxy runs in noauth mode: grants do not limit "
-                        "what callers can do (proxy.acknowledgeNoauth is set).")
+        warnings.append(
+            f"{where}the API server proxy runs in noauth mode: grants do not limit "
+            "what callers can do (proxy.acknowledgeNoauth is set)."
+        )
     return warnings

@@ -12,7 +12,8 @@ from ..spec import KUBERNETES_CAPABILITY, RECORDER_PORT, AccessRule, ClusterAcce
 
 # `node:attr == 'value'` style posture conditions, the ones a test can satisfy.
 _POSTURE_CONDITION_RE = re.compile(
-    r"^\s*(?P<attr>[a-zA-Z]+:[a-zA-Z0-9_.-]+)\s*(?P<op>==|IN|>=|<=)\s*(?P<value>.+?)\s*$")
+    r"^\s*(?P<attr>[a-zA-Z]+:[a-zA-Z0-9_.-]+)\s*(?P<op>==|IN|>=|<=)\s*(?P<value>.+?)\s*$"
+)
 _QUOTED_RE = re.compile(r"'([^']*)'|\"([^\"]*)\"")
 
 
@@ -53,20 +54,28 @@ def network_rules(spec: ClusterAccessSpec) -> tuple[list[dict[str, Any]], list[d
     acls: list[dict[str, Any]] = []
     grants: list[dict[str, Any]] = []
     use_grants = spec.policy.network_rules == "grants"
-    flows = [(list(rule.src), spec.endpoint_tag, spec.endpoint_ports, list(rule.posture))
-             for rule in spec.access]
+    flows = [
+        (list(rule.src), spec.endpoint_tag, spec.endpoint_ports, list(rule.posture))
+        for rule in spec.access
+    ]
     if spec.recorder_deployed:
         flows.append(([spec.endpoint_tag], spec.tags.recorder, (RECORDER_PORT,), []))
     for src, dst_tag, ports, posture in flows:
         if use_grants:
-            grant: dict[str, Any] = {"src": src, "dst": [dst_tag],
-                                     "ip": [f"tcp:{port}" for port in ports]}
+            grant: dict[str, Any] = {
+                "src": src,
+                "dst": [dst_tag],
+                "ip": [f"tcp:{port}" for port in ports],
+            }
             if posture:
                 grant["srcPosture"] = posture
             grants.append(grant)
         else:
-            acl: dict[str, Any] = {"action": "accept", "src": src,
-                                   "dst": [f"{dst_tag}:{port}" for port in ports]}
+            acl: dict[str, Any] = {
+                "action": "accept",
+                "src": src,
+                "dst": [f"{dst_tag}:{port}" for port in ports],
+            }
             if posture:
                 acl["srcPosture"] = posture
             acls.append(acl)
@@ -93,8 +102,9 @@ def is_testable_source(src: str) -> bool:
     return src.startswith(("group:", "tag:")) or ("@" in src and not src.startswith("*"))
 
 
-def policy_tests(spec: ClusterAccessSpec,
-                 postures: dict[str, tuple[str, ...]] | None = None) -> list[dict[str, Any]]:
+def policy_tests(
+    spec: ClusterAccessSpec, postures: dict[str, tuple[str, ...]] | None = None
+) -> list[dict[str, Any]]:
     """Tailscale runs these on every policy write: each rule reaches its endpoint, and the
     recorder (which has no access) cannot."""
     known_postures = postures if postures is not None else spec.postures
@@ -126,8 +136,9 @@ def policy_tests(spec: ClusterAccessSpec,
     return tests
 
 
-def build_fragment(spec: ClusterAccessSpec,
-                   base_postures: dict[str, tuple[str, ...]] | None = None) -> dict[str, Any]:
+def build_fragment(
+    spec: ClusterAccessSpec, base_postures: dict[str, tuple[str, ...]] | None = None
+) -> dict[str, Any]:
     """The policy sections this cluster needs, in the order a reviewer reads them."""
     policy: dict[str, Any] = {}
     if spec.groups:

@@ -103,9 +103,7 @@ class PolicyDocument:
 
     def dumps(self) -> str:
         """Render this document canonically, comments included."""
-        return dumps(
-            self.data, comments=self.comments, header=self.header, trailer=self.trailer
-        )
+        return dumps(self.data, comments=self.comments, header=self.header, trailer=self.trailer)
 
 
 def parse(text: str, source: str = "<policy>") -> PolicyDocument:
@@ -353,8 +351,7 @@ class _Parser:
                 )
             else:
                 self.fail(
-                    f"control character U+{ord(ch):04X} in string"
-                    " must be written as an escape"
+                    f"control character U+{ord(ch):04X} in string must be written as an escape"
                 )
 
     def hex4(self, at: int) -> int:
@@ -477,9 +474,7 @@ def _clean_comments(lines: Sequence[str], what: str) -> list[str]:
                 raise ValueError(f"{what}: malformed /* */ comment: {line!r}")
             result.append(line)
         else:
-            raise ValueError(
-                f"{what}: {line!r} is not a comment (start it with // or /*)"
-            )
+            raise ValueError(f"{what}: {line!r} is not a comment (start it with // or /*)")
     while result and not result[-1]:
         result.pop()
     return result

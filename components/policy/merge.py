@@ -144,8 +144,7 @@ def _plain(value: Any) -> Any:
 
 def _is_owner_map(value: dict[str, Any]) -> bool:
     return all(
-        isinstance(item, str)
-        or (isinstance(item, list) and all(isinstance(x, str) for x in item))
+        isinstance(item, str) or (isinstance(item, list) and all(isinstance(x, str) for x in item))
         for item in value.values()
     )
 
@@ -188,9 +187,7 @@ class _Merger:
         for key, value in policy.items():
             kind = _kind(key, value)
             current = self.result.get(key, _MISSING)
-            if kind == "value" or not (
-                current is _MISSING or _kind(key, current) == kind
-            ):
+            if kind == "value" or not (current is _MISSING or _kind(key, current) == kind):
                 self.settle(self.result, key, key, value, name)
                 continue
             if current is _MISSING:
@@ -204,33 +201,25 @@ class _Merger:
             else:
                 self.union_approvers(current, value, name)
 
-    def union_approvers(
-        self, current: dict[str, Any], wanted: dict[str, Any], name: str
-    ) -> None:
+    def union_approvers(self, current: dict[str, Any], wanted: dict[str, Any], name: str) -> None:
         # Approvers only grant what a fragment explicitly asks for, so they
         # are unioned rather than compared.
         for section, value in wanted.items():
             path = _key_path("autoApprovers", section)
             existing = current.get(section, _MISSING)
-            if isinstance(value, list) and (
-                existing is _MISSING or isinstance(existing, list)
-            ):
+            if isinstance(value, list) and (existing is _MISSING or isinstance(existing, list)):
                 if existing is _MISSING:
                     existing = current[section] = []
                     self.origin[path] = name
                 _append_new(existing, value)
-            elif isinstance(value, dict) and (
-                existing is _MISSING or isinstance(existing, dict)
-            ):
+            elif isinstance(value, dict) and (existing is _MISSING or isinstance(existing, dict)):
                 if existing is _MISSING:
                     existing = current[section] = {}
                     self.origin[path] = name
                 for entry, approvers in value.items():
                     entry_path = _key_path(path, entry)
                     have = existing.get(entry, _MISSING)
-                    if isinstance(approvers, list) and (
-                        have is _MISSING or isinstance(have, list)
-                    ):
+                    if isinstance(approvers, list) and (have is _MISSING or isinstance(have, list)):
                         if have is _MISSING:
                             have = existing[entry] = []
                             self.origin[entry_path] = name
@@ -240,15 +229,11 @@ class _Merger:
             else:
                 self.settle(current, section, path, value, name)
 
-    def settle(
-        self, container: dict[str, Any], key: str, path: str, value: Any, name: str
-    ) -> None:
+    def settle(self, container: dict[str, Any], key: str, path: str, value: Any, name: str) -> None:
         """Add ``value`` under ``key`` if absent, else record a conflict if it differs."""
         current = container.get(key, _MISSING)
         if current is _MISSING:
             container[key] = value
             self.origin[path] = name
         elif not _same(current, value):
-            self.conflicts.append(
-                Conflict(path, current, value, name, self.origin.get(path))
-            )
+            self.conflicts.append(Conflict(path, current, value, name, self.origin.get(path)))

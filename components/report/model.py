@@ -1,0 +1,78 @@
+"""The data of one plan, already free of secrets and Pulumi marker objects."""
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+SECRET_TEXT = "[secret]"
+UNKNOWN_TEXT = "[unknown]"
+
+POLICY_FILE = "policy.hujson"
+MANIFESTS_FILE = "manifests.yaml"
+HELM_FILE = "helm-values.yaml"
+RESOURCES_FILE = "resources.json"
+ACCESS_JSON_FILE = "access.json"
+ACCESS_MD_FILE = "access.md"
+GRAPH_FILE = "graph.mmd"
+SUMMARY_FILE = "summary.md"
+
+PLAN_FILES = (POLICY_FILE, MANIFESTS_FILE, HELM_FILE, RESOURCES_FILE, ACCESS_JSON_FILE,
+              ACCESS_MD_FILE, GRAPH_FILE, SUMMARY_FILE)
+
+# How summary.md lists a warning (`compare` reads them back).
+WARNING_BULLET = "- :warning: "
+
+# Column order of an access row, as `AccessRow.to_json` writes it.
+ACCESS_FIELDS = ("src", "endpoint", "ports", "kubernetesGroups", "clusterRoles", "recorded",
+                 "enforced", "posture")
+
+
+class PlanError(Exception):
+    """The plan cannot be made or read; the message says why (no traceback needed)."""
+
+
+class PlanFolderError(PlanError):
+    """A folder given as a plan is missing, incomplete or unreadable (bad input)."""
+
+
+@dataclass
+class PlanData:
+    stack: str
+    project: str
+    policy: str
+    """HuJSON the stack writes: the whole policy file, or only the fragment."""
+    policy_managed: bool
+    resources: list[dict[str, Any]]
+    """`{urn, type, name, parent, dependencies, inputs}` in creation order."""
+    manifests: list[dict[str, Any]]
+    helm_releases: list[dict[str, Any]]
+    access: list[dict[str, Any]]
+    warnings: list[str] = field(default_factory=list)
+    outputs: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def stack_urn(self) -> str:
+        return f"urn:pulumi:{self.stack}::{self.project}::pulumi:pulumi:Stack::" \
+               f"{self.project}-{self.stack}"
+
+
+def deep_sorted(value: Any) -> Any:
+    """Mappings with sorted keys, recursively: stable files whatever the wire order was."""
+    if isinstance(value, Mapping):
+        return {key: deep_sorted(value[key]) for key in sorted(value)}
+    if isinstance(value, list | tuple):
+        return [deep_sorted(item) for item in value]
+    return value
+
+
+def short_type(type_token: str) -> str:
+    """`kubernetes:core/v1:Secret` -> `Secret`."""
+    return type_token.rsplit(":", 1)[-1]
+
+
+def urn_parts(urn: str) -> tuple[str, str]:
+    """(type, name) of a URN `urn:pulumi:<stack>::<project>::<parent$...$type>::<name>`."""
+    parts = urn.split("::")
+    if len(parts) < 4:
+        return "", urn
+    return parts[2].rsplit("$", 1)[-1], "::".join(parts[3:])

@@ -1,0 +1,161 @@
+"""Plan files as text, and writing them so that a folder is either complete or absent."""
+
+import json
+import os
+import shutil
+import tempfile
+from collections import Counter
+from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from . import model
+from .mermaid import mermaid_graph
+from .model import SECRET_TEXT, UNKNOWN_TEXT, PlanData, PlanError
+
+_TABLE_HEADER = ("Source", "Endpoint", "Ports", "Kubernetes groups", "ClusterRoles", "Recorded",
+                 "Enforced", "Posture")
+
+
+def _cell(value: Any) -> str:
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, list | tuple):
+        return ", ".join(_cell(item) for item in value) or "—"
+    text = str(value) if value != "" else "—"
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def access_table(rows: Sequence[Mapping[str, Any]]) -> str:
+    """The access matrix as a markdown table."""
+    if not rows:
+        return "_No tailnet source gets access to this cluster._\n"
+    with_cluster = any("cluster" in row for row in rows)
+    header = (("Cluster",) if with_cluster else ()) + _TABLE_HEADER
+    fields = (("cluster",) if with_cluster else ()) + model.ACCESS_FIELDS
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(_cell(row.get(key, "")) for key in fields) + " |"
+              for row in rows]
+    return "\n".join(lines) + "\n"
+
+
+def _yaml(documents: Sequence[Any], comment: str) -> str:
+    head = "".join(f"# {line}\n" for line in comment.splitlines())
+    if not documents:
+        return head + "--- []\n"
+    body = yaml.safe_dump_all(documents, sort_keys=False, explicit_start=True,
+                              default_flow_style=False, allow_unicode=True, width=100)
+    return head + body
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, indent=2, ensure_ascii=False) + "\n"
+
+
+def _leaves(value: Any) -> Iterator[Any]:
+    if isinstance(value, Mapping):
+        for item in value.values():
+            yield from _leaves(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _leaves(item)
+    else:
+        yield value
+
+
+def summary_markdown(plan: PlanData) -> str:
+    policy_note = ("writes the **whole tailnet policy file** (`policy.hujson`)" if
+                   plan.policy_managed else
+                   "does **not** write the tailnet policy (`policy.manage: false`); "
+                   "`policy.hujson` is the fragment to hand to whoever owns the policy file")
+    out = [f"## Plan for stack `{plan.stack}`", "",
+           f"Offline plan of `{plan.project}`: the real stack program under Pulumi's mocks, "
+           f"without credentials. This stack {policy_note}.", "",
+           "### Who gets what", "", access_table(plan.access).rstrip("\n"), "",
+           "### Warnings", ""]
+    out += [f"{model.WARNING_BULLET}{text}" for text in plan.warnings] or ["None."]
+
+    counts = Counter(resource["type"] for resource in plan.resources)
+    out += ["", f"### Resources ({len(plan.resources)})", "", "| Type | Count |", "|---|---|"]
+    out += [f"| `{type_token}` | {counts[type_token]} |" for type_token in sorted(counts)]
+
+    if plan.outputs:
+        out += ["", "### Stack outputs", "", "| Output | Value |", "|---|---|"]
+        out += [f"| `{key}` | {_cell(value)} |" for key, value in plan.outputs.items()]
+
+    unknown_outputs = [key for key, value in plan.outputs.items() if value == UNKNOWN_TEXT]
+    unknown_inputs = sum(1 for r in plan.resources for leaf in _leaves(r["inputs"])
+                         if leaf == UNKNOWN_TEXT)
+    secret_inputs = sum(1 for r in plan.resources for leaf in _leaves(r["inputs"])
+                        if leaf == SECRET_TEXT)
+    out += ["", "### What this plan cannot know", "",
+            f"- Values that providers compute during `pulumi up` show as `{UNKNOWN_TEXT}`: "
+            f"{unknown_inputs} resource input(s)"
+            + (f" and the outputs {', '.join(f'`{k}`' for k in unknown_outputs)}"
+               if unknown_outputs else "") + ".",
+            f"- Secrets are never read or shown: {secret_inputs} input(s) show as "
+            f"`{SECRET_TEXT}`.",
+            "- Whether Tailscale accepts the policy: it runs the policy's `tests` only when "
+            "the policy is written (pulumi-tailscale 0.29 does not check it at preview).",
+            "- What is deployed now: this plan does not read the live tailnet policy or the "
+            "cluster; `pulumi preview` with credentials does."]
+    return "\n".join(out) + "\n"
+
+
+def render_files(plan: PlanData) -> dict[str, str]:
+    """File name -> text of every plan file. Same plan, same bytes."""
+    resources = [{key: resource[key] for key in
+                  ("urn", "type", "name", "parent", "dependencies", "inputs")}
+                 for resource in plan.resources]
+    return {
+        model.POLICY_FILE: plan.policy if plan.policy.endswith("\n") else plan.policy + "\n",
+        model.MANIFESTS_FILE: _yaml(
+            plan.manifests,
+            f"Kubernetes objects stack {plan.stack} creates directly (Helm release not "
+            f"included).\nSecret data shows as {SECRET_TEXT}; {UNKNOWN_TEXT} is known only "
+            "after `pulumi up`."),
+        model.HELM_FILE: _yaml(
+            plan.helm_releases,
+            f"Helm releases of stack {plan.stack}: chart, version, repository and values."),
+        model.RESOURCES_FILE: _json(resources),
+        model.ACCESS_JSON_FILE: _json(plan.access),
+        model.ACCESS_MD_FILE: f"# Access matrix of stack `{plan.stack}`\n\n"
+                              + access_table(plan.access)
+                              + "\nOne row per tailnet source. ClusterRoles resolve the "
+                                "Kubernetes groups through the stack's bindings and the "
+                                "built-in ones (`system:masters` is `cluster-admin`).\n",
+        model.GRAPH_FILE: mermaid_graph(resources),
+        model.SUMMARY_FILE: summary_markdown(plan),
+    }
+
+
+def write_plan(files: Mapping[str, str], out: Path) -> None:
+    """Replace the folder `out` with exactly `files`; on any error `out` stays as it was."""
+    out = Path(os.path.abspath(out))
+    if out.exists() and not out.is_dir():
+        raise PlanError(f"{out} exists and is not a folder.")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.new-", dir=out.parent))
+    retired: Path | None = None
+    try:
+        staging.chmod(0o755)
+        for name, text in files.items():
+            (staging / name).write_text(text, encoding="utf-8", newline="\n")
+        if out.exists():
+            retired = Path(tempfile.mkdtemp(prefix=f".{out.name}.old-", dir=out.parent))
+            retired.rmdir()
+            out.rename(retired)
+        try:
+            staging.rename(out)
+        except BaseException:
+            if retired is not None:
+                retired.rename(out)
+                retired = None
+            raise
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    if retired is not None:
+        shutil.rmtree(retired, ignore_errors=True)

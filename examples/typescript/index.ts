@@ -1,0 +1,42 @@
+// One GPU cluster behind the tailnet, from TypeScript: an HA ProxyGroup for kubectl, session
+// recording for admins, readers bound to `view`, and this program as the only writer of the
+// tailnet policy file (the rest of the policy stays in base-policy.hujson).
+import * as fs from "fs";
+import * as pulumi from "@pulumi/pulumi";
+import * as tailscaleClusterAccess from "@pulumi/tailscale-cluster-access";
+
+const config = new pulumi.Config();
+
+const cluster = new tailscaleClusterAccess.SecureClusterAccess("gpu-prod", {
+    cluster: "gpu-prod",
+    proxy: { highAvailability: true, replicas: 2 },
+    groups: {
+        "group:ml-engineers": ["alice@example.com"],
+        "group:ml-readers": ["bob@example.com"],
+    },
+    access: [
+        { src: ["group:ml-engineers"], kubernetesGroups: ["system:masters"], recordSessions: true },
+        { src: ["group:ml-readers"], kubernetesGroups: ["tailnet-readers"] },
+    ],
+    roleBindings: [{ group: "tailnet-readers", clusterRole: "view" }],
+    sessionRecording: { enabled: true, enforce: true },
+    // A secret Output crosses into the component as a secret and stays one.
+    oauth: {
+        clientId: config.require("oauthClientId"),
+        clientSecret: config.requireSecret("oauthClientSecret"),
+    },
+    // The component only renders its part of the policy; TailnetPolicy below writes it.
+    policy: { manage: false },
+    tailnetDomain: config.get("tailnetDomain") || undefined,
+});
+
+const tailnetPolicy = new tailscaleClusterAccess.TailnetPolicy("tailnet-policy", {
+    base: fs.readFileSync("base-policy.hujson", "utf8"),
+    fragments: [cluster.policyFragment],
+    adoptExisting: true,
+});
+
+export const kubeconfigCommand = cluster.kubeconfigCommand;
+export const proxyUrl = cluster.proxyUrl;
+export const accessMatrix = cluster.accessMatrix;
+export const policyAclId = tailnetPolicy.aclId;
