@@ -33,11 +33,14 @@ _COMPONENTS = {
     "SessionRecorderArgs": ".session_recorder",
     "ClusterRoleBindings": ".role_bindings",
     "ClusterRoleBindingsArgs": ".role_bindings",
+    "TailnetFleetPolicy": ".fleet_policy",
+    "TailnetFleetPolicyArgs": ".fleet_policy",
 }
 
 if TYPE_CHECKING:
     from .api_server_proxy import ApiServerProxy, ApiServerProxyArgs
     from .cluster_access import SecureClusterAccess, SecureClusterAccessArgs
+    from .fleet_policy import TailnetFleetPolicy, TailnetFleetPolicyArgs
     from .operator import TailscaleOperator, TailscaleOperatorArgs
     from .role_bindings import ClusterRoleBindings, ClusterRoleBindingsArgs
     from .session_recorder import SessionRecorder, SessionRecorderArgs
@@ -57,6 +60,7 @@ __all__ = [
     "AccessRow", "ApiServerProxy", "ApiServerProxyArgs", "ClusterAccessSpec", "ClusterPlan",
     "ClusterRoleBindings", "ClusterRoleBindingsArgs", "InvalidConfig", "MergeError", "Problem",
     "SecureClusterAccess", "SecureClusterAccessArgs", "SessionRecorder", "SessionRecorderArgs",
-    "TailnetPolicy", "TailnetPolicyArgs", "TailscaleOperator", "TailscaleOperatorArgs",
+    "TailnetFleetPolicy", "TailnetFleetPolicyArgs", "TailnetPolicy", "TailnetPolicyArgs",
+    "TailscaleOperator", "TailscaleOperatorArgs",
     "access_matrix", "build_fragment", "merge_policies", "parse_spec", "plan_cluster",
 ]

@@ -15,21 +15,24 @@ import re
 import sys
 import traceback
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
+
+from .validation import namespace_config
 
 NAMESPACE = "tailscale-cluster-access"
 EXIT_OK = 0
 EXIT_ERROR = 1
 EXIT_INVALID = 2
 
-# Keys the program reads as plain strings even when they look like JSON (see stack_config).
-_STRING_KEYS = frozenset({"cluster", "tailnetDomain"})
 # Plaintext values under these config paths must never reach a plan file or the terminal.
-_SECRET_PATHS = ("oauth.clientSecret", "sessionRecording.s3.secretAccessKey",
-                 "sessionRecording.s3.accessKeyId")
+_SECRET_PATHS = (
+    "oauth.clientSecret",
+    "sessionRecording.s3.secretAccessKey",
+    "sessionRecording.s3.accessKeyId",
+)
 # Other namespaces (provider config): keys that smell like credentials.
 _SECRET_NAME = re.compile(r"secret|token|password|apikey|api_key|privatekey", re.IGNORECASE)
 _STACK_NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
@@ -56,8 +59,12 @@ class Redactor:
         return text
 
     def leaks(self, files: Mapping[str, str]) -> list[str]:
-        return [f"{name} (value of {where})" for name, text in sorted(files.items())
-                for secret, where in self.secrets.items() if secret in text]
+        return [
+            f"{name} (value of {where})"
+            for name, text in sorted(files.items())
+            for secret, where in self.secrets.items()
+            if secret in text
+        ]
 
 
 @dataclass
@@ -96,15 +103,16 @@ def find_project(explicit: str | None) -> Project:
             if (folder / filename).is_file():
                 return _read_project(folder, folder / filename)
     where = candidates[0] if explicit else f"{candidates[0]} or any parent folder"
-    raise InputError(f"no Pulumi.yaml in {where}. Run the command inside the project, or "
-                     "pass --project DIR.")
+    raise InputError(
+        f"no Pulumi.yaml in {where}. Run the command inside the project, or pass --project DIR."
+    )
 
 
 def _read_project(root: Path, path: Path) -> Project:
     import yaml
 
     try:
-        document = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        document = yaml.load(path.read_text(encoding="utf-8"), Loader=_yaml_loader()) or {}
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as error:
         raise InputError(f"{path}: cannot read the project file: {_yaml_problem(error)}") from None
     if not isinstance(document, dict) or not isinstance(document.get("name"), str):
@@ -117,6 +125,13 @@ def _read_project(root: Path, path: Path) -> Project:
     if not program.is_file():
         raise InputError(f"{path}: the program {program} does not exist.")
     return Project(root, document["name"], root / str(config_dir), program)
+
+
+def _yaml_loader() -> Any:
+    import yaml
+
+    # libyaml's safe loader when PyYAML was built with it: several times faster on big stacks.
+    return getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 def _yaml_problem(error: BaseException) -> str:
@@ -135,23 +150,27 @@ def read_stack_config(path: Path, project: str, stack: str) -> dict[str, Any]:
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise InputError(f"{path}: stack config file not found. Create it (`pulumi stack init "
-                         f"{stack}` does) or pass --config FILE.") from None
+        raise InputError(
+            f"{path}: stack config file not found. Create it (`pulumi stack init "
+            f"{stack}` does) or pass --config FILE."
+        ) from None
     except (OSError, UnicodeDecodeError) as error:
         raise InputError(f"{path}: cannot read the stack config file: {error}") from None
     try:
-        document = yaml.safe_load(text)
+        document = yaml.load(text, Loader=_yaml_loader())
     except yaml.YAMLError as error:
         raise InputError(f"{path}: not valid YAML: {_yaml_problem(error)}") from None
     if document is None:
         document = {}
     if not isinstance(document, dict):
-        raise InputError(f"{path}: expected a mapping with a `config:` key, found "
-                         f"{type(document).__name__}.")
+        raise InputError(
+            f"{path}: expected a mapping with a `config:` key, found {type(document).__name__}."
+        )
     config = document.get("config") or {}
     if not isinstance(config, dict):
-        raise InputError(f"{path}: `config:` must map keys to values, found "
-                         f"{type(config).__name__}.")
+        raise InputError(
+            f"{path}: `config:` must map keys to values, found {type(config).__name__}."
+        )
     full: dict[str, Any] = {}
     for key, value in config.items():
         name = str(key)
@@ -172,17 +191,7 @@ def contains_secure(value: Any) -> bool:
 
 def program_view(config: Mapping[str, Any], namespace: str = NAMESPACE) -> dict[str, Any]:
     """The namespace's keys as the program's config loader decodes them."""
-    prefix = f"{namespace}:"
-    raw: dict[str, Any] = {}
-    for full_key, value in config.items():
-        if not full_key.startswith(prefix):
-            continue
-        key = full_key[len(prefix):]
-        if isinstance(value, str) and key not in _STRING_KEYS:
-            with suppress(ValueError):
-                value = json.loads(value)
-        raw[key] = value
-    return raw
+    return namespace_config(config, namespace)
 
 
 def _at_path(value: Any, path: str) -> Any:
@@ -200,8 +209,11 @@ def collect_plaintext_secrets(config: Mapping[str, Any], redact: Redactor) -> No
         if isinstance(value, str):
             redact.add(value, f"{NAMESPACE}:{path}")
     for key, value in config.items():
-        if not key.startswith(f"{NAMESPACE}:") and _SECRET_NAME.search(key) and isinstance(
-                value, str):
+        if (
+            not key.startswith(f"{NAMESPACE}:")
+            and _SECRET_NAME.search(key)
+            and isinstance(value, str)
+        ):
             redact.add(value, key)
 
 
@@ -228,8 +240,11 @@ def _plan(args: argparse.Namespace, console: Console) -> int:
     if not _STACK_NAME.match(short):
         raise InputError(f"--stack {stack!r}: a stack name has letters, digits, `-`, `_`, `.`.")
     project = find_project(args.project)
-    config_path = Path(args.config).resolve() if args.config else (
-        project.stack_config_dir / f"Pulumi.{short}.yaml")
+    config_path = (
+        Path(args.config).resolve()
+        if args.config
+        else (project.stack_config_dir / f"Pulumi.{short}.yaml")
+    )
     out = Path(args.out).resolve() if args.out else project.root / "build" / "plan" / short
     # Read the plan to compare with first: `--compare` may name the folder being replaced.
     baseline = compare.load_plan_dir(Path(args.compare).resolve()) if args.compare else None
@@ -237,9 +252,12 @@ def _plan(args: argparse.Namespace, console: Console) -> int:
     config = read_stack_config(config_path, project.name, short)
     collect_plaintext_secrets(config, console.redact)
     try:
-        cluster_plan = plan_cluster(program_view(config), project.root,
-                                    prefix=f"{NAMESPACE}:",
-                                    subject=f"configuration of stack '{short}' ({config_path})")
+        cluster_plan = plan_cluster(
+            program_view(config),
+            project.root,
+            prefix=f"{NAMESPACE}:",
+            subject=f"configuration of stack '{short}' ({config_path})",
+        )
     except InvalidConfig as error:
         raise InputError(error.render()) from None
 
@@ -252,8 +270,13 @@ def _plan(args: argparse.Namespace, console: Console) -> int:
     secret_keys = sorted(key for key, value in config.items() if contains_secure(value))
     try:
         with _working_directory(project.root):
-            run = run_program(project.program, project=project.name, stack_name=short,
-                              config=config, secret_keys=secret_keys)
+            run = run_program(
+                project.program,
+                project=project.name,
+                stack_name=short,
+                config=config,
+                secret_keys=secret_keys,
+            )
     except pulumi.RunError as error:
         # The program's own input checks: the message lists the problems by config key.
         raise InputError(str(error)) from None
@@ -261,15 +284,20 @@ def _plan(args: argparse.Namespace, console: Console) -> int:
     files = render.render_files(plan)
     leaks = console.redact.leaks(files)
     if leaks:
-        raise model.PlanError("refusing to write the plan: a plaintext secret would appear in "
-                              + "; ".join(leaks) + ".")
+        raise model.PlanError(
+            "refusing to write the plan: a plaintext secret would appear in "
+            + "; ".join(leaks)
+            + "."
+        )
     render.write_plan(files, out)
 
     shown = os.path.relpath(out) if out.is_relative_to(Path.cwd()) else str(out)
     count = len(plan.resources)
-    console.out(f"Planned stack {short}: {count} resource{'s' * (count != 1)}, "
-                f"{len(plan.access)} access row{'s' * (len(plan.access) != 1)}, "
-                f"{len(plan.warnings)} warning{'s' * (len(plan.warnings) != 1)} -> {shown}/")
+    console.out(
+        f"Planned stack {short}: {count} resource{'s' * (count != 1)}, "
+        f"{len(plan.access)} access row{'s' * (len(plan.access) != 1)}, "
+        f"{len(plan.warnings)} warning{'s' * (len(plan.warnings) != 1)} -> {shown}/"
+    )
     for warning in plan.warnings:
         console.err(f"warning: {warning}")
     if baseline is not None:
@@ -323,16 +351,21 @@ def _merge(args: argparse.Namespace, console: Console) -> int:
         if document is not None:
             fragments.append((path, document.data))
     if problems:
-        raise InputError("\n".join([f"Cannot merge ({len(problems)} problem"
-                                    f"{'s' * (len(problems) != 1)}); nothing was written:",
-                                    *(f"  - {problem}" for problem in problems)]))
+        raise InputError(
+            "\n".join(
+                [
+                    f"Cannot merge ({len(problems)} problem"
+                    f"{'s' * (len(problems) != 1)}); nothing was written:",
+                    *(f"  - {problem}" for problem in problems),
+                ]
+            )
+        )
     assert base is not None
     try:
         merged = merge_policies(base.data, fragments)
     except MergeError as error:
         raise InputError(f"{error}\nNothing was written.") from None
-    text = hujson.dumps(merged, comments=base.comments, header=base.header,
-                        trailer=base.trailer)
+    text = hujson.dumps(merged, comments=base.comments, header=base.header, trailer=base.trailer)
     if args.out:
         target = Path(args.out)
         staging = target.with_name(f".{target.name}.tmp-{os.getpid()}")
@@ -341,8 +374,10 @@ def _merge(args: argparse.Namespace, console: Console) -> int:
             staging.replace(target)
         finally:
             staging.unlink(missing_ok=True)
-        console.err(f"Merged {len(fragments)} fragment{'s' * (len(fragments) != 1)} into "
-                    f"{args.base} -> {target}")
+        console.err(
+            f"Merged {len(fragments)} fragment{'s' * (len(fragments) != 1)} into "
+            f"{args.base} -> {target}"
+        )
     else:
         console.stdout.write(text)
     return EXIT_OK
@@ -355,41 +390,62 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="tailscale-cluster-access",
         description="Offline, secret-free plans of the stack for reviewers; plan comparison; "
-                    "tailnet policy merging.",
-        epilog="Exit codes: 0 ok, 2 invalid input (every problem listed), 1 anything else.")
+        "tailnet policy merging.",
+        epilog="Exit codes: 0 ok, 2 invalid input (every problem listed), 1 anything else.",
+    )
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--debug", action="store_true",
-                        help="show a traceback for unexpected errors")
+    common.add_argument(
+        "--debug", action="store_true", help="show a traceback for unexpected errors"
+    )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     plan = commands.add_parser(
-        "plan", parents=[common], help="write an offline plan of one stack",
+        "plan",
+        parents=[common],
+        help="write an offline plan of one stack",
         description="Run the stack program under Pulumi's mocks (no CLI, no credentials) and "
-                    "write policy.hujson, manifests.yaml, helm-values.yaml, resources.json, "
-                    "access.json, access.md, graph.mmd and summary.md.")
+        "write policy.hujson, manifests.yaml, helm-values.yaml, resources.json, "
+        "access.json, access.md, graph.mmd and summary.md.",
+    )
     plan.add_argument("--stack", required=True, help="stack name, e.g. dev")
-    plan.add_argument("--config", metavar="FILE",
-                      help="stack config file (default: <stackConfigDir>/Pulumi.<stack>.yaml)")
-    plan.add_argument("--out", metavar="DIR",
-                      help="output folder, replaced as a whole (default: build/plan/<stack>)")
-    plan.add_argument("--project", metavar="DIR",
-                      help="project folder with Pulumi.yaml (default: found from the cwd up)")
-    plan.add_argument("--compare", metavar="DIR",
-                      help="also print what changed since the plan in DIR")
+    plan.add_argument(
+        "--config",
+        metavar="FILE",
+        help="stack config file (default: <stackConfigDir>/Pulumi.<stack>.yaml)",
+    )
+    plan.add_argument(
+        "--out",
+        metavar="DIR",
+        help="output folder, replaced as a whole (default: build/plan/<stack>)",
+    )
+    plan.add_argument(
+        "--project",
+        metavar="DIR",
+        help="project folder with Pulumi.yaml (default: found from the cwd up)",
+    )
+    plan.add_argument(
+        "--compare", metavar="DIR", help="also print what changed since the plan in DIR"
+    )
     plan.set_defaults(handler=_plan)
 
     diff = commands.add_parser(
-        "diff", parents=[common], help="explain what changed between two plan folders",
+        "diff",
+        parents=[common],
+        help="explain what changed between two plan folders",
         description="Access rows, policy sections and resources that were added, removed or "
-                    "changed, as markdown.")
+        "changed, as markdown.",
+    )
     diff.add_argument("old", metavar="OLD_DIR", help="the earlier plan (e.g. the base branch)")
     diff.add_argument("new", metavar="NEW_DIR", help="the later plan")
     diff.set_defaults(handler=_diff)
 
     merge = commands.add_parser(
-        "merge", parents=[common], help="merge HuJSON policy fragments into a base policy",
+        "merge",
+        parents=[common],
+        help="merge HuJSON policy fragments into a base policy",
         description="Merge fragments (e.g. the policyFragment of each cluster) into a base "
-                    "tailnet policy file; conflicts are all listed and nothing is written.")
+        "tailnet policy file; conflicts are all listed and nothing is written.",
+    )
     merge.add_argument("--base", required=True, metavar="FILE", help="base policy (HuJSON)")
     merge.add_argument("fragments", nargs="+", metavar="FRAGMENT", help="fragment files")
     merge.add_argument("--out", metavar="FILE", help="write here instead of stdout")
@@ -397,8 +453,9 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: Sequence[str] | None = None, *, stdout: TextIO | None = None,
-         stderr: TextIO | None = None) -> int:
+def main(
+    argv: Sequence[str] | None = None, *, stdout: TextIO | None = None, stderr: TextIO | None = None
+) -> int:
     console = Console(stdout or sys.stdout, stderr or sys.stderr)
     parser = build_parser()
     try:
@@ -427,6 +484,8 @@ def main(argv: Sequence[str] | None = None, *, stdout: TextIO | None = None,
         if args.debug:
             console.err(traceback.format_exc())
         first_line = (str(error).strip().splitlines() or [""])[0]
-        console.err(f"error: {type(error).__name__}: {first_line}"
-                    + ("" if args.debug else " (run with --debug for a traceback)"))
+        console.err(
+            f"error: {type(error).__name__}: {first_line}"
+            + ("" if args.debug else " (run with --debug for a traceback)")
+        )
         return EXIT_ERROR

@@ -50,6 +50,9 @@ class ProxyArgs(TypedDict):
     """ProxyGroup hostname (default: the cluster name); unique in the tailnet."""
     acknowledge_noauth: NotRequired[bool]
     """Confirm that another authenticating proxy stands behind a `noauth` proxy."""
+    hostname_suffix: NotRequired[str]
+    """`random`: append a stable random suffix to the ProxyGroup hostname (ephemeral/PR
+    stacks)."""
 
 
 class AccessRuleArgs(TypedDict):
@@ -121,6 +124,9 @@ class SecureClusterAccessArgs(TypedDict):
     """Allow cluster-admin for broad sources such as `autogroup:member`."""
     tailnet_domain: NotRequired[str]
     """The tailnet's DNS name (e.g. `tailxyz.ts.net`) to know the proxy URL up front."""
+    tag_scheme: NotRequired[str]
+    """`shared` (the guide's tags, default) or `per-cluster` (tags carry the cluster name, for
+    fleets)."""
 
 
 class SecureClusterAccess(pulumi.ComponentResource):
@@ -207,6 +213,7 @@ class SecureClusterAccess(pulumi.ComponentResource):
                 "replicas": spec.proxy.replicas,
                 "tags": [spec.tags.proxy],
                 "tailnet_domain": spec.tailnet_domain,
+                "hostname_suffix": spec.proxy.hostname_suffix,
             },
             opts=pulumi.ResourceOptions(parent=self, depends_on=after_release),
         )

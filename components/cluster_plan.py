@@ -7,6 +7,7 @@ turn this into resources; `tailscale-cluster-access plan` shows it to reviewers.
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +32,7 @@ class ClusterPlan:
     access: list[AccessRow]
     warnings: list[str]
 
-    @property
+    @cached_property
     def fragment_hujson(self) -> str:
         return hujson.dumps(self.fragment)
 
@@ -106,17 +107,18 @@ def plan_cluster(
             prefix=prefix,
             subject=subject,
         ) from None
+    rendered_fragment = hujson.dumps(fragment)
     if spec.policy.manage:
         if document is not None:
             policy = hujson.dumps(
                 merged, comments=document.comments, header=document.header, trailer=document.trailer
             )
         else:
-            policy = hujson.dumps(merged)
+            policy = rendered_fragment if merged == fragment else hujson.dumps(merged)
     else:
-        policy = hujson.dumps(fragment)
+        policy = rendered_fragment
     rows = access_matrix(spec)
-    return ClusterPlan(
+    plan = ClusterPlan(
         spec=spec,
         fragment=fragment,
         base_text=base_text,
@@ -124,6 +126,8 @@ def plan_cluster(
         access=rows,
         warnings=access_warnings(spec, rows),
     )
+    plan.__dict__["fragment_hujson"] = rendered_fragment  # rendered once, above
+    return plan
 
 
 def _postures(base: Mapping[str, Any] | None) -> dict[str, tuple[str, ...]]:

@@ -18,13 +18,13 @@ from .policy import hujson
 from .policy.merge import MergeError, merge_policies
 from .problems import InvalidConfig, Problem
 from .spec import ClusterAccessSpec, Tags, fleet_tags
-from .validation import is_scim_group
+from .validation import DNS_LABEL_RE, is_scim_group
 
 __all__ = [
     "FleetConfig", "FleetMember", "FleetPlan", "cluster_stack_outputs", "find_collisions",
     "fleet_access_matrix", "fleet_identity", "fleet_tags", "member_from_outputs",
-    "parse_fleet_config", "plan_fleet", "synthetic_cluster_config", "synthetic_fleet",
-    "undefined_references",
+    "parse_fleet_config", "pending_fragment", "plan_fleet", "synthetic_cluster_config",
+    "synthetic_fleet", "undefined_references",
 ]
 
 FLEET_NAMESPACE = "tailscale-cluster-access-tailnet"
@@ -241,6 +241,42 @@ def undefined_references(policy: Mapping[str, Any]) -> list[Problem]:
             for kind in ("group", "tag", "posture") for name in sorted(missing[kind])]
 
 
+def pending_fragment(cluster: str) -> dict[str, Any]:
+    """The tags a cluster not deployed yet needs before its first `pulumi up`.
+
+    Its stack creates an OAuth client tagged `tag:k8s-operator-<cluster>`, which Tailscale
+    refuses unless the tag is in tagOwners; the stack's fragment only exists after that run.
+    No grants: nobody reaches the cluster until its fragment replaces this.
+    """
+    tags = fleet_tags(cluster)
+    return {"tagOwners": {tags.operator: [], tags.proxy: [tags.operator],
+                          tags.recorder: [tags.operator]}}
+
+
+def pending_name(cluster: str) -> str:
+    return f"pending cluster {cluster}"
+
+
+def pending_collisions(members: Sequence[FleetMember], pending: Sequence[str]) -> list[Problem]:
+    problems: list[Problem] = []
+    deployed = {m.cluster: m for m in members}
+    owners = {getattr(m.tags, role): m for m in members for role in TAG_ROLES}
+    for index, cluster in enumerate(pending):
+        key = f"pendingClusters[{index}]"
+        if cluster in deployed:
+            problems.append(Problem(key, f'"{cluster}" is deployed already ('
+                                    f"{deployed[cluster].stack} exports its fragment).",
+                                    "remove it from pendingClusters."))
+            continue
+        tags = fleet_tags(cluster)
+        for tag in (tags.operator, tags.proxy, tags.recorder):
+            if tag in owners:
+                problems.append(Problem(key, f'"{tag}" is already a tag of cluster '
+                                        f"{owners[tag].cluster} ({owners[tag].stack}).",
+                                        "choose another cluster name."))
+    return problems
+
+
 def fleet_access_matrix(members: Sequence[FleetMember]) -> list[dict[str, Any]]:
     """Every cluster's access rows, each with a `cluster` column and the real endpoint."""
     rows: list[dict[str, Any]] = []
@@ -256,6 +292,7 @@ def fleet_access_matrix(members: Sequence[FleetMember]) -> list[dict[str, Any]]:
 @dataclass(frozen=True)
 class FleetPlan:
     members: tuple[FleetMember, ...]
+    pending: tuple[str, ...]
     policy: str
     """The complete tailnet policy (HuJSON): the base plus every cluster's fragment."""
     access: list[dict[str, Any]]
@@ -267,7 +304,9 @@ class FleetPlan:
 
     @property
     def fragments(self) -> list[str]:
-        return [m.fragment for m in self.members]
+        """Every cluster's fragment, then those of the pending clusters (HuJSON)."""
+        return ([m.fragment for m in self.members]
+                + [hujson.dumps(pending_fragment(cluster)) for cluster in self.pending])
 
     @property
     def access_json(self) -> str:
@@ -275,12 +314,14 @@ class FleetPlan:
 
 
 def plan_fleet(stack_outputs: Sequence[tuple[str, Mapping[str, Any] | None]],
-               base_text: str = "", *, base_source: str = "policy.base",
-               subject: str = "fleet") -> FleetPlan:
+               base_text: str = "", *, pending: Sequence[str] = (),
+               base_source: str = "policy.base", subject: str = "fleet") -> FleetPlan:
     """Check the fleet and merge its fragments into the base policy.
 
-    `stack_outputs` is `(stack name, outputs)` per cluster stack. Raises `InvalidConfig`
-    listing every missing output, collision, merge conflict and undefined reference.
+    `stack_outputs` is `(stack name, outputs)` per cluster stack; `pending` names clusters
+    whose stacks are not deployed yet (their tags only, see `pending_fragment`). Raises
+    `InvalidConfig` listing every missing output, collision, merge conflict and undefined
+    reference.
     """
     problems: list[Problem] = []
     members: list[FleetMember] = []
@@ -290,6 +331,7 @@ def plan_fleet(stack_outputs: Sequence[tuple[str, Mapping[str, Any] | None]],
         if member is not None:
             members.append(member)
     problems += find_collisions(members)
+    problems += pending_collisions(members, pending)
     base: dict[str, Any] = {}
     document: hujson.PolicyDocument | None = None
     if base_text.strip():
@@ -309,6 +351,7 @@ def plan_fleet(stack_outputs: Sequence[tuple[str, Mapping[str, Any] | None]],
                                     f"{error}"))
             continue
         fragments.append((member.cluster if unique else member.stack, parsed))
+    fragments += [(pending_name(cluster), pending_fragment(cluster)) for cluster in pending]
     merged: dict[str, Any] = {}
     if not problems:
         try:
@@ -324,12 +367,14 @@ def plan_fleet(stack_outputs: Sequence[tuple[str, Mapping[str, Any] | None]],
     else:
         policy = hujson.dumps(merged, comments=document.comments, header=document.header,
                               trailer=document.trailer)
-    return FleetPlan(members=tuple(members), policy=policy, access=fleet_access_matrix(members))
+    return FleetPlan(members=tuple(members), pending=tuple(pending), policy=policy,
+                     access=fleet_access_matrix(members))
 
 
 @dataclass(frozen=True)
 class FleetConfig:
     clusters: tuple[str, ...]
+    pending_clusters: tuple[str, ...]
     base_path: str
     base_text: str
     adopt_existing: bool
@@ -337,15 +382,19 @@ class FleetConfig:
 
 def parse_fleet_config(raw: Mapping[str, Any], project_root: Path, *, prefix: str = "",
                        subject: str = "configuration") -> FleetConfig:
-    """Validate the tailnet stack's config: `clusters`, `policy.base`, `policy.adoptExisting`."""
+    """Validate the tailnet stack's config: `clusters`, `pendingClusters`, `policy.base`,
+    `policy.adoptExisting`."""
     problems: list[Problem] = []
     clusters: list[str] = []
     value = raw.get("clusters")
+    # A fleet's first cluster is pending before any cluster stack is deployed.
+    has_pending = bool(raw.get("pendingClusters"))
     if value is None:
-        problems.append(Problem("clusters", "is required.",
-                                "list the cluster stacks, e.g. [acme/tailscale-cluster-access/"
-                                "gpu-east, acme/tailscale-cluster-access/gpu-west]."))
-    elif not isinstance(value, list) or not value:
+        if not has_pending:
+            problems.append(Problem("clusters", "is required.",
+                                    "list the cluster stacks, e.g. [acme/tailscale-cluster-"
+                                    "access/gpu-east, acme/tailscale-cluster-access/gpu-west]."))
+    elif not isinstance(value, list) or (not value and not has_pending):
         problems.append(Problem("clusters", "expected a non-empty list of stack names.",
                                 "write it as a YAML list of `<org>/<project>/<stack>`."))
     else:
@@ -360,6 +409,20 @@ def parse_fleet_config(raw: Mapping[str, Any], project_root: Path, *, prefix: st
                                         "remove the duplicate."))
             else:
                 clusters.append(item)
+    pending: list[str] = []
+    value = raw.get("pendingClusters")
+    if value is not None and not isinstance(value, list):
+        problems.append(Problem("pendingClusters", "expected a list of cluster names.",
+                                "write it as a YAML list, e.g. [gpu-north]."))
+    for index, item in enumerate(value if isinstance(value, list) else []):
+        key = f"pendingClusters[{index}]"
+        if not isinstance(item, str) or not DNS_LABEL_RE.match(item):
+            problems.append(Problem(key, f"{json.dumps(item)} is not a cluster name.",
+                                    "use the new cluster stack's `cluster` value (a DNS label)."))
+        elif item in pending:
+            problems.append(Problem(key, f'"{item}" is listed twice.', "remove the duplicate."))
+        else:
+            pending.append(item)
     policy = raw.get("policy", {})
     base_path = ""
     adopt = False
@@ -382,9 +445,10 @@ def parse_fleet_config(raw: Mapping[str, Any], project_root: Path, *, prefix: st
         problems.append(Problem("policy.adoptExisting", "expected true or false.",
                                 "write true or false without quotes."))
     for key in raw:
-        if key not in ("clusters", "policy"):
+        if key not in ("clusters", "pendingClusters", "policy"):
             problems.append(Problem(key, "is not a known setting.",
-                                    "check the spelling; known keys here: clusters, policy."))
+                                    "check the spelling; known keys here: clusters, "
+                                    "pendingClusters, policy."))
     base_text = ""
     if base_path:
         document, base_text, found = read_base_policy(base_path, project_root)
@@ -398,8 +462,8 @@ def parse_fleet_config(raw: Mapping[str, Any], project_root: Path, *, prefix: st
                                 "first, so that other teams' rules survive."))
     if problems:
         raise InvalidConfig(problems, prefix=prefix, subject=subject)
-    return FleetConfig(clusters=tuple(clusters), base_path=base_path, base_text=base_text,
-                       adopt_existing=adopt)
+    return FleetConfig(clusters=tuple(clusters), pending_clusters=tuple(pending),
+                       base_path=base_path, base_text=base_text, adopt_existing=adopt)
 
 
 def synthetic_cluster_config(index: int, *, tag_scheme: str = "per-cluster") -> dict[str, Any]:

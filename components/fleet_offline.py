@@ -39,10 +39,14 @@ class StackReferenceMocks(PreviewMocks):
                       "secretOutputNames": []}
 
 
-def run_tailnet_program(program: Path, stacks: Mapping[str, Mapping[str, Any]],
+def run_tailnet_program(program: Path,
+                        stacks: Mapping[str, Mapping[str, Any]] | StackReferenceMocks,
                         config: Mapping[str, Any], *, stack_name: str = "fleet",
                         preview: bool = True) -> ProgramRun:
-    """Run the tailnet `__main__.py` with `config` (keys without the namespace)."""
+    """Run the tailnet `__main__.py` with `config` (keys without the namespace); `stacks` are
+    the cluster stacks' outputs by stack name (or mocks holding them)."""
+    program_mocks = (stacks if isinstance(stacks, StackReferenceMocks)
+                     else StackReferenceMocks(stacks))
     full = {f"{FLEET_NAMESPACE}:{key}": value for key, value in config.items()}
     return run_program(program, project=FLEET_NAMESPACE, stack_name=stack_name, config=full,
-                       preview=preview, program_mocks=StackReferenceMocks(stacks))
+                       preview=preview, program_mocks=program_mocks)

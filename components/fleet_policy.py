@@ -13,11 +13,19 @@ from typing import Any, NotRequired, TypedDict
 import pulumi
 
 from .errors import InvalidArgs
-from .fleet import FLEET_NAMESPACE, STACK_NAME_RE, FleetPlan, parse_fleet_config, plan_fleet
+from .fleet import (
+    FLEET_NAMESPACE,
+    STACK_NAME_RE,
+    FleetPlan,
+    parse_fleet_config,
+    pending_name,
+    plan_fleet,
+)
 from .policy import hujson
 from .problems import InvalidConfig, Problem
 from .stack_config import raw_stack_config
 from .tailnet_policy import TailnetPolicy
+from .validation import DNS_LABEL_RE
 
 # The cluster stack outputs the fleet reads (see the cluster program, `__main__.py`).
 CLUSTER_OUTPUTS = ("policyFragment", "accessMatrix", "proxyHostname", "fleetIdentity")
@@ -26,6 +34,9 @@ CLUSTER_OUTPUTS = ("policyFragment", "accessMatrix", "proxyHostname", "fleetIden
 class TailnetFleetPolicyArgs(TypedDict):
     cluster_stacks: list[str]
     """The cluster stacks, as `<org>/<project>/<stack>`; each runs with `policy.manage: false`."""
+    pending_clusters: NotRequired[list[str]]
+    """Names of clusters whose stacks are not deployed yet: their per-cluster tags are added
+    to tagOwners (no grants) so that their first `pulumi up` can create the OAuth client."""
     base: NotRequired[str]
     """HuJSON text of the rest of the tailnet policy (groups, other teams' rules); kept
     unchanged."""
@@ -36,7 +47,7 @@ class TailnetFleetPolicyArgs(TypedDict):
 def _check_args(args: TailnetFleetPolicyArgs) -> list[Problem]:
     problems: list[Problem] = []
     stacks = args.get("cluster_stacks")
-    if not isinstance(stacks, list) or not stacks:
+    if not isinstance(stacks, list) or not (stacks or args.get("pending_clusters")):
         return [Problem("cluster_stacks", "expected a non-empty list of stack names.",
                         'e.g. ["acme/tailscale-cluster-access/gpu-east"].')]
     seen: set[str] = set()
@@ -48,6 +59,11 @@ def _check_args(args: TailnetFleetPolicyArgs) -> list[Problem]:
         elif stack in seen:
             problems.append(Problem(key, f'"{stack}" is listed twice.', "remove the duplicate."))
         seen.add(str(stack))
+    pending = args.get("pending_clusters", [])
+    if not isinstance(pending, list) or not all(
+            isinstance(c, str) and DNS_LABEL_RE.match(c) for c in pending):
+        problems.append(Problem("pending_clusters", "expected a list of cluster names.",
+                                'e.g. ["gpu-north"].'))
     base = args.get("base", "")
     if base.strip():
         try:
@@ -77,6 +93,7 @@ class TailnetFleetPolicy(pulumi.ComponentResource):
                                             subject="TailnetFleetPolicy args").render())
         super().__init__("tailscale-cluster-access:index:TailnetFleetPolicy", name, None, opts)
         stacks = list(args["cluster_stacks"])
+        pending = list(args.get("pending_clusters", []))
         base = args.get("base", "")
         child = pulumi.ResourceOptions(parent=self)
         self.stack_references = [
@@ -92,7 +109,7 @@ class TailnetFleetPolicy(pulumi.ComponentResource):
                                 if value is not None})
                        for stack, found in zip(stacks, values, strict=True)]
             try:
-                return plan_fleet(outputs, base, base_source="base",
+                return plan_fleet(outputs, base, pending=pending, base_source="base",
                                   subject=f"fleet {name!r}")
             except InvalidConfig as error:
                 # Stack outputs are only known here, inside apply: fail the update with the list.
@@ -103,7 +120,7 @@ class TailnetFleetPolicy(pulumi.ComponentResource):
             f"{name}-policy",
             {"fragments": fleet.apply(lambda plan: plan.fragments), "base": base,
              "adopt_existing": bool(args.get("adopt_existing", False)),
-             "fragment_names": stacks},
+             "fragment_names": stacks + [pending_name(cluster) for cluster in pending]},
             opts=child)
         self.policy = self.tailnet_policy.policy
         self.access_matrix = fleet.apply(lambda plan: plan.access_json)
@@ -121,5 +138,6 @@ def load_fleet_stack(project_root: Path, namespace: str = FLEET_NAMESPACE
                                     subject=f"configuration of stack '{pulumi.get_stack()}'")
     except InvalidConfig as error:
         raise pulumi.RunError(error.render()) from None
-    return {"cluster_stacks": list(config.clusters), "base": config.base_text,
+    return {"cluster_stacks": list(config.clusters),
+            "pending_clusters": list(config.pending_clusters), "base": config.base_text,
             "adopt_existing": config.adopt_existing}

@@ -25,9 +25,8 @@ class TailscaleCustomResource(pulumi.CustomResource):
         spec: dict[str, Any],
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
-        opts = pulumi.ResourceOptions.merge(
-            opts, pulumi.ResourceOptions(version=kubernetes_utilities.get_version())
-        )  # type: ignore[no-untyped-call]
+        version = kubernetes_utilities.get_version()  # type: ignore[no-untyped-call]
+        opts = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(version=version))
         props = {
             "apiVersion": TAILSCALE_API_VERSION,
             "kind": kind,

@@ -213,6 +213,7 @@ def run_program(
     monitor = RecordingMonitor(program_mocks or PreviewMocks())
     logger = logging.getLogger(f"tailscale_cluster_access.offline.{id(monitor)}")
     logger.propagate = False
+    logger.setLevel(logging.INFO)
     handler = _MessageLog()
     logger.addHandler(handler)
     mocks.set_mocks(

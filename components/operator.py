@@ -1,4 +1,4 @@
-"""TailscaleOperator: OAuth client, namespace, credentials Secret and the operator's Helm release."""
+"""TailscaleOperator: OAuth client, namespace, credentials Secret, the operator's Helm release."""
 
 from typing import Any, NotRequired, TypedDict
 
@@ -53,6 +53,10 @@ def helm_values(args: TailscaleOperatorArgs) -> dict[str, Any]:
             "allowImpersonation": "true" if args["allow_impersonation"] else "false",
         },
     }
+
+
+def _or_empty(value: str | None) -> str:
+    return value or ""
 
 
 class TailscaleOperator(pulumi.ComponentResource):
@@ -145,9 +149,9 @@ class TailscaleOperator(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, depends_on=[namespace, oauth_secret]),
         )
         self.release = release
-        self.oauth_client_id = pulumi.Output.from_input(client_id).apply(lambda value: value or "")
+        self.oauth_client_id = pulumi.Output.from_input(client_id).apply(_or_empty)
         self.namespace = pulumi.Output.from_input(args["namespace"])
-        self.release_name = release.name
+        self.release_name = release.name.apply(_or_empty)
         self.register_outputs(
             {
                 "oauth_client_id": self.oauth_client_id,

@@ -1,7 +1,5 @@
 """Read this project's stack configuration from the Pulumi runtime."""
 
-import json
-import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -12,33 +10,14 @@ import pulumi.runtime.config as runtime_config
 from .cluster_plan import ClusterPlan, plan_cluster
 from .problems import InvalidConfig
 from .secrets import as_secret
-from .validation import SECRET_FIELDS
-
-# Keys whose value is a plain string even when it looks like JSON (`cluster: "123"`).
-_STRING_KEYS = frozenset({"cluster", "tailnetDomain"})
-
-
-def _snake(name: str) -> str:
-    return re.sub(r"(?<=[a-z0-9])([A-Z])", lambda m: "_" + m[1].lower(), name)
+from .validation import SECRET_FIELDS, namespace_config, snake_key_path
 
 
 def raw_stack_config(namespace: str) -> dict[str, Any]:
     """Every `<namespace>:<key>` the engine passed, decoded like `Config.get_object`."""
     values: dict[str, Any] = dict(runtime_config.get_config_env())
     values.update(runtime_config.CONFIG.get())
-    prefix = f"{namespace}:"
-    raw: dict[str, Any] = {}
-    for full_key, value in values.items():
-        if not full_key.startswith(prefix):
-            continue
-        key = full_key[len(prefix) :]
-        if isinstance(value, str) and key not in _STRING_KEYS:
-            try:
-                value = json.loads(value)
-            except ValueError:
-                pass
-        raw[key] = value
-    return raw
+    return namespace_config(values, namespace)
 
 
 def config_to_args(config: Mapping[str, Any]) -> dict[str, Any]:
@@ -47,7 +26,7 @@ def config_to_args(config: Mapping[str, Any]) -> dict[str, Any]:
     def convert(value: Any, path: str, verbatim: bool) -> Any:
         if isinstance(value, Mapping) and path not in SECRET_FIELDS:
             return {
-                (key if verbatim else _snake(key)): convert(
+                (key if verbatim else snake_key_path(key)): convert(
                     item,
                     f"{path}.{key}" if path else key,
                     key in ("groups", "postures") and not path,

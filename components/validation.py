@@ -5,8 +5,10 @@ The same function validates component args (after `args_to_config`), so a typo i
 stack file and a bad argument from another program get the same checks and messages.
 """
 
+import json
 import re
 from collections.abc import Callable, Iterator, Mapping
+from contextlib import suppress
 from typing import Any, TypeVar
 
 from .problems import InvalidConfig, Problem
@@ -47,16 +49,25 @@ TAILNET_DOMAIN_RE = re.compile(r"^[a-z0-9-]+(\.[a-z0-9-]+)*\.ts\.net$")
 ANY_DOMAIN_RE = re.compile(r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)+$")
 
 KNOWN_AUTOGROUPS = frozenset(
-    {"autogroup:member", "autogroup:tagged", "autogroup:admin", "autogroup:owner",
-     "autogroup:it-admin", "autogroup:network-admin", "autogroup:billing-admin",
-     "autogroup:auditor", "autogroup:shared", "autogroup:nonroot"}
+    {
+        "autogroup:member",
+        "autogroup:tagged",
+        "autogroup:admin",
+        "autogroup:owner",
+        "autogroup:it-admin",
+        "autogroup:network-admin",
+        "autogroup:billing-admin",
+        "autogroup:auditor",
+        "autogroup:shared",
+        "autogroup:nonroot",
+    }
 )
 BROAD_SOURCES = frozenset({"*", "autogroup:member", "autogroup:tagged", "autogroup:shared"})
 
 SECRET_FIELDS = frozenset({"oauth.clientSecret", "sessionRecording.s3.secretAccessKey"})
 
 IDENTITY_HINT = (
-    'use group:<name>, tag:<name>, a user\'s login email, autogroup:member (or another autogroup), '
+    "use group:<name>, tag:<name>, a user's login email, autogroup:member (or another autogroup), "
     '"*@<domain>" or "*"'
 )
 
@@ -123,8 +134,9 @@ class _Reader:
         self.seen.add(name)
         return name in self.data and self.data[name] is not None
 
-    def string(self, name: str, default: str, pattern: re.Pattern[str] | None = None,
-               fix: str = "") -> str:
+    def string(
+        self, name: str, default: str, pattern: re.Pattern[str] | None = None, fix: str = ""
+    ) -> str:
         value = self._get(name)
         if value is None:
             return default
@@ -143,8 +155,11 @@ class _Reader:
         if isinstance(value, str) and value in ("true", "false"):
             return value == "true"
         if not isinstance(value, bool):
-            self.problem(self.key(name), f"expected true or false, got {_describe(value)}.",
-                         "write true or false without quotes.")
+            self.problem(
+                self.key(name),
+                f"expected true or false, got {_describe(value)}.",
+                "write true or false without quotes.",
+            )
             return default
         return value
 
@@ -158,13 +173,20 @@ class _Reader:
             self.problem(self.key(name), f"expected a whole number, got {_describe(value)}.")
             return default
         if value < minimum:
-            self.problem(self.key(name), f"must be at least {minimum}, got {value}.",
-                         f"set it to {minimum} or more.")
+            self.problem(
+                self.key(name),
+                f"must be at least {minimum}, got {value}.",
+                f"set it to {minimum} or more.",
+            )
             return default
         return value
 
-    def string_list(self, name: str, item_check: Callable[[str, str], None] | None = None,
-                    required: bool = False) -> tuple[str, ...]:
+    def string_list(
+        self,
+        name: str,
+        item_check: Callable[[str, str], None] | None = None,
+        required: bool = False,
+    ) -> tuple[str, ...]:
         value = self._get(name)
         key = self.key(name)
         if value is None:
@@ -172,8 +194,11 @@ class _Reader:
                 self.problem(key, "is required.", "give a non-empty list.")
             return ()
         if not isinstance(value, list):
-            self.problem(key, f"expected a list of strings, got {_describe(value)}.",
-                         f'write it as a YAML list, e.g. {name}: ["..."].')
+            self.problem(
+                key,
+                f"expected a list of strings, got {_describe(value)}.",
+                f'write it as a YAML list, e.g. {name}: ["..."].',
+            )
             return ()
         if required and not value:
             self.problem(key, "must not be empty.", "give at least one entry.")
@@ -184,7 +209,9 @@ class _Reader:
                 self.problem(item_key, f"expected a string, got {_describe(item)}.")
                 continue
             if item in items:
-                self.problem(item_key, f"{_describe(item)} is listed twice.", "remove the duplicate.")
+                self.problem(
+                    item_key, f"{_describe(item)} is listed twice.", "remove the duplicate."
+                )
                 continue
             if item_check is not None:
                 item_check(item_key, item)
@@ -207,14 +234,20 @@ class _Reader:
         if value is None:
             return
         if not isinstance(value, list):
-            self.problem(key, f"expected a list of objects, got {_describe(value)}.",
-                         f"write each entry of {name} as a YAML list item starting with '-'.")
+            self.problem(
+                key,
+                f"expected a list of objects, got {_describe(value)}.",
+                f"write each entry of {name} as a YAML list item starting with '-'.",
+            )
             return
         for index, item in enumerate(value):
             item_key = f"{key}[{index}]"
             if not isinstance(item, Mapping):
-                self.problem(item_key, f"expected an object, got {_describe(item)}.",
-                             "give the entry's settings as key: value pairs.")
+                self.problem(
+                    item_key,
+                    f"expected an object, got {_describe(item)}.",
+                    "give the entry's settings as key: value pairs.",
+                )
                 continue
             yield _Reader(item, item_key, self.problems)
 
@@ -233,15 +266,23 @@ class _Reader:
             if name in self.seen or (allowed is not None and allowed(name)):
                 continue
             known = ", ".join(sorted(self.seen)) or "none"
-            self.problem(self.key(name), "is not a known setting.",
-                         f"check the spelling; known keys here: {known}.")
+            self.problem(
+                self.key(name),
+                "is not a known setting.",
+                f"check the spelling; known keys here: {known}.",
+            )
 
 
 def _check_tag(problems: list[Problem], key: str, value: str) -> None:
     if not TAG_RE.match(value):
-        problems.append(Problem(key, f"{_describe(value)} is not a tag.",
-                                'tags look like "tag:k8s-operator": "tag:", a letter, then letters, '
-                                "digits or dashes."))
+        problems.append(
+            Problem(
+                key,
+                f"{_describe(value)} is not a tag.",
+                'tags look like "tag:k8s-operator": "tag:", a letter, then letters, '
+                "digits or dashes.",
+            )
+        )
 
 
 def _check_identity(problems: list[Problem], key: str, value: str) -> None:
@@ -251,22 +292,44 @@ def _check_identity(problems: list[Problem], key: str, value: str) -> None:
         _check_tag(problems, key, value)
     elif value.startswith("group:"):
         if not GROUP_RE.match(value):
-            problems.append(Problem(key, f"{_describe(value)} is not a valid group name.",
-                                    'groups look like "group:ml-engineers".'))
+            problems.append(
+                Problem(
+                    key,
+                    f"{_describe(value)} is not a valid group name.",
+                    'groups look like "group:ml-engineers".',
+                )
+            )
     elif value.startswith("autogroup:"):
-        problems.append(Problem(key, f"{_describe(value)} is not an autogroup Tailscale knows.",
-                                "use one of " + ", ".join(sorted(KNOWN_AUTOGROUPS)) + "."))
+        problems.append(
+            Problem(
+                key,
+                f"{_describe(value)} is not an autogroup Tailscale knows.",
+                "use one of " + ", ".join(sorted(KNOWN_AUTOGROUPS)) + ".",
+            )
+        )
     elif not USER_RE.match(value):
-        problems.append(Problem(key, f"{_describe(value)} is not a tailnet identity.", IDENTITY_HINT))
+        problems.append(
+            Problem(key, f"{_describe(value)} is not a tailnet identity.", IDENTITY_HINT)
+        )
 
 
 def _check_member(problems: list[Problem], key: str, value: str) -> None:
     if value.startswith("group:"):
-        problems.append(Problem(key, f"{_describe(value)}: groups cannot contain groups.",
-                                "list the members' login emails instead."))
+        problems.append(
+            Problem(
+                key,
+                f"{_describe(value)}: groups cannot contain groups.",
+                "list the members' login emails instead.",
+            )
+        )
     elif not USER_RE.match(value) and not value.startswith("tag:"):
-        problems.append(Problem(key, f"{_describe(value)} is not a login email.",
-                                'members are users, e.g. "alice@example.com".'))
+        problems.append(
+            Problem(
+                key,
+                f"{_describe(value)} is not a login email.",
+                'members are users, e.g. "alice@example.com".',
+            )
+        )
 
 
 def _read_tags(reader: _Reader, defaults: Tags | None = None) -> Tags:
@@ -283,71 +346,104 @@ def _read_tags(reader: _Reader, defaults: Tags | None = None) -> Tags:
     seen: dict[str, str] = {}
     for role, tag in named.items():
         if tag in seen:
-            problems.append(Problem(reader.key(role), f'"{tag}" is also tags.{seen[tag]}.',
-                                    "give the operator, the proxies and the recorder distinct tags "
-                                    "so that the policy can tell them apart."))
+            problems.append(
+                Problem(
+                    reader.key(role),
+                    f'"{tag}" is also tags.{seen[tag]}.',
+                    "give the operator, the proxies and the recorder distinct tags "
+                    "so that the policy can tell them apart.",
+                )
+            )
         seen.setdefault(tag, role)
     return tags
 
 
 def _read_operator(reader: _Reader) -> OperatorSettings:
-    namespace = reader.string("namespace", OperatorSettings.namespace, DNS_LABEL_RE,
-                              "a namespace is a DNS label: lower-case letters, digits and dashes.")
+    namespace = reader.string(
+        "namespace",
+        OperatorSettings.namespace,
+        DNS_LABEL_RE,
+        "a namespace is a DNS label: lower-case letters, digits and dashes.",
+    )
     chart_version = reader.string("chartVersion", OperatorSettings.chart_version)
-    hostname = reader.string("hostname", OperatorSettings.hostname, DNS_LABEL_RE,
-                             "a tailnet hostname is a DNS label: lower-case letters, digits and "
-                             "dashes, at most 63 characters.")
+    hostname = reader.string(
+        "hostname",
+        OperatorSettings.hostname,
+        DNS_LABEL_RE,
+        "a tailnet hostname is a DNS label: lower-case letters, digits and "
+        "dashes, at most 63 characters.",
+    )
     reader.finish()
     parsed = chart_version_tuple(chart_version)
     if parsed is None:
-        reader.problem(reader.key("chartVersion"), f'"{chart_version}" is not a chart version.',
-                       'pin an exact release such as "1.92.4" (published chart versions equal '
-                       "Tailscale releases).")
+        reader.problem(
+            reader.key("chartVersion"),
+            f'"{chart_version}" is not a chart version.',
+            'pin an exact release such as "1.92.4" (published chart versions equal '
+            "Tailscale releases).",
+        )
     elif parsed < MIN_CHART_VERSION:
-        reader.problem(reader.key("chartVersion"), f'"{chart_version}" is too old.',
-                       "use 1.88.0 or newer (the kube-apiserver ProxyGroup DNS fix, "
-                       "tailscale/tailscale#16920).")
+        reader.problem(
+            reader.key("chartVersion"),
+            f'"{chart_version}" is too old.',
+            "use 1.88.0 or newer (the kube-apiserver ProxyGroup DNS fix, "
+            "tailscale/tailscale#16920).",
+        )
     return OperatorSettings(namespace=namespace, chart_version=chart_version, hostname=hostname)
 
 
 def _read_proxy(reader: _Reader) -> ProxySettings:
     mode = reader.string("mode", "auth")
     if mode not in ("auth", "noauth"):
-        reader.problem(reader.key("mode"), f'"{mode}" is not a proxy mode.',
-                       'use "auth" (impersonates the caller) or "noauth".')
+        reader.problem(
+            reader.key("mode"),
+            f'"{mode}" is not a proxy mode.',
+            'use "auth" (impersonates the caller) or "noauth".',
+        )
         mode = "auth"
     settings = ProxySettings(
         mode="auth" if mode == "auth" else "noauth",
         high_availability=reader.boolean("highAvailability", False),
         replicas=reader.integer("replicas", 2, minimum=1),
-        hostname=reader.string("hostname", "", DNS_LABEL_RE,
-                               "the ProxyGroup hostname is a DNS label: lower-case letters, digits "
-                               "and dashes, at most 63 characters."),
+        hostname=reader.string(
+            "hostname",
+            "",
+            DNS_LABEL_RE,
+            "the ProxyGroup hostname is a DNS label: lower-case letters, digits "
+            "and dashes, at most 63 characters.",
+        ),
         acknowledge_noauth=reader.boolean("acknowledgeNoauth", False),
         hostname_suffix=_read_hostname_suffix(reader),
     )
     reader.finish()
     if settings.mode == "noauth" and not settings.acknowledge_noauth:
-        reader.problem(reader.key("mode"),
-                       "noauth passes every request to the API server without impersonation, so "
-                       "the grants in this stack would not limit what callers can do.",
-                       "keep mode auth, or set proxy.acknowledgeNoauth: true if another "
-                       "authenticating proxy sits behind it.")
+        reader.problem(
+            reader.key("mode"),
+            "noauth passes every request to the API server without impersonation, so "
+            "the grants in this stack would not limit what callers can do.",
+            "keep mode auth, or set proxy.acknowledgeNoauth: true if another "
+            "authenticating proxy sits behind it.",
+        )
     if not settings.high_availability:
         if reader.has("hostname"):
-            reader.problem(reader.key("hostname"),
-                           "only applies to the high-availability ProxyGroup.",
-                           "set proxy.highAvailability: true, or name the in-process proxy with "
-                           "operator.hostname.")
+            reader.problem(
+                reader.key("hostname"),
+                "only applies to the high-availability ProxyGroup.",
+                "set proxy.highAvailability: true, or name the in-process proxy with "
+                "operator.hostname.",
+            )
         if reader.has("replicas"):
-            reader.problem(reader.key("replicas"),
-                           "only applies to the high-availability ProxyGroup.",
-                           "set proxy.highAvailability: true or remove proxy.replicas.")
+            reader.problem(
+                reader.key("replicas"),
+                "only applies to the high-availability ProxyGroup.",
+                "set proxy.highAvailability: true or remove proxy.replicas.",
+            )
         if settings.hostname_suffix:
-            reader.problem(reader.key("hostnameSuffix"),
-                           "only applies to the high-availability ProxyGroup.",
-                           "set proxy.highAvailability: true, or give each stack its own "
-                           "operator.hostname.")
+            reader.problem(
+                reader.key("hostnameSuffix"),
+                "only applies to the high-availability ProxyGroup.",
+                "set proxy.highAvailability: true, or give each stack its own operator.hostname.",
+            )
     return settings
 
 
@@ -356,9 +452,12 @@ def _read_hostname_suffix(reader: _Reader) -> HostnameSuffix:
     if value in ("", "none"):
         return ""
     if value != "random":
-        reader.problem(reader.key("hostnameSuffix"), f'"{value}" is not a hostname suffix.',
-                       f'use "random" (a stable suffix of {RANDOM_SUFFIX_LENGTH} random '
-                       'letters and digits, for ephemeral or PR stacks) or "none".')
+        reader.problem(
+            reader.key("hostnameSuffix"),
+            f'"{value}" is not a hostname suffix.',
+            f'use "random" (a stable suffix of {RANDOM_SUFFIX_LENGTH} random '
+            'letters and digits, for ephemeral or PR stacks) or "none".',
+        )
         return ""
     return "random"
 
@@ -368,34 +467,47 @@ def _read_tag_scheme(reader: _Reader) -> TagScheme:
     if value == "per-cluster":
         return "per-cluster"
     if value != "shared":
-        reader.problem(reader.key("tagScheme"), f'"{value}" is not a tag scheme.',
-                       'use "shared" (the guide\'s tags, one cluster per tailnet) or '
-                       '"per-cluster" (tag:k8s-operator-<cluster>, tag:k8s-<cluster>, '
-                       "tag:tsrecorder-<cluster>, for several clusters in one tailnet).")
+        reader.problem(
+            reader.key("tagScheme"),
+            f'"{value}" is not a tag scheme.',
+            'use "shared" (the guide\'s tags, one cluster per tailnet) or '
+            '"per-cluster" (tag:k8s-operator-<cluster>, tag:k8s-<cluster>, '
+            "tag:tsrecorder-<cluster>, for several clusters in one tailnet).",
+        )
     return "shared"
 
 
 def _read_access(reader: _Reader) -> tuple[AccessRule, ...]:
     rules: list[AccessRule] = []
     first_seen: dict[AccessRule, str] = {}
+    problems = reader.problems  # shared by every nested reader
     for rule_reader in reader.objects("access"):
-        problems = rule_reader.problems
-        src = rule_reader.string_list("src", lambda k, v: _check_identity(problems, k, v),
-                                      required=True)
-        groups = rule_reader.string_list("kubernetesGroups",
-                                         lambda k, v: _check_kubernetes_group(problems, k, v),
-                                         required=True)
+        src = rule_reader.string_list(
+            "src", lambda k, v: _check_identity(problems, k, v), required=True
+        )
+        groups = rule_reader.string_list(
+            "kubernetesGroups", lambda k, v: _check_kubernetes_group(problems, k, v), required=True
+        )
         record = rule_reader.boolean("recordSessions", False)
-        posture = rule_reader.string_list("posture",
-                                          lambda k, v: _check_posture_name(problems, k, v))
+        posture = rule_reader.string_list(
+            "posture", lambda k, v: _check_posture_name(problems, k, v)
+        )
         rule_reader.finish()
-        rule = AccessRule(src=src, kubernetes_groups=groups, record_sessions=record,
-                          posture=posture)
-        canonical = AccessRule(src=tuple(sorted(src)), kubernetes_groups=tuple(sorted(groups)),
-                               record_sessions=record, posture=tuple(sorted(posture)))
+        rule = AccessRule(
+            src=src, kubernetes_groups=groups, record_sessions=record, posture=posture
+        )
+        canonical = AccessRule(
+            src=tuple(sorted(src)),
+            kubernetes_groups=tuple(sorted(groups)),
+            record_sessions=record,
+            posture=tuple(sorted(posture)),
+        )
         if canonical in first_seen:
-            rule_reader.problem(rule_reader.path, f"repeats {first_seen[canonical]}.",
-                                "remove one of the two rules.")
+            rule_reader.problem(
+                rule_reader.path,
+                f"repeats {first_seen[canonical]}.",
+                "remove one of the two rules.",
+            )
         else:
             first_seen[canonical] = rule_reader.path
         rules.append(rule)
@@ -404,14 +516,24 @@ def _read_access(reader: _Reader) -> tuple[AccessRule, ...]:
 
 def _check_kubernetes_group(problems: list[Problem], key: str, value: str) -> None:
     if not KUBERNETES_GROUP_RE.match(value):
-        problems.append(Problem(key, f"{_describe(value)} is not a usable Kubernetes group name.",
-                                'use letters, digits and ":._@/-", e.g. "tailnet-readers".'))
+        problems.append(
+            Problem(
+                key,
+                f"{_describe(value)} is not a usable Kubernetes group name.",
+                'use letters, digits and ":._@/-", e.g. "tailnet-readers".',
+            )
+        )
 
 
 def _check_posture_name(problems: list[Problem], key: str, value: str) -> None:
     if not POSTURE_RE.match(value):
-        problems.append(Problem(key, f"{_describe(value)} is not a posture name.",
-                                'postures are named like "posture:latest".'))
+        problems.append(
+            Problem(
+                key,
+                f"{_describe(value)} is not a posture name.",
+                'postures are named like "posture:latest".',
+            )
+        )
 
 
 def _read_role_bindings(reader: _Reader) -> tuple[RoleBinding, ...]:
@@ -422,21 +544,35 @@ def _read_role_bindings(reader: _Reader) -> tuple[RoleBinding, ...]:
         role = item.string("clusterRole", "")
         item.finish()
         if not group:
-            item.problem(item.key("group"), "is required.",
-                         "name the Kubernetes group the access rules impersonate.")
+            item.problem(
+                item.key("group"),
+                "is required.",
+                "name the Kubernetes group the access rules impersonate.",
+            )
         elif not KUBERNETES_GROUP_RE.match(group):
-            item.problem(item.key("group"), f'"{group}" is not a usable Kubernetes group name.',
-                         'use letters, digits and ":._@/-", e.g. "tailnet-readers".')
+            item.problem(
+                item.key("group"),
+                f'"{group}" is not a usable Kubernetes group name.',
+                'use letters, digits and ":._@/-", e.g. "tailnet-readers".',
+            )
         if not role:
-            item.problem(item.key("clusterRole"), "is required.",
-                         'name a ClusterRole such as "view" or "edit".')
+            item.problem(
+                item.key("clusterRole"),
+                "is required.",
+                'name a ClusterRole such as "view" or "edit".',
+            )
         elif not CLUSTER_ROLE_RE.match(role):
-            item.problem(item.key("clusterRole"), f'"{role}" is not a valid ClusterRole name.',
-                         'ClusterRole names look like "view" or "system:aggregate-to-edit".')
+            item.problem(
+                item.key("clusterRole"),
+                f'"{role}" is not a valid ClusterRole name.',
+                'ClusterRole names look like "view" or "system:aggregate-to-edit".',
+            )
         if group == "system:masters":
-            item.problem(item.key("group"),
-                         "system:masters is already bound to cluster-admin by Kubernetes.",
-                         "remove this binding.")
+            item.problem(
+                item.key("group"),
+                "system:masters is already bound to cluster-admin by Kubernetes.",
+                "remove this binding.",
+            )
         binding = RoleBinding(group=group, cluster_role=role)
         if group and role:
             if binding.name in names:
@@ -447,9 +583,13 @@ def _read_role_bindings(reader: _Reader) -> tuple[RoleBinding, ...]:
     return tuple(bindings)
 
 
-def _read_named_lists(reader: _Reader, name: str, key_re: re.Pattern[str], key_fix: str,
-                      item_check: Callable[[list[Problem], str, str], None] | None
-                      ) -> dict[str, tuple[str, ...]]:
+def _read_named_lists(
+    reader: _Reader,
+    name: str,
+    key_re: re.Pattern[str],
+    key_fix: str,
+    item_check: Callable[[list[Problem], str, str], None] | None,
+) -> dict[str, tuple[str, ...]]:
     result: dict[str, tuple[str, ...]] = {}
     section = reader.mapping(name)
     for entry, members in section.items():
@@ -482,28 +622,45 @@ def _read_session_recording(reader: _Reader) -> SessionRecording:
         role_arn = s3_reader.string("roleArn", "")
         s3_reader.finish()
         if not endpoint:
-            s3_reader.problem(s3_reader.key("endpoint"), "is required with S3 storage.",
-                              'e.g. "s3.us-east-1.amazonaws.com".')
+            s3_reader.problem(
+                s3_reader.key("endpoint"),
+                "is required with S3 storage.",
+                'e.g. "s3.us-east-1.amazonaws.com".',
+            )
         if not bucket:
-            s3_reader.problem(s3_reader.key("bucket"), "is required with S3 storage.",
-                              "name a bucket used only for recordings.")
+            s3_reader.problem(
+                s3_reader.key("bucket"),
+                "is required with S3 storage.",
+                "name a bucket used only for recordings.",
+            )
         if access_key != secret_key:
-            s3_reader.problem(s3_reader.key("secretAccessKey" if access_key else "accessKeyId"),
-                              "static S3 credentials need both accessKeyId and secretAccessKey.",
-                              "set both (the secret with `pulumi config set --secret --path "
-                              "sessionRecording.s3.secretAccessKey`), or neither to use roleArn.")
+            s3_reader.problem(
+                s3_reader.key("secretAccessKey" if access_key else "accessKeyId"),
+                "static S3 credentials need both accessKeyId and secretAccessKey.",
+                "set both (the secret with `pulumi config set --secret --path "
+                "sessionRecording.s3.secretAccessKey`), or neither to use roleArn.",
+            )
         if access_key and role_arn:
-            s3_reader.problem(s3_reader.key("roleArn"),
-                              "give either static keys or roleArn, not both.")
-        s3 = S3Storage(endpoint=endpoint, bucket=bucket, static_credentials=access_key and secret_key,
-                       role_arn=role_arn)
+            s3_reader.problem(
+                s3_reader.key("roleArn"), "give either static keys or roleArn, not both."
+            )
+        s3 = S3Storage(
+            endpoint=endpoint,
+            bucket=bucket,
+            static_credentials=access_key and secret_key,
+            role_arn=role_arn,
+        )
     reader.finish()
     if replicas > 1 and s3 is None:
-        reader.problem(reader.key("replicas"),
-                       "more than one recorder replica needs S3 storage (the Recorder CRD rejects "
-                       "it otherwise).", "configure sessionRecording.s3 or use 1 replica.")
-    return SessionRecording(enabled=enabled, enforce=enforce, record_api_requests=events,
-                            replicas=replicas, s3=s3)
+        reader.problem(
+            reader.key("replicas"),
+            "more than one recorder replica needs S3 storage (the Recorder CRD rejects "
+            "it otherwise).",
+            "configure sessionRecording.s3 or use 1 replica.",
+        )
+    return SessionRecording(
+        enabled=enabled, enforce=enforce, record_api_requests=events, replicas=replicas, s3=s3
+    )
 
 
 def _read_policy(reader: _Reader) -> PolicySettings:
@@ -513,14 +670,23 @@ def _read_policy(reader: _Reader) -> PolicySettings:
     rules = reader.string("networkRules", "acls")
     reader.finish()
     if rules not in ("acls", "grants"):
-        reader.problem(reader.key("networkRules"), f'"{rules}" is not a network rule style.',
-                       'use "acls" (like the guide) or "grants".')
+        reader.problem(
+            reader.key("networkRules"),
+            f'"{rules}" is not a network rule style.',
+            'use "acls" (like the guide) or "grants".',
+        )
         rules = "acls"
     if adopt and not manage:
-        reader.problem(reader.key("adoptExisting"),
-                       "only applies when the stack writes the policy (policy.manage: true).")
-    return PolicySettings(manage=manage, base=base, adopt_existing=adopt,
-                          network_rules="grants" if rules == "grants" else "acls")
+        reader.problem(
+            reader.key("adoptExisting"),
+            "only applies when the stack writes the policy (policy.manage: true).",
+        )
+    return PolicySettings(
+        manage=manage,
+        base=base,
+        adopt_existing=adopt,
+        network_rules="grants" if rules == "grants" else "acls",
+    )
 
 
 def _read_oauth(reader: _Reader) -> OAuthSettings:
@@ -528,15 +694,22 @@ def _read_oauth(reader: _Reader) -> OAuthSettings:
     has_secret = reader.has("clientSecret")
     secret = reader.data.get("clientSecret")
     reader.finish()
-    if has_secret and not (isinstance(secret, str) or is_secret_placeholder(secret)
-                           or _looks_like_output(secret)):
+    if has_secret and not (
+        isinstance(secret, str) or is_secret_placeholder(secret) or _looks_like_output(secret)
+    ):
         reader.problem(reader.key("clientSecret"), f"expected a string, got {_describe(secret)}.")
     if client_id and not has_secret:
-        reader.problem(reader.key("clientSecret"), "is required when oauth.clientId is set.",
-                       "pulumi config set --secret --path oauth.clientSecret <secret>.")
+        reader.problem(
+            reader.key("clientSecret"),
+            "is required when oauth.clientId is set.",
+            "pulumi config set --secret --path oauth.clientSecret <secret>.",
+        )
     if has_secret and not client_id:
-        reader.problem(reader.key("clientId"), "is required when oauth.clientSecret is set.",
-                       "set both, or neither to let the stack create an OAuth client.")
+        reader.problem(
+            reader.key("clientId"),
+            "is required when oauth.clientSecret is set.",
+            "set both, or neither to let the stack create an OAuth client.",
+        )
     return OAuthSettings(client_id=client_id, has_client_secret=has_secret)
 
 
@@ -545,9 +718,22 @@ def _looks_like_output(value: Any) -> bool:
     return type(value).__name__ == "Output"
 
 
-TOP_LEVEL_KEYS = ("cluster", "tags", "operator", "proxy", "access", "roleBindings", "groups",
-                  "postures", "sessionRecording", "policy", "oauth", "allowBroadAdmin",
-                  "tailnetDomain", "tagScheme")
+TOP_LEVEL_KEYS = (
+    "cluster",
+    "tags",
+    "operator",
+    "proxy",
+    "access",
+    "roleBindings",
+    "groups",
+    "postures",
+    "sessionRecording",
+    "policy",
+    "oauth",
+    "allowBroadAdmin",
+    "tailnetDomain",
+    "tagScheme",
+)
 
 DEFAULT_ACCESS = [
     {"src": ["group:ml-engineers"], "kubernetesGroups": ["system:masters"]},
@@ -556,8 +742,13 @@ DEFAULT_ACCESS = [
 DEFAULT_ROLE_BINDINGS = [{"group": "tailnet-readers", "clusterRole": "view"}]
 
 
-def parse_spec(raw: Mapping[str, Any], *, base_policy: Mapping[str, Any] | None = None,
-               prefix: str = "", subject: str = "configuration") -> ClusterAccessSpec:
+def parse_spec(
+    raw: Mapping[str, Any],
+    *,
+    base_policy: Mapping[str, Any] | None = None,
+    prefix: str = "",
+    subject: str = "configuration",
+) -> ClusterAccessSpec:
     """Validate raw configuration; raise `InvalidConfig` listing every problem.
 
     `base_policy` is the parsed base policy file, if any: groups, postures and tags it
@@ -565,12 +756,17 @@ def parse_spec(raw: Mapping[str, Any], *, base_policy: Mapping[str, Any] | None 
     """
     problems: list[Problem] = []
     root = _Reader(raw, "", problems)
-    cluster = root.string("cluster", "", DNS_LABEL_RE,
-                          "name the cluster with a DNS label: lower-case letters, digits and "
-                          "dashes, at most 63 characters.")
+    cluster = root.string(
+        "cluster",
+        "",
+        DNS_LABEL_RE,
+        "name the cluster with a DNS label: lower-case letters, digits and "
+        "dashes, at most 63 characters.",
+    )
     if not root.has("cluster"):
-        root.problem("cluster", "is required.",
-                     "pulumi config set cluster <name>, e.g. gpu-training.")
+        root.problem(
+            "cluster", "is required.", "pulumi config set cluster <name>, e.g. gpu-training."
+        )
     tag_scheme = _read_tag_scheme(root)
     per_cluster = tag_scheme == "per-cluster" and DNS_LABEL_RE.match(cluster)
     scheme_tags = fleet_tags(cluster) if per_cluster else None
@@ -582,23 +778,36 @@ def parse_spec(raw: Mapping[str, Any], *, base_policy: Mapping[str, Any] | None 
     access = _read_access(with_defaults)
     bindings = _read_role_bindings(with_defaults)
     root.seen.update(("access", "roleBindings"))
-    groups = _read_named_lists(root, "groups", GROUP_RE, 'groups are named like "group:ml-readers".',
-                               _check_member)
-    postures = _read_named_lists(root, "postures", POSTURE_RE,
-                                 'postures are named like "posture:latest".', None)
+    groups = _read_named_lists(
+        root, "groups", GROUP_RE, 'groups are named like "group:ml-readers".', _check_member
+    )
+    postures = _read_named_lists(
+        root, "postures", POSTURE_RE, 'postures are named like "posture:latest".', None
+    )
     recording = _read_session_recording(root.obj("sessionRecording"))
     policy = _read_policy(root.obj("policy"))
     oauth = _read_oauth(root.obj("oauth"))
     allow_broad_admin = root.boolean("allowBroadAdmin", False)
-    tailnet_domain = root.string("tailnetDomain", "", ANY_DOMAIN_RE,
-                                 'the tailnet DNS name, e.g. "tailxyz.ts.net".')
+    tailnet_domain = root.string(
+        "tailnetDomain", "", ANY_DOMAIN_RE, 'the tailnet DNS name, e.g. "tailxyz.ts.net".'
+    )
     root.finish()
 
     spec = ClusterAccessSpec(
-        cluster=cluster, tags=tags, operator=operator, proxy=proxy, access=access,
-        role_bindings=bindings, groups=groups, postures=postures, session_recording=recording,
-        policy=policy, oauth=oauth, allow_broad_admin=allow_broad_admin,
-        tailnet_domain=tailnet_domain, tag_scheme=tag_scheme,
+        cluster=cluster,
+        tags=tags,
+        operator=operator,
+        proxy=proxy,
+        access=access,
+        role_bindings=bindings,
+        groups=groups,
+        postures=postures,
+        session_recording=recording,
+        policy=policy,
+        oauth=oauth,
+        allow_broad_admin=allow_broad_admin,
+        tailnet_domain=tailnet_domain,
+        tag_scheme=tag_scheme,
     )
     problems.extend(cross_checks(spec, base_policy))
     if problems:
@@ -619,82 +828,154 @@ def cross_checks(spec: ClusterAccessSpec, base: Mapping[str, Any] | None) -> lis
 
     for index, rule in enumerate(spec.access):
         key = f"access[{index}]"
-        admin_roles = [group for group in rule.kubernetes_groups
-                       if ADMIN_CLUSTER_ROLES & set(spec.cluster_roles_for(group))]
+        admin_roles = [
+            group
+            for group in rule.kubernetes_groups
+            if ADMIN_CLUSTER_ROLES & set(spec.cluster_roles_for(group))
+        ]
         broad = [src for src in rule.src if is_broad_source(src)]
         if admin_roles and broad and not spec.allow_broad_admin:
-            problems.append(Problem(
-                f"{key}.src",
-                f"{', '.join(broad)} would get cluster-admin (through {', '.join(admin_roles)}).",
-                "grant admin to a specific group, or set allowBroadAdmin: true if you really "
-                "mean everyone."))
+            problems.append(
+                Problem(
+                    f"{key}.src",
+                    f"{', '.join(broad)} would get cluster-admin "
+                    f"(through {', '.join(admin_roles)}).",
+                    "grant admin to a specific group, or set allowBroadAdmin: true if you really "
+                    "mean everyone.",
+                )
+            )
         if rule.record_sessions and not recording.enabled:
-            problems.append(Problem(f"{key}.recordSessions",
-                                    "asks for session recording, but no recorder is deployed.",
-                                    "set sessionRecording.enabled: true, or remove recordSessions."))
+            problems.append(
+                Problem(
+                    f"{key}.recordSessions",
+                    "asks for session recording, but no recorder is deployed.",
+                    "set sessionRecording.enabled: true, or remove recordSessions.",
+                )
+            )
         for p_index, posture in enumerate(rule.posture):
             if posture not in spec.postures and posture not in base_postures:
-                problems.append(Problem(f"{key}.posture[{p_index}]",
-                                        f'"{posture}" is not defined.',
-                                        f'define it under postures (e.g. "{posture}": '
-                                        "[\"node:tsReleaseTrack == 'stable'\"]) or in the base "
-                                        "policy."))
+                problems.append(
+                    Problem(
+                        f"{key}.posture[{p_index}]",
+                        f'"{posture}" is not defined.',
+                        f'define it under postures (e.g. "{posture}": '
+                        "[\"node:tsReleaseTrack == 'stable'\"]) or in the base "
+                        "policy.",
+                    )
+                )
         for s_index, src in enumerate(rule.src):
             src_key = f"{key}.src[{s_index}]"
-            if (src.startswith("group:") and whole_policy_known and not is_scim_group(src)
-                    and src not in spec.groups and src not in base_groups):
-                problems.append(Problem(src_key, f'"{src}" is not defined.',
-                                        "define its members under groups, or in the base policy "
-                                        "file (policy.base)."))
-            if (src.startswith("tag:") and whole_policy_known and TAG_RE.match(src)
-                    and src not in owned_tags):
-                problems.append(Problem(src_key, f'"{src}" is used but nobody owns it.',
-                                        "add it to tagOwners in the base policy file."))
+            if (
+                src.startswith("group:")
+                and whole_policy_known
+                and not is_scim_group(src)
+                and src not in spec.groups
+                and src not in base_groups
+            ):
+                problems.append(
+                    Problem(
+                        src_key,
+                        f'"{src}" is not defined.',
+                        "define its members under groups, or in the base policy "
+                        "file (policy.base).",
+                    )
+                )
+            if (
+                src.startswith("tag:")
+                and whole_policy_known
+                and TAG_RE.match(src)
+                and src not in owned_tags
+            ):
+                problems.append(
+                    Problem(
+                        src_key,
+                        f'"{src}" is used but nobody owns it.',
+                        "add it to tagOwners in the base policy file.",
+                    )
+                )
             if src == spec.endpoint_tag:
-                problems.append(Problem(src_key, "the proxy's own tag cannot be an access source.",
-                                        "use the tag of the clients instead."))
+                problems.append(
+                    Problem(
+                        src_key,
+                        "the proxy's own tag cannot be an access source.",
+                        "use the tag of the clients instead.",
+                    )
+                )
 
     hostname = spec.proxy_group_hostname
-    if (spec.proxy.hostname_suffix and spec.proxy.high_availability
-            and len(hostname) > SUFFIXED_HOSTNAME_MAX):
-        problems.append(Problem(
-            "proxy.hostname" if spec.proxy.hostname else "cluster",
-            f'"{hostname}" is {len(hostname)} characters; with proxy.hostnameSuffix: random the '
-            f"ProxyGroup hostname gets {RANDOM_SUFFIX_LENGTH + 1} more and must stay within 63.",
-            f"use at most {SUFFIXED_HOSTNAME_MAX} characters"
-            + ("." if spec.proxy.hostname else ", or set a shorter proxy.hostname.")))
+    if (
+        spec.proxy.hostname_suffix
+        and spec.proxy.high_availability
+        and len(hostname) > SUFFIXED_HOSTNAME_MAX
+    ):
+        problems.append(
+            Problem(
+                "proxy.hostname" if spec.proxy.hostname else "cluster",
+                f'"{hostname}" is {len(hostname)} characters; with proxy.hostnameSuffix: random '
+                f"the ProxyGroup hostname gets {RANDOM_SUFFIX_LENGTH + 1} more and must stay "
+                "within 63.",
+                f"use at most {SUFFIXED_HOSTNAME_MAX} characters"
+                + ("." if spec.proxy.hostname else ", or set a shorter proxy.hostname."),
+            )
+        )
 
     if recording.record_api_requests:
         version = chart_version_tuple(spec.operator.chart_version)
         if version is not None and version < MIN_CHART_VERSION_FOR_EVENTS:
-            problems.append(Problem("sessionRecording.recordApiRequests",
-                                    f"needs operator 1.96 or newer; operator.chartVersion is "
-                                    f"{spec.operator.chart_version}.",
-                                    "raise operator.chartVersion or turn recordApiRequests off."))
+            problems.append(
+                Problem(
+                    "sessionRecording.recordApiRequests",
+                    f"needs operator 1.96 or newer; operator.chartVersion is "
+                    f"{spec.operator.chart_version}.",
+                    "raise operator.chartVersion or turn recordApiRequests off.",
+                )
+            )
     if recording.enabled and not spec.recorded_rules:
-        problems.append(Problem("sessionRecording.enabled",
-                                "a recorder is deployed but no access rule records sessions.",
-                                "set recordSessions: true on the rules to record, or disable "
-                                "sessionRecording."))
-    if (recording.enforce or recording.record_api_requests or recording.s3) and not recording.enabled:
-        for name, is_set in (("s3", recording.s3 is not None),
-                             ("recordApiRequests", recording.record_api_requests)):
+        problems.append(
+            Problem(
+                "sessionRecording.enabled",
+                "a recorder is deployed but no access rule records sessions.",
+                "set recordSessions: true on the rules to record, or disable sessionRecording.",
+            )
+        )
+    if (
+        recording.enforce or recording.record_api_requests or recording.s3
+    ) and not recording.enabled:
+        for name, is_set in (
+            ("s3", recording.s3 is not None),
+            ("recordApiRequests", recording.record_api_requests),
+        ):
             if is_set:
-                problems.append(Problem(f"sessionRecording.{name}",
-                                        "has no effect while sessionRecording.enabled is false.",
-                                        "enable session recording or remove this setting."))
+                problems.append(
+                    Problem(
+                        f"sessionRecording.{name}",
+                        "has no effect while sessionRecording.enabled is false.",
+                        "enable session recording or remove this setting.",
+                    )
+                )
 
     for name in spec.postures:
         if name in base_postures and _as_set(base.get("postures", {}).get(name)) != set(
-                spec.postures[name]):
-            problems.append(Problem(f"postures.{name}",
-                                    f"the base policy defines {name} differently.",
-                                    "use the base policy's definition, or a new posture name."))
+            spec.postures[name]
+        ):
+            problems.append(
+                Problem(
+                    f"postures.{name}",
+                    f"the base policy defines {name} differently.",
+                    "use the base policy's definition, or a new posture name.",
+                )
+            )
     for name in spec.groups:
-        if name in base_groups and _as_set(base.get("groups", {}).get(name)) != set(spec.groups[name]):
-            problems.append(Problem(f"groups.{name}",
-                                    f"the base policy defines {name} with other members.",
-                                    "define the group in one place only."))
+        if name in base_groups and _as_set(base.get("groups", {}).get(name)) != set(
+            spec.groups[name]
+        ):
+            problems.append(
+                Problem(
+                    f"groups.{name}",
+                    f"the base policy defines {name} with other members.",
+                    "define the group in one place only.",
+                )
+            )
     base_owner_map = base.get("tagOwners") if isinstance(base.get("tagOwners"), Mapping) else {}
     assert isinstance(base_owner_map, Mapping)
     for role, tag in (("proxy", spec.tags.proxy), ("recorder", spec.tags.recorder)):
@@ -702,11 +983,15 @@ def cross_checks(spec: ClusterAccessSpec, base: Mapping[str, Any] | None) -> lis
             continue
         owners = base_owner_map.get(tag)
         if owners is not None and spec.tags.operator not in _as_set(owners):
-            problems.append(Problem(f"tags.{role}",
-                                    f'the base policy lets {owners} own "{tag}", but the operator '
-                                    f'("{spec.tags.operator}") must own it to tag its devices.',
-                                    f'add "{spec.tags.operator}" to tagOwners["{tag}"] in the base '
-                                    "policy, or choose another tag."))
+            problems.append(
+                Problem(
+                    f"tags.{role}",
+                    f'the base policy lets {owners} own "{tag}", but the operator '
+                    f'("{spec.tags.operator}") must own it to tag its devices.',
+                    f'add "{spec.tags.operator}" to tagOwners["{tag}"] in the base '
+                    "policy, or choose another tag.",
+                )
+            )
     return problems
 
 
@@ -735,7 +1020,8 @@ def args_to_config(args: Mapping[str, Any]) -> dict[str, Any]:
         if isinstance(value, Mapping) and not _looks_like_output(value):
             return {
                 (key if verbatim_keys else _camel(key)): convert(
-                    item, verbatim_keys=key in ("groups", "postures") and not verbatim_keys)
+                    item, verbatim_keys=key in ("groups", "postures") and not verbatim_keys
+                )
                 for key, item in value.items()
             }
         if isinstance(value, (list, tuple)):
@@ -745,6 +1031,26 @@ def args_to_config(args: Mapping[str, Any]) -> dict[str, Any]:
     converted = convert(dict(args))
     assert isinstance(converted, dict)
     return converted
+
+
+# Keys whose value is a plain string even when it looks like JSON (`cluster: "123"`).
+STRING_KEYS = frozenset({"cluster", "tailnetDomain"})
+
+
+def namespace_config(values: Mapping[str, Any], namespace: str) -> dict[str, Any]:
+    """The `<namespace>:<key>` entries as the program sees them: objects decoded from the JSON
+    strings the engine passes, like `Config.get_object`."""
+    prefix = f"{namespace}:"
+    raw: dict[str, Any] = {}
+    for full_key, value in values.items():
+        if not full_key.startswith(prefix):
+            continue
+        key = full_key[len(prefix) :]
+        if isinstance(value, str) and key not in STRING_KEYS:
+            with suppress(ValueError):
+                value = json.loads(value)
+        raw[key] = value
+    return raw
 
 
 def snake_key_path(path: str) -> str:
@@ -760,8 +1066,9 @@ class ArgChecker:
 
     def tags(self, key: str, tags: Any, required: bool = True) -> None:
         if not isinstance(tags, (list, tuple)) or (required and not tags):
-            self.problems.append(Problem(key, "expected a non-empty list of tags.",
-                                         'e.g. ["tag:k8s"].'))
+            self.problems.append(
+                Problem(key, "expected a non-empty list of tags.", 'e.g. ["tag:k8s"].')
+            )
             return
         for index, tag in enumerate(tags):
             if not isinstance(tag, str) or not TAG_RE.match(tag):
@@ -773,19 +1080,34 @@ class ArgChecker:
 
     def dns_label(self, key: str, value: Any) -> None:
         if not isinstance(value, str) or not DNS_LABEL_RE.match(value):
-            self.problems.append(Problem(key, f"{_describe(value)} is not a DNS label.",
-                                         "use lower-case letters, digits and dashes, at most 63 "
-                                         "characters, starting and ending with a letter or digit."))
+            self.problems.append(
+                Problem(
+                    key,
+                    f"{_describe(value)} is not a DNS label.",
+                    "use lower-case letters, digits and dashes, at most 63 "
+                    "characters, starting and ending with a letter or digit.",
+                )
+            )
 
     def replicas(self, key: str, value: Any) -> None:
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            self.problems.append(Problem(key, f"must be a whole number of at least 1, got "
-                                         f"{_describe(value)}.", "use 1 or more."))
+            self.problems.append(
+                Problem(
+                    key,
+                    f"must be a whole number of at least 1, got {_describe(value)}.",
+                    "use 1 or more.",
+                )
+            )
 
     def one_of(self, key: str, value: Any, allowed: tuple[str, ...]) -> None:
         if value not in allowed:
-            self.problems.append(Problem(key, f"{_describe(value)} is not allowed.",
-                                         "use one of " + ", ".join(f'"{a}"' for a in allowed) + "."))
+            self.problems.append(
+                Problem(
+                    key,
+                    f"{_describe(value)} is not allowed.",
+                    "use one of " + ", ".join(f'"{a}"' for a in allowed) + ".",
+                )
+            )
 
     def check(self, component: str) -> None:
         if self.problems:

@@ -52,6 +52,19 @@ def run_stack() -> Callable[..., ProgramRun]:
     return run
 
 
+TAILSCALE_CREDENTIAL_VARIABLES = (
+    "TAILSCALE_API_KEY", "TAILSCALE_OAUTH_CLIENT_ID", "TAILSCALE_OAUTH_CLIENT_SECRET",
+    "OAUTH_CLIENT_ID", "OAUTH_CLIENT_SECRET", "TAILSCALE_IDENTITY_TOKEN",
+)
+
+
+@pytest.fixture(autouse=True)
+def _no_tailscale_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A developer's shell credentials must not make previews call the real Tailscale API.
+    for name in TAILSCALE_CREDENTIAL_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+
+
 @pytest.fixture(autouse=True)
 def _project_root_cwd(monkeypatch: pytest.MonkeyPatch) -> None:
     # Pulumi runs programs from the project root; relative paths in config assume it.

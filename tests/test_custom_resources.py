@@ -101,7 +101,9 @@ def test_prod_recorder(run_stack: Callable[..., ProgramRun]) -> None:
             "pod": {
                 "serviceAccount": {
                     "annotations": {
-                        "eks.amazonaws.com/role-arn": "arn:aws:iam::123456789012:role/gpu-prod-tsrecorder"
+                        "eks.amazonaws.com/role-arn": (
+                            "arn:aws:iam::123456789012:role/gpu-prod-tsrecorder"
+                        )
                     }
                 }
             }

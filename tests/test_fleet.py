@@ -27,7 +27,8 @@ from tailscale_cluster_access.fleet import (
     synthetic_cluster_config,
     synthetic_fleet,
 )
-from tailscale_cluster_access.fleet_offline import StackReferenceMocks
+from tailscale_cluster_access.fleet_offline import StackReferenceMocks, run_tailnet_program
+from tailscale_cluster_access.fleet_policy import CLUSTER_OUTPUTS
 from tailscale_cluster_access.offline import PreviewMocks, ProgramRun, run_program
 from tailscale_cluster_access.policy import hujson
 from tailscale_cluster_access.spec import Tags
@@ -86,10 +87,9 @@ def stack_outputs(configs: Mapping[str, Mapping[str, Any]]) -> dict[str, dict[st
 def run_tailnet(stacks: Mapping[str, Mapping[str, Any]], config: Mapping[str, Any] | None = None,
                 *, preview: bool = False) -> tuple[ProgramRun, StackReferenceMocks]:
     program_mocks = StackReferenceMocks(stacks)
-    full = {f"{TAILNET_NAMESPACE}:{key}": value
-            for key, value in (config if config is not None else fleet_stack_file()).items()}
-    run = run_program(TAILNET_PROGRAM, project=TAILNET_NAMESPACE, stack_name="fleet",
-                      config=full, preview=preview, program_mocks=program_mocks)
+    run = run_tailnet_program(TAILNET_PROGRAM, program_mocks,
+                              config if config is not None else fleet_stack_file(),
+                              preview=preview)
     return run, program_mocks
 
 
@@ -209,6 +209,15 @@ def test_random_suffix_is_stable_per_stack_and_names_the_proxy_group(tmp_path: P
                         preview=False)
     assert not plain.by_type(RANDOM_STRING)
     assert plain.one(PROXY_GROUP).inputs["metadata"]["name"] == "gpu-pr-7"
+
+
+def test_cluster_stack_with_a_random_suffix() -> None:
+    config = cluster_config("gpu-pr-7", proxy={"highAvailability": True,
+                                               "hostnameSuffix": "random"})
+    run = run_config(config, stack="pr-7", preview=False, program_mocks=RandomMocks())
+    assert run.one(PROXY_GROUP).inputs["spec"]["kubeAPIServer"]["hostname"] == "gpu-pr-7-k3x9qa"
+    assert run.outputs["proxyHostname"] == run.outputs["fleetIdentity"]["hostname"]
+    assert run.outputs["proxyHostname"] == "gpu-pr-7-k3x9qa"
 
 
 def test_without_a_suffix_pulumi_random_is_not_imported() -> None:
@@ -335,13 +344,14 @@ def test_fifty_synthetic_clusters_plan_and_merge() -> None:
 
 def test_fleet_config_problems_are_listed_at_once(tmp_path: Path) -> None:
     raw = {"clusters": ["acme/p/gpu-a", "acme/p/gpu-a", "no spaces allowed"],
-           "policy": {"adoptExisting": True, "bsae": "x.hujson"}, "cluster": "gpu"}
+           "policy": {"adoptExisting": True, "bsae": "x.hujson"}, "cluster": "gpu",
+           "pendingClusters": ["GPU_North"]}
     with pytest.raises(InvalidConfig) as caught:
         parse_fleet_config(raw, tmp_path, prefix=f"{TAILNET_NAMESPACE}:")
     keys = sorted(p.key for p in caught.value.problems)
-    assert keys == ["cluster", "clusters[1]", "clusters[2]", "policy.adoptExisting",
-                    "policy.bsae"]
-    assert caught.value.render().count(f"{TAILNET_NAMESPACE}:") == 5
+    assert keys == ["cluster", "clusters[1]", "clusters[2]", "pendingClusters[0]",
+                    "policy.adoptExisting", "policy.bsae"]
+    assert caught.value.render().count(f"{TAILNET_NAMESPACE}:") == 6
     with pytest.raises(InvalidConfig, match="clusters: is required"):
         parse_fleet_config({}, tmp_path)
 
@@ -383,7 +393,6 @@ def test_tailnet_program_writes_one_policy_for_three_clusters() -> None:
     assert {(row["cluster"], row["endpoint"]) for row in matrix} == {
         ("gpu-east", "gpu-east"), ("gpu-west", "gpu-west-k8s"), ("gpu-eu", "gpu-eu")}
     assert len(matrix) == 6
-    assert all(list(row)[0] == "cluster" for row in matrix)
 
 
 def test_tailnet_preview_previews_the_same_policy() -> None:
@@ -395,7 +404,7 @@ def test_tailnet_preview_previews_the_same_policy() -> None:
 
 def test_two_clusters_with_the_guide_tags_fail_with_every_collision() -> None:
     configs = three_clusters()
-    first, second, third = configs
+    first, second, _ = configs
     for stack in (first, second):
         configs[stack].pop("tagScheme")
     with pytest.raises(pulumi.RunError) as caught:
@@ -410,7 +419,7 @@ def test_two_clusters_with_the_guide_tags_fail_with_every_collision() -> None:
 
 def test_a_cluster_stack_that_writes_the_policy_or_is_missing_fails() -> None:
     configs = three_clusters()
-    first, second, third = configs
+    first, _, third = configs
     configs[first]["policy"] = {"manage": True, "base": "tailnet/policy/base.hujson"}
     stacks = stack_outputs(configs)
     del stacks[third]
@@ -440,3 +449,48 @@ def test_tailnet_program_with_fifty_clusters() -> None:
     policy = hujson.parse(run.one(ACL).inputs["acl"]).data
     assert len(policy["tagOwners"]) == 150
     assert len({row["cluster"] for row in run.outputs["accessMatrix"]}) == 50
+
+
+# --- adding a cluster: its tags exist before its stack's first `pulumi up` -------------------
+
+
+def test_pending_cluster_gets_its_tags_but_no_access() -> None:
+    configs = three_clusters()
+    *deployed, (new_stack, new_config) = configs.items()
+    base = (TAILNET / "policy" / "base.hujson").read_text()
+    plan = plan_fleet(list(stack_outputs(dict(deployed)).items()), base,
+                      pending=[new_config["cluster"]])
+    policy = hujson.parse(plan.policy).data
+    tags = fleet_tags(new_config["cluster"])
+    assert policy["tagOwners"][tags.operator] == []
+    assert policy["tagOwners"][tags.proxy] == [tags.operator]
+    assert tags.proxy not in json.dumps(policy["grants"])
+    assert new_config["cluster"] not in {row["cluster"] for row in plan.access}
+
+    with pytest.raises(InvalidConfig) as caught:
+        plan_fleet(list(stack_outputs(configs).items()), base,
+                   pending=[new_config["cluster"], "gpu"])
+    text = caught.value.render()
+    assert f'pendingClusters[0]: "{new_config["cluster"]}" is deployed already ({new_stack}' in text
+
+
+def test_a_new_fleet_bootstraps_through_pending_clusters() -> None:
+    """tailnet stack (pending) -> cluster stack's first run -> tailnet stack (deployed)."""
+    configs = three_clusters()
+    first_stack, first = next(iter(configs.items()))
+    config = {"pendingClusters": [first["cluster"]],
+              "policy": fleet_stack_file()["policy"]}
+    before, _ = run_tailnet({}, config)
+    owned = set(hujson.parse(before.one(ACL).inputs["acl"]).data["tagOwners"])
+
+    cluster_run = run_config(first, stack=first["cluster"], preview=False)
+    oauth = cluster_run.one("tailscale:index/oauthClient:OauthClient")
+    assert set(oauth.inputs["tags"]) <= owned
+    assert set(cluster_run.one(PROXY_GROUP).inputs["spec"]["tags"]) <= owned
+
+    exported = {key: cluster_run.outputs[key] for key in CLUSTER_OUTPUTS}
+    after, _ = run_tailnet({first_stack: exported},
+                           {**config, "pendingClusters": [], "clusters": [first_stack]})
+    policy = hujson.parse(after.one(ACL).inputs["acl"]).data
+    assert set(policy["tagOwners"]) == owned
+    assert grants_to(policy, fleet_tags(first["cluster"]).proxy)

@@ -60,7 +60,8 @@ def test_dev_tests_cover_access_and_its_absence(run_stack: Callable[..., Program
 
 def test_dev_binding_is_the_guides(run_stack: Callable[..., ProgramRun]) -> None:
     binding = run_stack("dev").one("kubernetes:rbac.authorization.k8s.io/v1:ClusterRoleBinding")
-    # kubectl create clusterrolebinding tailnet-readers-view --group=tailnet-readers --clusterrole=view
+    # The guide: kubectl create clusterrolebinding tailnet-readers-view \
+    #   --group=tailnet-readers --clusterrole=view
     assert binding.inputs["metadata"]["name"] == "tailnet-readers-view"
     assert binding.inputs["subjects"] == [
         {"kind": "Group", "name": "tailnet-readers", "apiGroup": "rbac.authorization.k8s.io"}

@@ -156,5 +156,15 @@ def test_plan_compare_with_no_plan_fails_before_writing(tmp_path: Path) -> None:
     code, out, err = run_cli("plan", "--stack", "dev", "--project", str(PROJECT_ROOT),
                              "--out", str(tmp_path / "out"), "--compare", str(tmp_path / "nope"))
     assert code == 2
+    assert out == ""
     assert "is not a folder" in err
     assert not (tmp_path / "out").exists()
+
+
+def test_plan_compare_with_the_folder_it_replaces(tmp_path: Path) -> None:
+    argv = ["plan", "--stack", "dev", "--project", str(PROJECT_ROOT), "--out",
+            str(tmp_path / "dev")]
+    assert run_cli(*argv)[0] == 0
+    code, out, err = run_cli(*argv, "--compare", str(tmp_path / "dev"))
+    assert code == 0, err
+    assert "No changes: same access, same policy, same resources." in out

@@ -1,0 +1,22 @@
+"""One fleet plan in a fresh process: N really planned cluster stacks -> the tailnet program."""
+
+import sys
+from pathlib import Path
+
+from tailscale_cluster_access.fleet import synthetic_fleet
+from tailscale_cluster_access.fleet_offline import run_tailnet_program
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def main(count: int) -> None:
+    stacks = synthetic_fleet(count, project_root=ROOT)
+    run = run_tailnet_program(ROOT / "tailnet" / "__main__.py", stacks,
+                              {"clusters": sorted(stacks)})
+    rows = run.outputs["accessMatrix"]
+    if len({row["cluster"] for row in rows}) != count:
+        raise SystemExit("the fleet access matrix does not cover every cluster")
+
+
+if __name__ == "__main__":
+    main(int(sys.argv[1]))

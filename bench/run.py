@@ -1,0 +1,168 @@
+"""How fast a plan is, and how its cost grows. Run with `make bench`.
+
+Every measurement is a fresh process, so import time (paid by every `pulumi preview` and
+`pulumi up`) is included. Runs are interleaved round-robin so that machine noise spreads over
+all cases alike; the ratio to the floor, measured in the same run, is what to compare.
+"""
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+PYTHON = sys.executable
+NAMESPACE = "tailscale-cluster-access"
+# What the stack program itself imports: the floor no plan can go below.
+FLOOR_IMPORTS = ("import pulumi, pulumi_tailscale, pulumi_kubernetes.core.v1, "
+                 "pulumi_kubernetes.helm.v3, pulumi_kubernetes.rbac.v1")
+RULE_COUNTS = (1, 10, 100, 1000)
+FLEET_SIZES = (1, 10, 50)
+
+
+@dataclass
+class Case:
+    name: str
+    command: list[str]
+    group: str
+    size: int = 0
+    seconds: list[float] = field(default_factory=list)
+    peak_mib: list[float] = field(default_factory=list)
+
+    def run_once(self) -> None:
+        started = time.perf_counter()
+        process = subprocess.Popen(self.command, cwd=ROOT, stdout=subprocess.DEVNULL,
+                                   stderr=subprocess.PIPE)
+        _, status, usage = os.wait4(process.pid, 0)
+        elapsed = time.perf_counter() - started
+        stderr = process.stderr.read().decode() if process.stderr else ""
+        if os.waitstatus_to_exitcode(status) != 0:
+            raise SystemExit(f"{self.name} failed:\n{stderr}")
+        self.seconds.append(elapsed)
+        self.peak_mib.append(usage.ru_maxrss / 1024)  # Linux reports KiB
+
+    @property
+    def median(self) -> float:
+        return statistics.median(self.seconds)
+
+    @property
+    def spread(self) -> tuple[float, float]:
+        return min(self.seconds), max(self.seconds)
+
+
+KUBERNETES_GROUPS = ("tailnet-readers", "tailnet-editors", "ml-operators")
+
+
+def synthetic_stack(rules: int, directory: Path) -> Path:
+    """A stack file with `rules` access rules, one per team group, over a few Kubernetes
+    groups: the policy grows with the rules, the set of Kubernetes objects does not."""
+    config = {
+        f"{NAMESPACE}:cluster": "gpu-bench",
+        f"{NAMESPACE}:groups": {f"group:team-{i}": [f"user{i}@example.com"]
+                                for i in range(rules)},
+        f"{NAMESPACE}:access": [
+            {"src": [f"group:team-{i}"],
+             "kubernetesGroups": [KUBERNETES_GROUPS[i % len(KUBERNETES_GROUPS)]]}
+            for i in range(rules)],
+        f"{NAMESPACE}:roleBindings": [
+            {"group": "tailnet-readers", "clusterRole": "view"},
+            {"group": "tailnet-editors", "clusterRole": "edit"},
+            {"group": "ml-operators", "clusterRole": "admin"}],
+    }
+    path = directory / f"Pulumi.rules-{rules}.yaml"
+    path.write_text(yaml.safe_dump({"config": config}))
+    return path
+
+
+def plan_command(stack: str, out: Path, config: Path | None = None) -> list[str]:
+    command = [PYTHON, "-m", "tailscale_cluster_access", "plan", "--stack", stack,
+               "--out", str(out)]
+    if config is not None:
+        command += ["--config", str(config)]
+    return command
+
+
+def build_cases(work: Path, include_fleet: bool) -> list[Case]:
+    cases = [Case("floor (SDK imports)", [PYTHON, "-c", FLOOR_IMPORTS], "floor")]
+    for stack_file in sorted((ROOT / "stacks").glob("Pulumi.*.yaml")):
+        stack = stack_file.name.split(".")[1]
+        cases.append(Case(f"plan {stack}", plan_command(stack, work / stack), "stack"))
+    for rules in RULE_COUNTS:
+        config = synthetic_stack(rules, work)
+        cases.append(Case(f"plan, {rules} access rules",
+                          plan_command(f"rules-{rules}", work / f"rules-{rules}", config),
+                          "rules", rules))
+    if include_fleet:
+        for clusters in FLEET_SIZES:
+            cases.append(Case(f"fleet, {clusters} clusters",
+                              [PYTHON, str(ROOT / "bench" / "fleet_plan.py"), str(clusters)],
+                              "fleet", clusters))
+    return cases
+
+
+def growth(cases: list[Case]) -> float | None:
+    """Time per unit at the largest size over time per unit at the middle one (1 = linear)."""
+    if len(cases) < 3:
+        return None
+    small, large = cases[-2], cases[-1]
+    base = cases[0].median
+    per_small = (small.median - base) / (small.size - cases[0].size)
+    per_large = (large.median - base) / (large.size - cases[0].size)
+    return per_large / per_small if per_small > 0 else None
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--runs", type=int, default=5, help="runs per case (default 5)")
+    parser.add_argument("--out", default=str(ROOT / "build" / "bench.json"))
+    args = parser.parse_args()
+    include_fleet = (ROOT / "bench" / "fleet_plan.py").exists()
+
+    with tempfile.TemporaryDirectory(prefix="tca-bench-") as temporary:
+        cases = build_cases(Path(temporary), include_fleet)
+        for case in cases:  # warm the file cache and bytecode before measuring
+            case.run_once()
+            case.seconds.clear()
+            case.peak_mib.clear()
+        for _ in range(args.runs):
+            for case in cases:
+                case.run_once()
+
+    floor = cases[0].median
+    rows = []
+    print(f"{'case':<28} {'median s':>9} {'min..max s':>13} {'x floor':>8} {'peak MiB':>9}")
+    for case in cases:
+        low, high = case.spread
+        row = {"case": case.name, "group": case.group, "size": case.size,
+               "median_s": round(case.median, 4), "min_s": round(low, 4),
+               "max_s": round(high, 4), "ratio_to_floor": round(case.median / floor, 3),
+               "peak_mib": round(max(case.peak_mib), 1), "runs": len(case.seconds)}
+        rows.append(row)
+        print(f"{case.name:<28} {case.median:>9.3f} {low:>6.3f}..{high:<6.3f} "
+              f"{case.median / floor:>8.2f} {max(case.peak_mib):>9.1f}")
+    summary = {}
+    for group in ("rules", "fleet"):
+        factor = growth([case for case in cases if case.group == group])
+        if factor is not None:
+            summary[f"{group}_growth"] = round(factor, 2)
+            print(f"{group}: cost per unit at the largest size / at the next one = {factor:.2f} "
+                  "(1.0 = linear)")
+    result = {"python": sys.version.split()[0], "cpus": os.cpu_count(), "runs": args.runs,
+              "floor_s": round(floor, 4), "cases": rows, **summary}
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=2) + "\n")
+    print(f"written to {out.relative_to(ROOT) if out.is_relative_to(ROOT) else out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
