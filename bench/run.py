@@ -109,7 +109,9 @@ def build_cases(work: Path, include_fleet: bool) -> list[Case]:
 
 
 def growth(cases: list[Case]) -> float | None:
-    """Time per unit at the largest size over time per unit at the middle one (1 = linear)."""
+    """Added time per unit at the largest size over that at the next one (1 = linear).
+
+    None when the smaller step is lost in the noise (its added time is not positive)."""
     if len(cases) < 3:
         return None
     small, large = cases[-2], cases[-1]
@@ -155,8 +157,14 @@ def main() -> int:
             summary[f"{group}_growth"] = round(factor, 2)
             print(f"{group}: cost per unit at the largest size / at the next one = {factor:.2f} "
                   "(1.0 = linear)")
+    core = json.loads(subprocess.run([PYTHON, str(ROOT / "bench" / "core_scale.py")], cwd=ROOT,
+                                     check=True, capture_output=True, text=True).stdout)
+    print("pure core in one process (best of 3), cost per unit as the size doubles:")
+    for unit, entries in (("access rule", core["rules"]), ("cluster", core["clusters"])):
+        figures = ", ".join(f"{e['size']}: {e['us_per_unit']:.0f} us" for e in entries)
+        print(f"  per {unit}: {figures}")
     result = {"python": sys.version.split()[0], "cpus": os.cpu_count(), "runs": args.runs,
-              "floor_s": round(floor, 4), "cases": rows, **summary}
+              "floor_s": round(floor, 4), "cases": rows, "core": core, **summary}
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=2) + "\n")

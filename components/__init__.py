@@ -23,6 +23,15 @@ __version__ = "0.1.0"
 _COMPONENTS = {
     "SecureClusterAccess": ".cluster_access",
     "SecureClusterAccessArgs": ".cluster_access",
+    "TagsArgs": ".cluster_access",
+    "OperatorArgs": ".cluster_access",
+    "ProxyArgs": ".cluster_access",
+    "AccessRuleArgs": ".cluster_access",
+    "SessionRecordingArgs": ".cluster_access",
+    "PolicyArgs": ".cluster_access",
+    "OAuthArgs": ".cluster_access",
+    "RoleBindingArgs": ".role_bindings",
+    "S3StorageArgs": ".session_recorder",
     "TailnetPolicy": ".tailnet_policy",
     "TailnetPolicyArgs": ".tailnet_policy",
     "TailscaleOperator": ".operator",
@@ -39,11 +48,21 @@ _COMPONENTS = {
 
 if TYPE_CHECKING:
     from .api_server_proxy import ApiServerProxy, ApiServerProxyArgs
-    from .cluster_access import SecureClusterAccess, SecureClusterAccessArgs
+    from .cluster_access import (
+        AccessRuleArgs,
+        OAuthArgs,
+        OperatorArgs,
+        PolicyArgs,
+        ProxyArgs,
+        SecureClusterAccess,
+        SecureClusterAccessArgs,
+        SessionRecordingArgs,
+        TagsArgs,
+    )
     from .fleet_policy import TailnetFleetPolicy, TailnetFleetPolicyArgs
     from .operator import TailscaleOperator, TailscaleOperatorArgs
-    from .role_bindings import ClusterRoleBindings, ClusterRoleBindingsArgs
-    from .session_recorder import SessionRecorder, SessionRecorderArgs
+    from .role_bindings import ClusterRoleBindings, ClusterRoleBindingsArgs, RoleBindingArgs
+    from .session_recorder import S3StorageArgs, SessionRecorder, SessionRecorderArgs
     from .tailnet_policy import TailnetPolicy, TailnetPolicyArgs
 
 
@@ -57,10 +76,12 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = [
-    "AccessRow", "ApiServerProxy", "ApiServerProxyArgs", "ClusterAccessSpec", "ClusterPlan",
-    "ClusterRoleBindings", "ClusterRoleBindingsArgs", "InvalidConfig", "MergeError", "Problem",
-    "SecureClusterAccess", "SecureClusterAccessArgs", "SessionRecorder", "SessionRecorderArgs",
+    "AccessRow", "AccessRuleArgs", "ApiServerProxy", "ApiServerProxyArgs", "ClusterAccessSpec",
+    "ClusterPlan", "ClusterRoleBindings", "ClusterRoleBindingsArgs", "InvalidConfig",
+    "MergeError", "OAuthArgs", "OperatorArgs", "PolicyArgs", "Problem", "ProxyArgs",
+    "RoleBindingArgs", "S3StorageArgs", "SecureClusterAccess", "SecureClusterAccessArgs",
+    "SessionRecorder", "SessionRecorderArgs", "SessionRecordingArgs", "TagsArgs",
     "TailnetFleetPolicy", "TailnetFleetPolicyArgs", "TailnetPolicy", "TailnetPolicyArgs",
-    "TailscaleOperator", "TailscaleOperatorArgs",
-    "access_matrix", "build_fragment", "merge_policies", "parse_spec", "plan_cluster",
+    "TailscaleOperator", "TailscaleOperatorArgs", "access_matrix", "build_fragment",
+    "merge_policies", "parse_spec", "plan_cluster",
 ]

@@ -13,6 +13,12 @@ from typing import Literal
 # release Tailscale's own EKS example pins.
 DEFAULT_CHART_VERSION = "1.92.4"
 MIN_CHART_VERSION = (1, 88, 0)
+# Releases whose chart cannot run the operator the way this package installs it.
+BROKEN_CHART_VERSIONS = {
+    "1.92.3": "ignores oauthSecretVolume unless oauth.clientSecret is also set, and the operator "
+    "then fails with 'CLIENT_ID_FILE and CLIENT_SECRET_FILE must be set' "
+    "(tailscale/tailscale#18228, #18236; fixed by #18230).",
+}
 # `enableEvents` (recording every API request) needs operator >= 1.96.
 MIN_CHART_VERSION_FOR_EVENTS = (1, 96, 0)
 

@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 from .problems import InvalidConfig, Problem
 from .spec import (
     ADMIN_CLUSTER_ROLES,
+    BROKEN_CHART_VERSIONS,
     MIN_CHART_VERSION,
     MIN_CHART_VERSION_FOR_EVENTS,
     RANDOM_SUFFIX_LENGTH,
@@ -388,6 +389,12 @@ def _read_operator(reader: _Reader) -> OperatorSettings:
             f'"{chart_version}" is too old.',
             "use 1.88.0 or newer (the kube-apiserver ProxyGroup DNS fix, "
             "tailscale/tailscale#16920).",
+        )
+    elif chart_version in BROKEN_CHART_VERSIONS:
+        reader.problem(
+            reader.key("chartVersion"),
+            f'"{chart_version}" {BROKEN_CHART_VERSIONS[chart_version]}',
+            'use "1.92.4" or newer.',
         )
     return OperatorSettings(namespace=namespace, chart_version=chart_version, hostname=hostname)
 

@@ -11,6 +11,7 @@ from tailscale_cluster_access import (
     ClusterRoleBindings,
     SecureClusterAccess,
     SessionRecorder,
+    TailnetFleetPolicy,
     TailnetPolicy,
     __version__,
 )
@@ -25,6 +26,7 @@ COMPONENTS: list[type[ComponentResource]] = [
     TailnetPolicy,
     SessionRecorder,
     ClusterRoleBindings,
+    TailnetFleetPolicy,
 ]
 
 if __name__ == "__main__":

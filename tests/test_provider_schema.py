@@ -4,6 +4,7 @@ Pulumi runs it, and the example consumer programs kept in step with the schema."
 import json
 import re
 import runpy
+import selectors
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -39,8 +40,8 @@ NESTED_TYPES: dict[str, tuple[set[str], set[str]]] = {
     # type name: (properties a consumer may set, the required ones)
     "TagsArgs": ({"operator", "proxy", "recorder"}, set()),
     "OperatorArgs": ({"namespace", "chartVersion", "hostname"}, set()),
-    "ProxyArgs": ({"mode", "highAvailability", "replicas", "hostname", "acknowledgeNoauth"},
-                  set()),
+    "ProxyArgs": ({"mode", "highAvailability", "replicas", "hostname", "acknowledgeNoauth",
+                   "hostnameSuffix"}, set()),
     "AccessRuleArgs": ({"src", "kubernetesGroups", "recordSessions", "posture"},
                        {"src", "kubernetesGroups"}),
     "RoleBindingArgs": ({"group", "clusterRole"}, {"group", "clusterRole"}),
@@ -112,7 +113,7 @@ def test_package_name_and_version_match_the_library(schema: dict[str, Any]) -> N
 def test_hosted_components_are_the_ones_that_stand_alone(schema: dict[str, Any]) -> None:
     assert set(schema["resources"]) == {
         TOKEN + "SecureClusterAccess", TOKEN + "TailnetPolicy", TOKEN + "SessionRecorder",
-        TOKEN + "ClusterRoleBindings",
+        TOKEN + "ClusterRoleBindings", TOKEN + "TailnetFleetPolicy",
     }
     assert all(spec["isComponent"] for spec in schema["resources"].values())
 
@@ -189,11 +190,15 @@ def test_plugin_serves_the_schema_over_grpc(schema: dict[str, Any]) -> None:
     """Start provider/ the way the Python language host does (`python <plugin dir> <engine>`)
     and ask it for its schema, like `pulumi package add` does."""
     process = subprocess.Popen([sys.executable, str(PROVIDER), "127.0.0.1:1"],
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=ROOT)
+                               stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, cwd=ROOT)
     try:
         assert process.stdout is not None
+        # The plugin prints its port once it serves; never wait forever for it.
+        with selectors.DefaultSelector() as selector:
+            selector.register(process.stdout, selectors.EVENT_READ)
+            assert selector.select(timeout=60), "the plugin did not start within 60s"
         port = process.stdout.readline().decode().strip()
-        assert port.isdigit(), process.stderr.read().decode() if process.stderr else port
+        assert port.isdigit(), f"the plugin printed {port!r} instead of its port"
         with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
             stub = provider_pb2_grpc.ResourceProviderStub(channel)
             response = stub.GetSchema(provider_pb2.GetSchemaRequest(version=0), timeout=30)

@@ -1,11 +1,14 @@
 """Bad stack configuration and base policies: every problem listed, each naming its key."""
 
 import copy
+import io
 from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from conftest import PROJECT_ROOT, stack_config
+from tailscale_cluster_access.cli import main
 from tailscale_cluster_access.cluster_plan import plan_cluster
 from tailscale_cluster_access.problems import InvalidConfig
 
@@ -48,6 +51,8 @@ CASES: list[tuple[str, str, dict[str, Any], str | None, list[str]]] = [
         None,
         ["operator.chartVersion"],
     ),
+    ("chart version known broken", "dev", {"operator": {"chartVersion": "1.92.3"}}, None,
+     ["operator.chartVersion"]),
     ("noauth unacknowledged", "dev", {"proxy": {"mode": "noauth"}}, None, ["proxy.mode"]),
     ("unknown proxy mode", "dev", {"proxy": {"mode": "open"}}, None, ["proxy.mode"]),
     (
@@ -273,9 +278,9 @@ CASES: list[tuple[str, str, dict[str, Any], str | None, list[str]]] = [
 ]
 
 
-def problems_for(
-    stack: str, changes: dict[str, Any], base: str | None, tmp_path: Path
-) -> InvalidConfig:
+def bad_config(stack: str, changes: dict[str, Any], base: str | None,
+               tmp_path: Path) -> dict[str, Any]:
+    """The stack's config with top-level keys replaced (None removes) and a base file."""
     config = copy.deepcopy(stack_config(stack))
     for key, value in changes.items():
         if value is None:
@@ -286,8 +291,13 @@ def problems_for(
         path = tmp_path / "base.hujson"
         path.write_text(base)
         config.setdefault("policy", {})["base"] = str(path)
+    return config
+
+
+def problems_for(stack: str, changes: dict[str, Any], base: str | None,
+                 tmp_path: Path) -> InvalidConfig:
     with pytest.raises(InvalidConfig) as raised:
-        plan_cluster(config, PROJECT_ROOT, prefix=PREFIX)
+        plan_cluster(bad_config(stack, changes, base, tmp_path), PROJECT_ROOT, prefix=PREFIX)
     return raised.value
 
 
@@ -373,3 +383,22 @@ def test_base_entry_equal_to_what_the_stack_needs_is_fine(tmp_path: Path) -> Non
     )
     config["policy"] = {"base": str(base)}
     plan_cluster(config, PROJECT_ROOT)
+
+
+@pytest.mark.parametrize(("stack", "changes", "base", "keys"),
+                         [case[1:] for case in CASES], ids=[case[0] for case in CASES])
+def test_plan_exits_2_and_names_the_key(stack: str, changes: dict[str, Any], base: str | None,
+                                        keys: list[str], tmp_path: Path) -> None:
+    config = bad_config(stack, changes, base, tmp_path)
+    stack_file = tmp_path / "Pulumi.bad.yaml"
+    stack_file.write_text(yaml.safe_dump({"config": {f"{PREFIX}{k}": v
+                                                     for k, v in config.items()}}))
+    out = tmp_path / "plan"
+    stdout, stderr = io.StringIO(), io.StringIO()
+    code = main(["plan", "--stack", "bad", "--config", str(stack_file), "--out", str(out)],
+                stdout=stdout, stderr=stderr)
+    assert code == 2
+    for key in keys:
+        assert f"{PREFIX}{key}:" in stderr.getvalue()
+    assert "Traceback" not in stderr.getvalue() + stdout.getvalue()
+    assert not out.exists()

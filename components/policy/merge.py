@@ -167,21 +167,25 @@ def _same(left: Any, right: Any) -> bool:
     return _canon(left) == _canon(right)
 
 
-def _append_new(target: list[Any], items: list[Any]) -> None:
-    seen = {_canon(item) for item in target}
-    for item in items:
-        key = _canon(item)
-        if key not in seen:
-            seen.add(key)
-            target.append(item)
-
-
 class _Merger:
     def __init__(self, result: dict[str, Any]) -> None:
         self.result = result
         # Path -> fragment that introduced the value there, to name it in conflicts.
         self.origin: dict[str, str] = {}
         self.conflicts: list[Conflict] = []
+        # Canonical forms of the entries of each list already merged, by the list's id: kept
+        # across fragments so that merging N fragments stays linear in their size.
+        self.seen: dict[int, set[str]] = {}
+
+    def append_new(self, target: list[Any], items: list[Any]) -> None:
+        seen = self.seen.get(id(target))
+        if seen is None:
+            seen = self.seen[id(target)] = {_canon(item) for item in target}
+        for item in items:
+            key = _canon(item)
+            if key not in seen:
+                seen.add(key)
+                target.append(item)
 
     def add(self, name: str, policy: dict[str, Any]) -> None:
         for key, value in policy.items():
@@ -194,7 +198,7 @@ class _Merger:
                 current = self.result[key] = [] if kind == "list" else {}
                 self.origin[key] = name
             if kind == "list":
-                _append_new(current, value)
+                self.append_new(current, value)
             elif kind == "map":
                 for entry, owners in value.items():
                     self.settle(current, entry, _key_path(key, entry), owners, name)
@@ -211,7 +215,7 @@ class _Merger:
                 if existing is _MISSING:
                     existing = current[section] = []
                     self.origin[path] = name
-                _append_new(existing, value)
+                self.append_new(existing, value)
             elif isinstance(value, dict) and (existing is _MISSING or isinstance(existing, dict)):
                 if existing is _MISSING:
                     existing = current[section] = {}
@@ -223,7 +227,7 @@ class _Merger:
                         if have is _MISSING:
                             have = existing[entry] = []
                             self.origin[entry_path] = name
-                        _append_new(have, approvers)
+                        self.append_new(have, approvers)
                     else:
                         self.settle(existing, entry, entry_path, approvers, name)
             else:

@@ -28,6 +28,14 @@ def _cell(value: Any) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
 
 
+def _output_cell(value: Any) -> str:
+    if isinstance(value, str) and "\n" in value:
+        return f"({value.count(chr(10))} lines, shown in the files above)"
+    if isinstance(value, Mapping | list):
+        return "`" + json.dumps(value, sort_keys=True).replace("|", "\\|") + "`"
+    return _cell(value)
+
+
 def access_table(rows: Sequence[Mapping[str, Any]]) -> str:
     """The access matrix as a markdown table."""
     if not rows:
@@ -83,7 +91,7 @@ def summary_markdown(plan: PlanData) -> str:
 
     if plan.outputs:
         out += ["", "### Stack outputs", "", "| Output | Value |", "|---|---|"]
-        out += [f"| `{key}` | {_cell(value)} |" for key, value in plan.outputs.items()]
+        out += [f"| `{key}` | {_output_cell(value)} |" for key, value in plan.outputs.items()]
 
     unknown_outputs = [key for key, value in plan.outputs.items() if value == UNKNOWN_TEXT]
     unknown_inputs = sum(1 for r in plan.resources for leaf in _leaves(r["inputs"])
