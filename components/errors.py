@@ -10,9 +10,15 @@ class InvalidArgs(pulumi.errors.RunError):
     """Bad component args; raised before the component registers anything."""
 
 
+def _both_spellings(key: str) -> str:
+    """Python callers write snake_case, other languages the schema's camelCase: name both."""
+    snake = snake_key_path(key)
+    return snake if snake == key else f"{snake} ({key})"
+
+
 def invalid_args(error: InvalidConfig, component: str) -> InvalidArgs:
     for_python = InvalidConfig(
-        [type(p)(snake_key_path(p.key), p.message, p.fix) for p in error.problems],
+        [type(p)(_both_spellings(p.key), p.message, p.fix) for p in error.problems],
         prefix="args.",
         subject=f"{component} args",
     )

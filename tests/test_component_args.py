@@ -1,5 +1,6 @@
 """Bad component args fail with a clear message before anything is registered."""
 
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -137,7 +138,8 @@ def test_bad_args_register_nothing(
         construct()
     message = str(raised.value)
     for key in keys:
-        assert f"  - {key}:" in message
+        # Python's snake_case path, followed by the schema's camelCase where they differ.
+        assert re.search(rf"  - {re.escape(key)}( \([A-Za-z0-9_.\[\]]+\))?:", message), key
     assert "Fix:" in message
     assert message.count("\n  - ") == len(keys)
     assert monitor.registrations == []
@@ -146,3 +148,10 @@ def test_bad_args_register_nothing(
 def test_invalid_args_print_without_traceback() -> None:
     # Pulumi prints a RunError's message alone, without the program's stack trace.
     assert issubclass(InvalidArgs, pulumi.RunError)
+
+
+def test_errors_name_the_python_and_the_schema_spelling(monitor: RecordingMonitor) -> None:
+    with pytest.raises(InvalidArgs) as raised:
+        SecureClusterAccess("c", {**GUIDE_GROUPS, "cluster": "gpu", "access": [
+            {"src": ["group:ml-readers"], "kubernetes_groups": ["x"], "record_sessions": True}]})
+    assert "  - args.access[0].record_sessions (access[0].recordSessions):" in str(raised.value)
