@@ -380,6 +380,23 @@ class FleetConfig:
     adopt_existing: bool
 
 
+def unique_names(items: Sequence[Any], key: str, pattern: re.Pattern[str], what: str,
+                 fix: str) -> tuple[list[str], list[Problem]]:
+    """The valid, distinct names in `items`, and a problem for each other entry."""
+    names: list[str] = []
+    problems: list[Problem] = []
+    for index, item in enumerate(items):
+        item_key = f"{key}[{index}]"
+        if not isinstance(item, str) or not pattern.match(item):
+            problems.append(Problem(item_key, f"{json.dumps(item)} is not {what}.", fix))
+        elif item in names:
+            problems.append(Problem(item_key, f'"{item}" is listed twice.',
+                                    "remove the duplicate."))
+        else:
+            names.append(item)
+    return names, problems
+
+
 def parse_fleet_config(raw: Mapping[str, Any], project_root: Path, *, prefix: str = "",
                        subject: str = "configuration") -> FleetConfig:
     """Validate the tailnet stack's config: `clusters`, `pendingClusters`, `policy.base`,
@@ -398,31 +415,20 @@ def parse_fleet_config(raw: Mapping[str, Any], project_root: Path, *, prefix: st
         problems.append(Problem("clusters", "expected a non-empty list of stack names.",
                                 "write it as a YAML list of `<org>/<project>/<stack>`."))
     else:
-        for index, item in enumerate(value):
-            key = f"clusters[{index}]"
-            if not isinstance(item, str) or not STACK_NAME_RE.match(item):
-                problems.append(Problem(key, f"{json.dumps(item)} is not a stack name.",
-                                        "use `<org>/<project>/<stack>` as `pulumi stack ls "
-                                        "--all` shows it."))
-            elif item in clusters:
-                problems.append(Problem(key, f'"{item}" is listed twice.',
-                                        "remove the duplicate."))
-            else:
-                clusters.append(item)
+        clusters, found = unique_names(value, "clusters", STACK_NAME_RE, "a stack name",
+                                       "use `<org>/<project>/<stack>` as `pulumi stack ls "
+                                       "--all` shows it.")
+        problems.extend(found)
     pending: list[str] = []
     value = raw.get("pendingClusters")
     if value is not None and not isinstance(value, list):
         problems.append(Problem("pendingClusters", "expected a list of cluster names.",
                                 "write it as a YAML list, e.g. [gpu-north]."))
-    for index, item in enumerate(value if isinstance(value, list) else []):
-        key = f"pendingClusters[{index}]"
-        if not isinstance(item, str) or not DNS_LABEL_RE.match(item):
-            problems.append(Problem(key, f"{json.dumps(item)} is not a cluster name.",
-                                    "use the new cluster stack's `cluster` value (a DNS label)."))
-        elif item in pending:
-            problems.append(Problem(key, f'"{item}" is listed twice.', "remove the duplicate."))
-        else:
-            pending.append(item)
+    elif value is not None:
+        pending, found = unique_names(value, "pendingClusters", DNS_LABEL_RE, "a cluster name",
+                                      "use the new cluster stack's `cluster` value (a DNS "
+                                      "label).")
+        problems.extend(found)
     policy = raw.get("policy", {})
     base_path = ""
     adopt = False

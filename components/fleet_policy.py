@@ -20,6 +20,7 @@ from .fleet import (
     parse_fleet_config,
     pending_name,
     plan_fleet,
+    unique_names,
 )
 from .policy import hujson
 from .problems import InvalidConfig, Problem
@@ -50,20 +51,15 @@ def _check_args(args: TailnetFleetPolicyArgs) -> list[Problem]:
     if not isinstance(stacks, list) or not (stacks or args.get("pending_clusters")):
         return [Problem("cluster_stacks", "expected a non-empty list of stack names.",
                         'e.g. ["acme/tailscale-cluster-access/gpu-east"].')]
-    seen: set[str] = set()
-    for index, stack in enumerate(stacks):
-        key = f"cluster_stacks[{index}]"
-        if not isinstance(stack, str) or not STACK_NAME_RE.match(stack):
-            problems.append(Problem(key, f"{stack!r} is not a stack name.",
-                                    "use `<org>/<project>/<stack>`."))
-        elif stack in seen:
-            problems.append(Problem(key, f'"{stack}" is listed twice.', "remove the duplicate."))
-        seen.add(str(stack))
+    problems.extend(unique_names(stacks, "cluster_stacks", STACK_NAME_RE, "a stack name",
+                                 "use `<org>/<project>/<stack>`.")[1])
     pending = args.get("pending_clusters", [])
-    if not isinstance(pending, list) or not all(
-            isinstance(c, str) and DNS_LABEL_RE.match(c) for c in pending):
+    if not isinstance(pending, list):
         problems.append(Problem("pending_clusters", "expected a list of cluster names.",
                                 'e.g. ["gpu-north"].'))
+    else:
+        problems.extend(unique_names(pending, "pending_clusters", DNS_LABEL_RE,
+                                     "a cluster name", 'e.g. "gpu-north".')[1])
     base = args.get("base", "")
     if base.strip():
         try:

@@ -50,26 +50,14 @@ def test_the_hook_explains_the_refusal(caplog: pytest.LogCaptureFixture) -> None
     pulumi.runtime.set_mocks(
         monitor.mocks, project="p", stack="s", preview=False, logger=logger, monitor=monitor
     )
-    refused = ErrorHookArgs(
-        urn="urn:acl",
-        id="",
-        name="gpu-dev-policy-acl",
-        type="tailscale:index/acl:Acl",
-        new_inputs={},
-        failed_operation="create",
-        errors=[REFUSAL],
-    )
-    other = ErrorHookArgs(
-        urn="urn:acl",
-        id="",
-        name="gpu-dev-policy-acl",
-        type="tailscale:index/acl:Acl",
-        new_inputs={},
-        failed_operation="create",
-        errors=["401 Unauthorized"],
-    )
+
+    def failed_create(error: str) -> ErrorHookArgs:
+        return ErrorHookArgs(urn="urn:acl", id="", name="gpu-dev-policy-acl",
+                             type="tailscale:index/acl:Acl", new_inputs={},
+                             failed_operation="create", errors=[error])
+
     with caplog.at_level(logging.ERROR, logger="adopt-test"):
-        assert explain_adoption_failure(refused) is False
-        assert explain_adoption_failure(other) is False
+        assert explain_adoption_failure(failed_create(REFUSAL)) is False
+        assert explain_adoption_failure(failed_create("401 Unauthorized")) is False
     assert [record.getMessage() for record in caplog.records] == [ADOPT_HELP]
     assert "policy.adoptExisting: true" in ADOPT_HELP and "policy.base" in ADOPT_HELP
