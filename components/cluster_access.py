@@ -129,6 +129,14 @@ class SecureClusterAccessArgs(TypedDict):
     fleets)."""
 
 
+def project_root() -> Path:
+    """Where relative paths in args (policy.base) start: the project's root (Pulumi.yaml), also
+    when another language's program hosts the component; else the working directory."""
+    root = pulumi.runtime.settings.SETTINGS.root_directory
+    # Test harnesses that configure the runtime by hand leave a placeholder here.
+    return Path(root) if root and Path(root).is_dir() else Path.cwd()
+
+
 class SecureClusterAccess(pulumi.ComponentResource):
     """kubectl through the tailnet for one cluster: policy, operator, proxy, recorder, RBAC."""
 
@@ -150,7 +158,7 @@ class SecureClusterAccess(pulumi.ComponentResource):
     ) -> None:
         config = args_to_config(args)
         try:
-            plan = plan_cluster(config, Path.cwd())
+            plan = plan_cluster(config, project_root())
         except InvalidConfig as error:
             raise invalid_args(error, "SecureClusterAccess") from None
         super().__init__("tailscale-cluster-access:index:SecureClusterAccess", name, None, opts)

@@ -97,8 +97,7 @@ def plan_cluster(
     if problems:
         raise InvalidConfig(problems, prefix=prefix, subject=subject)
 
-    base_postures = _postures(base)
-    fragment = build_fragment(spec, base_postures)
+    fragment = build_fragment(spec, base)
     try:
         merged = merge_policies(base or {}, [(spec.cluster, fragment)])
     except MergeError as error:
@@ -128,14 +127,3 @@ def plan_cluster(
     )
     plan.__dict__["fragment_hujson"] = rendered_fragment  # rendered once, above
     return plan
-
-
-def _postures(base: Mapping[str, Any] | None) -> dict[str, tuple[str, ...]]:
-    section = (base or {}).get("postures")
-    if not isinstance(section, Mapping):
-        return {}
-    return {
-        name: tuple(str(rule) for rule in rules)
-        for name, rules in section.items()
-        if isinstance(rules, list)
-    }

@@ -246,11 +246,14 @@ def pending_fragment(cluster: str) -> dict[str, Any]:
 
     Its stack creates an OAuth client tagged `tag:k8s-operator-<cluster>`, which Tailscale
     refuses unless the tag is in tagOwners; the stack's fragment only exists after that run.
-    No grants: nobody reaches the cluster until its fragment replaces this.
+    No grants: nobody reaches the cluster until its fragment replaces this. The approver for
+    its ProxyGroup's Tailscale Service is there too, so that an HA proxy can become ready
+    (and `pulumi up` stop waiting for it) before the grants arrive.
     """
     tags = fleet_tags(cluster)
     return {"tagOwners": {tags.operator: [], tags.proxy: [tags.operator],
-                          tags.recorder: [tags.operator]}}
+                          tags.recorder: [tags.operator]},
+            "autoApprovers": {"services": {tags.proxy: [tags.proxy]}}}
 
 
 def pending_name(cluster: str) -> str:

@@ -224,6 +224,8 @@ def run_program(
         logger=logger,
         monitor=monitor,
     )
+    # The engine runs a program with its project's root (where Pulumi.yaml is) set.
+    settings.SETTINGS.root_directory = str(program.resolve().parent)
     runtime_config.set_all_config(config_strings(config), secret_keys or [])
     settings.SETTINGS.outputs.clear()
     # set_mocks leaves a finished root stack behind; run in a fresh one so exports land.
@@ -233,6 +235,7 @@ def run_program(
     finally:
         # Output tasks a failed run leaves behind must not surface in the next run.
         settings.SETTINGS.outputs.clear()
+        settings.SETTINGS.root_directory = None
         logger.removeHandler(handler)
         runtime_config.set_all_config({}, [])
         settings.ROOT.set(None)

@@ -59,12 +59,22 @@ def load_stack(
         )
     except InvalidConfig as error:
         raise pulumi.RunError(error.render()) from None
-    if "clientSecret" in config.get("oauth", {}) and not runtime_config.is_config_secret(
-        f"{namespace}:oauth"
-    ):
-        pulumi.log.warn(
-            f"{namespace}:oauth.clientSecret is stored in plain text in the stack "
-            "file; set it with `pulumi config set --secret --path "
-            "oauth.clientSecret`. It is still handled as a secret here."
-        )
+    for path in sorted(SECRET_FIELDS):
+        top, *rest = path.split(".")
+        if _has_path(config.get(top), rest) and not runtime_config.is_config_secret(
+            f"{namespace}:{top}"
+        ):
+            pulumi.log.warn(
+                f"{namespace}:{path} is stored in plain text in the stack file; set it with "
+                f"`pulumi config set --secret --path {path}`. It is still handled as a secret "
+                "here."
+            )
     return plan, config_to_args(config)
+
+
+def _has_path(value: Any, keys: list[str]) -> bool:
+    for key in keys:
+        if not isinstance(value, Mapping) or key not in value:
+            return False
+        value = value[key]
+    return True

@@ -6,6 +6,8 @@ from typing import NotRequired, TypedDict
 import pulumi
 import pulumi_tailscale as tailscale
 from pulumi.resource_hooks import ErrorHook, ErrorHookArgs, ResourceHookBinding
+from pulumi.runtime.proto import resource_pb2
+from pulumi.runtime.settings import monitor_supports_feature
 
 from .errors import InvalidArgs
 from .policy import hujson
@@ -58,6 +60,15 @@ def explain_adoption_failure(args: ErrorHookArgs) -> bool:
     return False
 
 
+def _adoption_hooks(name: str) -> ResourceHookBinding | None:
+    """The explaining error hook, where the Pulumi CLI supports error hooks;
+    older CLIs refuse a resource that carries one, so it is left out there."""
+    if not monitor_supports_feature(resource_pb2.RESOURCE_MONITOR_FEATURE_ERROR_HOOKS):
+        return None
+    return ResourceHookBinding(
+        on_error=[ErrorHook(f"{name}-explain-adoption", explain_adoption_failure)])
+
+
 class TailnetPolicy(pulumi.ComponentResource):
     """The tailnet policy file: a base policy plus generated fragments, written with
     `tailscale.Acl`. Destroying the stack never resets the tailnet's policy."""
@@ -103,8 +114,7 @@ class TailnetPolicy(pulumi.ComponentResource):
             acl=rendered,
             overwrite_existing_content=bool(args.get("adopt_existing", False)),
             reset_acl_on_destroy=False,
-            opts=pulumi.ResourceOptions(parent=self, hooks=ResourceHookBinding(on_error=[
-                ErrorHook(f"{name}-explain-adoption", explain_adoption_failure)])),
+            opts=pulumi.ResourceOptions(parent=self, hooks=_adoption_hooks(name)),
         )
         self.acl = acl
         self.policy = pulumi.Output.from_input(rendered)

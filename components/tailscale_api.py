@@ -13,6 +13,11 @@ file"; OAuth scope `policy_file:read`) and the clients the Tailscale provider is
 - 400 with `{"message": ...}`: the policy does not parse or is invalid (Tailscale's message,
   with line and column where it has them).
 
+`get_policy` reads the live policy file: `GET /api/v2/tailnet/{tailnet}/acl` with
+`Accept: application/hujson` (API reference "Get policy file", OAuth scope
+`policy_file:read`; tailscale-client-go-v2 `PolicyFileResource.Raw`): 200 with the policy
+as stored, comments included, and an `ETag` header naming that version.
+
 Credentials and their precedence mirror the Tailscale provider (terraform-provider-tailscale
 `provider.go`): an API key (HTTP Basic, key as user name) or an OAuth client whose
 client-credentials token (`POST {base}/api/v2/oauth/token`) is sent as a Bearer token.
@@ -26,6 +31,7 @@ import urllib.parse
 import urllib.request
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from email.message import Message
 from typing import Any
 
 DEFAULT_BASE_URL = "https://api.tailscale.com"
@@ -157,16 +163,22 @@ def _json_object(body: bytes) -> dict[str, Any] | None:
     return value if isinstance(value, dict) else None
 
 
-def _send(request: urllib.request.Request, what: str, timeout: float) -> tuple[int, bytes]:
+def _send_for_headers(request: urllib.request.Request, what: str,
+                      timeout: float) -> tuple[int, bytes, Message]:
     """Send `request`; HTTP error statuses are returned, transport failures raise ApiError."""
     try:
         with _opener(request.full_url).open(request, timeout=timeout) as response:
-            return int(response.status), bytes(response.read())
+            return int(response.status), bytes(response.read()), response.headers
     except urllib.error.HTTPError as error:
-        return int(error.code), bytes(error.read() or b"")
+        return int(error.code), bytes(error.read() or b""), error.headers
     except (urllib.error.URLError, TimeoutError, OSError) as error:
         reason = getattr(error, "reason", error)
         raise ApiError(f"{what}: could not reach {request.full_url}: {reason}") from None
+
+
+def _send(request: urllib.request.Request, what: str, timeout: float) -> tuple[int, bytes]:
+    status, body, _ = _send_for_headers(request, what, timeout)
+    return status, body
 
 
 def _http_failure(what: str, status: int, body: bytes) -> ApiError:
@@ -205,7 +217,17 @@ def fetch_oauth_token(settings: ApiSettings, timeout: float = DEFAULT_TIMEOUT) -
     return token
 
 
-def _authorization(settings: ApiSettings, timeout: float) -> str:
+@dataclass(frozen=True)
+class LivePolicy:
+    """The tailnet's current policy file as Tailscale returns it."""
+
+    hujson: str
+    etag: str = ""
+
+
+def authorization_header(settings: ApiSettings, timeout: float = DEFAULT_TIMEOUT) -> str:
+    """The `Authorization` header value; an OAuth client costs one token request, so callers
+    making several requests can fetch it once and pass it on."""
     if settings.uses_oauth:
         return f"Bearer {fetch_oauth_token(settings, timeout)}"
     # The provider's client sends the key as the Basic-auth user name with no password.
@@ -238,16 +260,21 @@ def _verdict(payload: dict[str, Any]) -> PolicyVerdict:
     return PolicyVerdict([], warnings)
 
 
-def check_policy(policy_text: str, settings: ApiSettings,
-                 timeout: float = DEFAULT_TIMEOUT) -> PolicyVerdict:
+def _acl_url(settings: ApiSettings, suffix: str = "") -> str:
+    tailnet = urllib.parse.quote(settings.tailnet, safe="")
+    return f"{settings.base_url}/api/v2/tailnet/{tailnet}/acl{suffix}"
+
+
+def check_policy(policy_text: str, settings: ApiSettings, timeout: float = DEFAULT_TIMEOUT,
+                 authorization: str | None = None) -> PolicyVerdict:
     """Send the whole policy to Tailscale's validate endpoint; nothing is written.
 
+    `authorization` is a header from `authorization_header` (fetched when not given).
     Raises ApiError when no verdict could be had (unreachable, bad credentials, 5xx).
     """
-    tailnet = urllib.parse.quote(settings.tailnet, safe="")
-    url = f"{settings.base_url}/api/v2/tailnet/{tailnet}/acl/validate"
+    url = _acl_url(settings, "/validate")
     headers = {"Content-Type": "application/hujson", "Accept": "application/json",
-               "Authorization": _authorization(settings, timeout)}
+               "Authorization": authorization or authorization_header(settings, timeout)}
     request = urllib.request.Request(url, data=policy_text.encode("utf-8"), method="POST",
                                      headers=headers)
     what = f"Validating the tailnet policy with Tailscale (tailnet {settings.tailnet!r})"
@@ -268,3 +295,30 @@ def validate_policy(policy_text: str, settings: ApiSettings,
                     timeout: float = DEFAULT_TIMEOUT) -> list[str]:
     """Tailscale's reasons to reject `policy_text`; an empty list means it is accepted."""
     return check_policy(policy_text, settings, timeout).problems
+
+
+def fetch_policy(settings: ApiSettings, timeout: float = DEFAULT_TIMEOUT,
+                 authorization: str | None = None) -> LivePolicy:
+    """The tailnet's current policy file (HuJSON, as stored) and its ETag.
+
+    Raises ApiError when it cannot be had (unreachable, bad credentials, missing
+    `policy_file:read` scope, unknown tailnet, 5xx, a body that is not UTF-8).
+    """
+    headers = {"Accept": "application/hujson",
+               "Authorization": authorization or authorization_header(settings, timeout)}
+    request = urllib.request.Request(_acl_url(settings), method="GET", headers=headers)
+    what = f"Reading the live tailnet policy from Tailscale (tailnet {settings.tailnet!r})"
+    status, body, response_headers = _send_for_headers(request, what, timeout)
+    if status != 200:
+        raise _http_failure(what, status, body)
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise ApiError(f"{what}: the response is not UTF-8 text: {error}", status) from None
+    return LivePolicy(text, response_headers.get("ETag", ""))
+
+
+def get_policy(settings: ApiSettings, timeout: float = DEFAULT_TIMEOUT,
+               authorization: str | None = None) -> str:
+    """The tailnet's current policy file as HuJSON text (see `fetch_policy`)."""
+    return fetch_policy(settings, timeout, authorization).hujson

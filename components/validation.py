@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import suppress
 from typing import Any, TypeVar
 
+from .policy.sections import case_clashes, section
 from .problems import InvalidConfig, Problem
 from .spec import (
     ADMIN_CLUSTER_ROLES,
@@ -323,7 +324,7 @@ def _check_member(problems: list[Problem], key: str, value: str) -> None:
                 "list the members' login emails instead.",
             )
         )
-    elif not USER_RE.match(value) and not value.startswith("tag:"):
+    elif not USER_RE.match(value):
         problems.append(
             Problem(
                 key,
@@ -704,7 +705,11 @@ def _read_oauth(reader: _Reader) -> OAuthSettings:
     if has_secret and not (
         isinstance(secret, str) or is_secret_placeholder(secret) or _looks_like_output(secret)
     ):
-        reader.problem(reader.key("clientSecret"), f"expected a string, got {_describe(secret)}.")
+        # Name the type only: the value is a secret, even when it is not a string.
+        reader.problem(reader.key("clientSecret"),
+                       f"expected a string, got a {type(secret).__name__}.",
+                       "quote the secret, or set it with `pulumi config set --secret --path "
+                       "oauth.clientSecret`.")
     if client_id and not has_secret:
         reader.problem(
             reader.key("clientSecret"),
@@ -826,12 +831,36 @@ def cross_checks(spec: ClusterAccessSpec, base: Mapping[str, Any] | None) -> lis
     """Rules that relate several settings (and the base policy) to each other."""
     problems: list[Problem] = []
     base = base or {}
-    base_groups = _keys(base.get("groups"))
-    base_postures = _keys(base.get("postures"))
-    base_tags = _keys(base.get("tagOwners"))
+    base_groups = _keys(section(base, "groups"))
+    base_postures = _keys(section(base, "postures"))
+    base_tags = _keys(section(base, "tagOwners"))
     owned_tags = base_tags | {spec.tags.operator, spec.tags.proxy, spec.tags.recorder}
     whole_policy_known = spec.policy.manage or bool(spec.policy.base)
     recording = spec.session_recording
+
+    if spec.policy.manage and not spec.policy.base:
+        problems.append(Problem(
+            "policy.base",
+            "is required when the stack writes the tailnet policy (policy.manage: true): "
+            "tailscale.Acl replaces the whole file, so without a base the first `pulumi up` "
+            "would drop every rule other teams wrote (on a new tailnet, the default allow-all "
+            "rule).",
+            "export the live policy into a file (admin console > Access controls, or "
+            "`tailscale.get_acl().hujson`) and point policy.base at it; to replace the whole "
+            "policy on purpose, point it at a file that holds {}; or set policy.manage: false "
+            "to export only this stack's fragment."))
+    for first, second in case_clashes(base):
+        problems.append(Problem(
+            "policy.base", f'has both "{first}" and "{second}"; Tailscale reads keys without '
+            "regard to case, so it would see only one of them.", "merge them into one section."))
+    if section(base, "defaultSrcPosture"):
+        problems.append(Problem(
+            "policy.base",
+            "sets defaultSrcPosture, which Tailscale applies to every rule without a posture of "
+            "its own: the proxy-to-recorder rule (recorded sessions would be refused) and the "
+            "policy tests this stack generates included.",
+            "give the rules that need a posture their own srcPosture and remove "
+            "defaultSrcPosture, or require the posture here with access[].posture."))
 
     for index, rule in enumerate(spec.access):
         key = f"access[{index}]"
@@ -900,11 +929,15 @@ def cross_checks(spec: ClusterAccessSpec, base: Mapping[str, Any] | None) -> lis
                         "add it to tagOwners in the base policy file.",
                     )
                 )
-            if src == spec.endpoint_tag:
+            own_roles = [role for role, tag in (("operator", spec.tags.operator),
+                                                ("proxy", spec.tags.proxy),
+                                                ("recorder", spec.tags.recorder)) if src == tag]
+            if own_roles:
                 problems.append(
                     Problem(
                         src_key,
-                        "the proxy's own tag cannot be an access source.",
+                        f'"{src}" is this stack\'s own {own_roles[0]} tag; the devices that '
+                        "serve kubectl and record it cannot also be its clients.",
                         "use the tag of the clients instead.",
                     )
                 )
@@ -962,7 +995,7 @@ def cross_checks(spec: ClusterAccessSpec, base: Mapping[str, Any] | None) -> lis
                 )
 
     for name in spec.postures:
-        if name in base_postures and _as_set(base.get("postures", {}).get(name)) != set(
+        if name in base_postures and _as_set((section(base, "postures") or {}).get(name)) != set(
             spec.postures[name]
         ):
             problems.append(
@@ -973,7 +1006,7 @@ def cross_checks(spec: ClusterAccessSpec, base: Mapping[str, Any] | None) -> lis
                 )
             )
     for name in spec.groups:
-        if name in base_groups and _as_set(base.get("groups", {}).get(name)) != set(
+        if name in base_groups and _as_set((section(base, "groups") or {}).get(name)) != set(
             spec.groups[name]
         ):
             problems.append(
@@ -983,7 +1016,9 @@ def cross_checks(spec: ClusterAccessSpec, base: Mapping[str, Any] | None) -> lis
                     "define the group in one place only.",
                 )
             )
-    base_owner_map = base.get("tagOwners") if isinstance(base.get("tagOwners"), Mapping) else {}
+    base_owner_map = section(base, "tagOwners")
+    if not isinstance(base_owner_map, Mapping):
+        base_owner_map = {}
     assert isinstance(base_owner_map, Mapping)
     for role, tag in (("proxy", spec.tags.proxy), ("recorder", spec.tags.recorder)):
         if role == "recorder" and not recording.enabled:

@@ -36,7 +36,7 @@ def test_first_apply_on_a_busy_tailnet_fails_and_nothing_is_overwritten() -> Non
 
 def test_the_acl_carries_the_explaining_error_hook() -> None:
     config = copy.deepcopy(stack_config("dev"))
-    config["policy"] = {"adoptExisting": True}
+    config["policy"] = {"base": "policies/base.hujson", "adoptExisting": True}
     run = run_config(config, program_mocks=TailnetWithAPolicy(), preview=False)
     acl = run.one("tailscale:index/acl:Acl")
     assert acl.inputs["overwriteExistingContent"] is True

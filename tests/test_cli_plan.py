@@ -38,6 +38,10 @@ def plan(out: Path, stack: str = "dev", config: Path | None = None) -> tuple[int
     return run_cli(*argv)
 
 
+# The shipped example base policy, relative to the project root like every config path.
+BASE_POLICY = {"base": "policies/base.hujson"}
+
+
 def write_stack(path: Path, config: dict[str, Any]) -> Path:
     path.write_text(yaml.safe_dump(
         {"config": {f"tailscale-cluster-access:{key}": value for key, value in config.items()}}))
@@ -303,7 +307,7 @@ def test_policy_fragment_mode_and_noauth_are_planned_and_flagged(tmp_path: Path)
 
 def test_secure_values_are_planned_as_unknown_secrets(tmp_path: Path) -> None:
     config = write_stack(tmp_path / "Pulumi.byo.yaml", {
-        "cluster": "gpu-byo", "groups": GROUPS,
+        "cluster": "gpu-byo", "groups": GROUPS, "policy": BASE_POLICY,
         "oauth": {"clientId": "k123", "clientSecret": {"secure": "AAABAJ0ciphertext"}},
     })
     code, out, err = plan(tmp_path / "out", "byo", config)
@@ -359,6 +363,9 @@ def test_unexpected_program_failure_exits_1_with_one_line(tmp_path: Path) -> Non
                                          "stackConfigDir: stacks\n")
     (project / "stacks" / "Pulumi.dev.yaml").write_text(
         (PROJECT_ROOT / "stacks" / "Pulumi.dev.yaml").read_text())
+    (project / "policies").mkdir()
+    (project / "policies" / "base.hujson").write_text(
+        (PROJECT_ROOT / "policies" / "base.hujson").read_text())
     (project / "__main__.py").write_text("raise RuntimeError('provider exploded\\nmore')\n")
     argv = ["plan", "--stack", "dev", "--project", str(project), "--out", str(tmp_path / "out")]
 
@@ -396,7 +403,7 @@ def test_console_script_plans_dev(tmp_path: Path) -> None:
 
 def test_plaintext_oauth_secret_appears_nowhere(tmp_path: Path) -> None:
     config = write_stack(tmp_path / "Pulumi.leaky.yaml", {
-        "cluster": "gpu-leaky", "groups": GROUPS,
+        "cluster": "gpu-leaky", "groups": GROUPS, "policy": BASE_POLICY,
         "oauth": {"clientId": "k123", "clientSecret": PLAINTEXT},
     })
     out = tmp_path / "out"
@@ -455,7 +462,7 @@ def test_a_program_that_leaks_a_plaintext_secret_gets_no_plan(tmp_path: Path) ->
     (project / "Pulumi.yaml").write_text("name: tailscale-cluster-access\nruntime: python\n"
                                          "stackConfigDir: stacks\n")
     write_stack(project / "stacks" / "Pulumi.dev.yaml", {
-        "cluster": "gpu-dev", "groups": GROUPS,
+        "cluster": "gpu-dev", "groups": GROUPS, "policy": {"manage": False},
         "oauth": {"clientId": "k123", "clientSecret": PLAINTEXT}})
     # A careless edit: the real program plus an export of the secret in plaintext.
     (project / "__main__.py").write_text(

@@ -36,8 +36,13 @@ def monitor() -> RecordingMonitor:
     return recording
 
 
+# Every stack that writes the policy names the rest of it; tests run from the project root.
 GUIDE_GROUPS = {
-    "groups": {"group:ml-engineers": ["alice@example.com"], "group:ml-readers": ["bob@example.com"]}
+    "groups": {
+        "group:ml-engineers": ["alice@example.com"],
+        "group:ml-readers": ["bob@example.com"],
+    },
+    "policy": {"base": "policies/base.hujson"},
 }
 
 CASES: list[tuple[str, Callable[[], object], list[str]]] = [
@@ -62,6 +67,7 @@ CASES: list[tuple[str, Callable[[], object], list[str]]] = [
             {
                 "cluster": "gpu",
                 "groups": {"group:a": ["a@example.com"]},
+                "policy": {"base": "policies/base.hujson"},
                 "access": [
                     {"src": ["group:a"], "kubernetes_groups": ["x"], "record_sessions": True}
                 ],
@@ -152,6 +158,18 @@ def test_invalid_args_print_without_traceback() -> None:
 
 def test_errors_name_the_python_and_the_schema_spelling(monitor: RecordingMonitor) -> None:
     with pytest.raises(InvalidArgs) as raised:
-        SecureClusterAccess("c", {**GUIDE_GROUPS, "cluster": "gpu", "access": [
-            {"src": ["group:ml-readers"], "kubernetes_groups": ["x"], "record_sessions": True}]})
+        SecureClusterAccess(
+            "c",
+            {
+                **GUIDE_GROUPS,
+                "cluster": "gpu",
+                "access": [
+                    {
+                        "src": ["group:ml-readers"],
+                        "kubernetes_groups": ["x"],
+                        "record_sessions": True,
+                    }
+                ],
+            },
+        )
     assert "  - args.access[0].record_sessions (access[0].recordSessions):" in str(raised.value)

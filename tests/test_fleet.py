@@ -121,7 +121,8 @@ def test_per_cluster_tag_scheme_changes_the_defaults_only() -> None:
     assert explicit.tags.recorder == "tag:rec-east"
     assert explicit.tags.operator == "tag:k8s-operator-gpu-east"
     shared = parse_spec({"cluster": "gpu-east", "groups": {"group:ml-engineers": ["a@x.com"],
-                                                           "group:ml-readers": ["b@x.com"]}})
+                                                           "group:ml-readers": ["b@x.com"]},
+                         "policy": {"manage": False}})
     assert shared.tags == Tags()
 
 
@@ -464,6 +465,8 @@ def test_pending_cluster_gets_its_tags_but_no_access() -> None:
     tags = fleet_tags(new_config["cluster"])
     assert policy["tagOwners"][tags.operator] == []
     assert policy["tagOwners"][tags.proxy] == [tags.operator]
+    # Its ProxyGroup's Tailscale Service can be approved, so an HA proxy becomes ready.
+    assert policy["autoApprovers"]["services"][tags.proxy] == [tags.proxy]
     assert tags.proxy not in json.dumps(policy["grants"])
     assert new_config["cluster"] not in {row["cluster"] for row in plan.access}
 

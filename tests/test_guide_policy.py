@@ -1,9 +1,11 @@
 """The rendered tailnet policy of each stack, against the guide's own snippets."""
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import PROJECT_ROOT
 from tailscale_cluster_access.offline import ProgramRun
 from tailscale_cluster_access.policy import hujson
 
@@ -33,9 +35,28 @@ GUIDE_ACLS = [
 ]
 
 
+BASE = hujson.parse((PROJECT_ROOT / "policies" / "base.hujson").read_text()).data
+
+
 def written_policy(run: ProgramRun) -> dict[str, Any]:
-    text = run.one("tailscale:index/acl:Acl").inputs["acl"]
-    return hujson.parse(text).data
+    """The stack's own part of the policy it writes, after checking that every entry of the
+    base policy (policies/base.hujson) is there, unchanged and first."""
+    document = hujson.parse(run.one("tailscale:index/acl:Acl").inputs["acl"])
+    own: dict[str, Any] = {}
+    for key, value in document.data.items():
+        kept = BASE.get(key)
+        if isinstance(value, list):
+            kept = kept or []
+            assert value[: len(kept)] == kept, key
+            value = value[len(kept) :]
+        elif isinstance(value, dict):
+            kept = kept or {}
+            assert {name: value[name] for name in kept} == kept, key
+            value = {name: item for name, item in value.items() if name not in kept}
+        if value:
+            own[key] = value
+    assert document.header and document.comments["acls"], "the base's comments survive"
+    return own
 
 
 def test_dev_policy_is_the_guide(run_stack: Callable[..., ProgramRun]) -> None:
@@ -118,7 +139,9 @@ def test_prod_records_and_requires_posture(run_stack: Callable[..., ProgramRun])
 
 
 def test_network_rules_as_grants(run_stack: Callable[..., ProgramRun]) -> None:
-    policy = written_policy(run_stack("prod", {"policy": {"networkRules": "grants"}}))
+    policy = written_policy(
+        run_stack("prod", {"policy": {"base": "policies/base.hujson", "networkRules": "grants"}})
+    )
     assert "acls" not in policy
     ip_grants = [grant for grant in policy["grants"] if "ip" in grant]
     assert ip_grants == [
@@ -167,3 +190,36 @@ def test_one_source_of_truth(run_stack: Callable[..., ProgramRun], stack: str) -
         for dst in test["accept"]
     }
     assert accepted == {endpoint}
+
+
+def test_no_deny_test_where_a_rule_lets_the_recorder_through(
+    run_stack: Callable[..., ProgramRun], tmp_path: Path
+) -> None:
+    """A deny test that some rule contradicts would make Tailscale refuse the whole policy."""
+    allow_all = tmp_path / "allow-all.hujson"
+    allow_all.write_text('{"acls": [{"action": "accept", "src": ["*"], "dst": ["*:*"]}]}')
+    adopted = written_policy_text(run_stack("dev", {"policy": {"base": str(allow_all)}}))
+    assert not [test for test in adopted["tests"] if "deny" in test]
+    assert adopted["acls"][0] == {"action": "accept", "src": ["*"], "dst": ["*:*"]}
+    everyone = written_policy(
+        run_stack("dev", {"access": [{"src": ["*"], "kubernetesGroups": ["tailnet-readers"]}]})
+    )
+    assert not [test for test in everyone.get("tests", []) if "deny" in test]
+
+
+def test_a_base_spelled_the_old_way_gets_the_entries_in_its_sections(
+    run_stack: Callable[..., ProgramRun], tmp_path: Path
+) -> None:
+    old_style = tmp_path / "old.hujson"
+    old_style.write_text(
+        '{"TagOwners": {"tag:ci": []}, '
+        '"ACLs": [{"Action": "accept", "Users": ["*"], "Ports": ["*:*"]}]}'
+    )
+    policy = written_policy_text(run_stack("dev", {"policy": {"base": str(old_style)}}))
+    assert "acls" not in policy and "tagOwners" not in policy
+    assert policy["TagOwners"] == {"tag:ci": [], **GUIDE_TAG_OWNERS}
+    assert policy["ACLs"][1:] == GUIDE_ACLS
+
+
+def written_policy_text(run: ProgramRun) -> dict[str, Any]:
+    return hujson.parse(run.one("tailscale:index/acl:Acl").inputs["acl"]).data

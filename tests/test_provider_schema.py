@@ -239,6 +239,7 @@ def test_construct_maps_camel_case_inputs_and_keeps_the_secret(tmp_path: Path) -
         "roleBindings": [{"group": "tailnet-readers", "clusterRole": "edit"}],
         "oauth": {"clientId": "kClient123CNTRL", "clientSecret": plaintext},
         "tailnetDomain": "tailxyz.ts.net",
+        "policy": {"manage": False},
     })
     binding = run.one("kubernetes:rbac.authorization.k8s.io/v1:ClusterRoleBinding")
     assert binding.inputs["roleRef"]["name"] == "edit"
@@ -367,6 +368,9 @@ class ObjectLiteralParser:
 def mismatches(schema: dict[str, Any], value: Any, prop: dict[str, Any], where: str) -> list[str]:
     """Where `value` (a YAML value or parsed TypeScript literal) does not fit `prop`."""
     if isinstance(value, Opaque):
+        return []
+    # A Pulumi YAML builtin (`fn::readFile: ...`) stands for a value computed at run time.
+    if isinstance(value, dict) and len(value) == 1 and str(next(iter(value))).startswith("fn::"):
         return []
     if "$ref" in prop:
         if not isinstance(value, dict):

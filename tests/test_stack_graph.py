@@ -1,10 +1,11 @@
 """The stacks' resource graphs under the SDK mocks: types, names, parents, dependency order."""
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
-from tailscale_cluster_access.offline import ProgramRun, Secret, contains_secret
+from tailscale_cluster_access.offline import ProgramRun, Secret, contains_secret, run_program
 
 ACL = "tailscale:index/acl:Acl"
 OAUTH_CLIENT = "tailscale:index/oauthClient:OauthClient"
@@ -119,7 +120,11 @@ def test_acl_never_resets_the_tailnet(run_stack: Callable[..., ProgramRun]) -> N
 
 
 def test_adopt_existing_overwrites(run_stack: Callable[..., ProgramRun]) -> None:
-    inputs = run_stack("dev", {"policy": {"adoptExisting": True}}).one(ACL).inputs
+    inputs = (
+        run_stack("dev", {"policy": {"base": "policies/base.hujson", "adoptExisting": True}})
+        .one(ACL)
+        .inputs
+    )
     assert inputs["overwriteExistingContent"] is True
 
 
@@ -227,3 +232,19 @@ def test_undecryptable_secret_is_unknown(run_stack: Callable[..., ProgramRun]) -
     )
     secret = run.one(SECRET).inputs["stringData"]
     assert isinstance(secret, Secret) and not secret.known
+
+
+def test_policy_base_is_relative_to_the_project_root_not_the_working_directory(
+    tmp_path: Path,
+) -> None:
+    """As when another language's program hosts the component: cwd is not the project."""
+    project = tmp_path / "consumer"
+    project.mkdir()
+    (project / "other-teams.hujson").write_text('{"groups": {"group:finance": ["f@x.com"]}}')
+    (project / "__main__.py").write_text(
+        "from tailscale_cluster_access import SecureClusterAccess\n"
+        "SecureClusterAccess('gpu', {'cluster': 'gpu', 'policy': {'base': 'other-teams.hujson'},\n"
+        "    'groups': {'group:ml-engineers': ['a@x.com'], 'group:ml-readers': ['b@x.com']}})\n"
+    )
+    run = run_program(project / "__main__.py", project="consumer", stack_name="dev", config={})
+    assert '"group:finance": ["f@x.com"]' in run.one(ACL).inputs["acl"]

@@ -1,9 +1,11 @@
 """The online policy check against a local server that speaks Tailscale's API shapes.
 
-The fake implements `POST /api/v2/oauth/token` (OAuth client credentials) and
+The fake implements `POST /api/v2/oauth/token` (OAuth client credentials),
 `POST /api/v2/tailnet/{tailnet}/acl/validate` as documented: 200 + `{}` when accepted,
 200 + `{"message", "data": [{"user", "errors"|"warnings"}]}` when tests fail or warn,
-400 + `{"message"}` when the policy does not parse. Nothing here reaches the internet.
+400 + `{"message"}` when the policy does not parse; and `GET /api/v2/tailnet/{tailnet}/acl`
+("Get policy file"): the live policy as stored (HuJSON with `Accept: application/hujson`,
+else JSON) with an `ETag` header. Nothing here reaches the internet.
 """
 
 import base64
@@ -21,13 +23,22 @@ from typing import Any
 import pytest
 from conftest import run_config, stack_config
 from tailscale_cluster_access import tailscale_api
-from tailscale_cluster_access.offline import run_program
+from tailscale_cluster_access.offline import ProgramRun, run_program
 from tailscale_cluster_access.policy import hujson
-from tailscale_cluster_access.preview_check import SKIPPED
+from tailscale_cluster_access.preview_check import (
+    DRIFT_FIX,
+    DRIFT_SKIPPED,
+    MAX_LISTED,
+    SKIP_DRIFT_ENV,
+    SKIPPED,
+)
 from tailscale_cluster_access.tailscale_api import (
     ApiError,
     ApiSettings,
+    LivePolicy,
     check_policy,
+    fetch_policy,
+    get_policy,
     settings_from,
     validate_policy,
 )
@@ -52,6 +63,7 @@ class Received:
     path: str
     headers: dict[str, str]
     body: str
+    method: str = "POST"
 
 
 @dataclass
@@ -63,9 +75,17 @@ class FakeTailscale:
     requests: list[Received] = field(default_factory=list)
     tokens: set[str] = field(default_factory=set)
     reply: Callable[[str], tuple[int, Any]] | None = None
+    # The tailnet's current policy file as stored (a policy with nothing in it by default).
+    live_policy: str = "{}\n"
+    etag: str = '"live-1"'
+    # Overrides the answer to GET .../acl: (status, JSON payload).
+    get_reply: tuple[int, Any] | None = None
 
     def validate_paths(self) -> list[Received]:
         return [r for r in self.requests if r.path.endswith("/acl/validate")]
+
+    def policy_reads(self) -> list[Received]:
+        return [r for r in self.requests if r.method == "GET" and r.path.endswith("/acl")]
 
 
 def _verdict_from_policy(body: str) -> tuple[int, Any]:
@@ -90,6 +110,39 @@ def _handler(state: FakeTailscale) -> type[BaseHTTPRequestHandler]:
             self.end_headers()
             self.wfile.write(body)
 
+        def _acl_path_ok(self, suffix: list[str]) -> bool:
+            """Route, credentials and tailnet; answers the request itself when not ok."""
+            parts = self.path.split("/")
+            if (len(parts) != 5 + len(suffix) or parts[1:4] != ["api", "v2", "tailnet"]
+                    or parts[5:] != suffix):
+                self._send(404, {"message": "not found"})
+                return False
+            if not self._authorized():
+                self._send(401, {"message": "API token invalid"})
+                return False
+            if urllib.parse.unquote(parts[4]) not in state.tailnets:
+                self._send(404, {"message": "tailnet not found"})
+                return False
+            return True
+
+        def do_GET(self) -> None:
+            state.requests.append(Received(self.path, dict(self.headers.items()), "", "GET"))
+            if not self._acl_path_ok(["acl"]):
+                return
+            if state.get_reply is not None:
+                self._send(*state.get_reply)
+                return
+            hujson_wanted = self.headers.get("Accept") == "application/hujson"
+            body = (state.live_policy if hujson_wanted
+                    else json.dumps(hujson.parse(state.live_policy).data)).encode()
+            self.send_response(200)
+            self.send_header("Content-Type",
+                             "application/hujson" if hujson_wanted else "application/json")
+            self.send_header("ETag", state.etag)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
         def do_POST(self) -> None:
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(length).decode()
@@ -97,16 +150,7 @@ def _handler(state: FakeTailscale) -> type[BaseHTTPRequestHandler]:
             if self.path == "/api/v2/oauth/token":
                 self._token(body)
                 return
-            parts = self.path.split("/")
-            if (len(parts) != 7 or parts[1:4] != ["api", "v2", "tailnet"]
-                    or parts[5:] != ["acl", "validate"]):
-                self._send(404, {"message": "not found"})
-                return
-            if not self._authorized():
-                self._send(401, {"message": "API token invalid"})
-                return
-            if urllib.parse.unquote(parts[4]) not in state.tailnets:
-                self._send(404, {"message": "tailnet not found"})
+            if not self._acl_path_ok(["acl", "validate"]):
                 return
             if self.headers.get("Content-Type") not in ("application/hujson", "application/json"):
                 self._send(415, {"message": "unsupported content type"})
@@ -297,6 +341,35 @@ def test_unreachable_api_says_what_it_tried() -> None:
         validate_policy(POLICY, ApiSettings(base_url=url, api_key=API_KEY), timeout=5)
 
 
+def test_reading_the_live_policy_returns_it_as_stored(fake: FakeTailscale) -> None:
+    fake.live_policy = POLICY
+    live = fetch_policy(api_key_settings(fake, tailnet="example.com"))
+    assert live == LivePolicy(POLICY, '"live-1"')  # comments and all
+    (request,) = fake.policy_reads()
+    assert request.path == "/api/v2/tailnet/example.com/acl"
+    assert request.headers["Accept"] == "application/hujson"
+    assert request.headers["Authorization"] == "Basic " + base64.b64encode(
+        f"{API_KEY}:".encode()).decode()
+
+
+def test_reading_the_live_policy_with_an_oauth_client(fake: FakeTailscale) -> None:
+    fake.live_policy = POLICY
+    assert get_policy(oauth_settings(fake)) == POLICY
+    token_request, read = fake.requests
+    assert token_request.path == "/api/v2/oauth/token"
+    (token,) = fake.tokens
+    assert read.headers["Authorization"] == f"Bearer {token}"
+
+
+def test_reading_without_the_scope_names_the_scope(fake: FakeTailscale) -> None:
+    fake.get_reply = (403, {"message": "calling actor does not have enough permissions"})
+    with pytest.raises(ApiError) as caught:
+        get_policy(api_key_settings(fake))
+    assert caught.value.status == 403
+    assert "Reading the live tailnet policy" in str(caught.value)
+    assert "policy_file:read" in str(caught.value)
+
+
 # --- settings -----------------------------------------------------------------------------
 
 
@@ -433,3 +506,178 @@ def test_policy_rendered_from_outputs_is_checked_too(
         run_program(program, project="p", stack_name="s", config={})
     (request,) = fake.validate_paths()
     assert '"tag:k8s-operator": []' in request.body
+
+
+# --- the drift check in a preview ---------------------------------------------------------
+
+# What the user exported from the tailnet into policy.base.
+EXPORTED = """// The rest of the tailnet policy, exported from the admin console.
+{
+\t"groups": {"group:sre": ["carol@example.com"]},
+\t"tagOwners": {"tag:ci": ["group:sre"]},
+\t"acls": [
+\t\t// SRE keeps SSH to the CI runners.
+\t\t{"action": "accept", "src": ["group:sre"], "dst": ["tag:ci:22"]},
+\t],
+}
+"""
+ADDED_RULE = '{"action": "accept", "src": ["group:data"], "dst": ["tag:db:5432"]}'
+
+
+def with_base(tmp_path: Path) -> dict[str, Any]:
+    base = tmp_path / "base.hujson"
+    base.write_text(EXPORTED)
+    config = stack_config("dev")
+    config["policy"] = {**config.get("policy", {}), "base": str(base)}
+    return config
+
+
+def preview_with_live(fake: FakeTailscale, monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+                      live: str) -> ProgramRun:
+    use_fake(monkeypatch, fake)
+    fake.live_policy = live
+    return run_config(with_base(tmp_path), stack="dev")
+
+
+def drift_failure(fake: FakeTailscale, monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+                  live: str) -> str:
+    with pytest.raises(Exception) as caught:
+        preview_with_live(fake, monkeypatch, tmp_path, live)
+    return str(caught.value)
+
+
+def warnings_of(run: ProgramRun) -> list[str]:
+    return [text for level, text in run.messages if level == "warning"]
+
+
+def test_live_policy_equal_to_the_base_passes(
+        fake: FakeTailscale, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    run = preview_with_live(fake, monkeypatch, tmp_path, EXPORTED)
+    written = run.one(ACL_TYPE).inputs["acl"]
+    assert "group:ml-engineers" in written and "group:sre" in written  # base + fragment
+    assert [r.path for r in fake.policy_reads()] == ["/api/v2/tailnet/-/acl"]
+    assert not any(DRIFT_SKIPPED in text for text in warnings_of(run))
+
+
+def test_rule_added_live_after_the_export_fails_the_preview(
+        fake: FakeTailscale, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    live = EXPORTED.replace('"dst": ["tag:ci:22"]},', f'"dst": ["tag:ci:22"]}},\n{ADDED_RULE},')
+    message = drift_failure(fake, monkeypatch, tmp_path, live)
+    assert f"  - acls: {ADDED_RULE}\n" in message
+    assert "delete or change 1 entry of the live tailnet policy" in message
+    assert "ETag \"live-1\"" in message
+    assert DRIFT_FIX in message
+    assert "group:sre" not in message  # only the lost rule is named
+
+
+def test_group_changed_live_is_reported(
+        fake: FakeTailscale, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    live = EXPORTED.replace('["carol@example.com"]', '["dave@example.com"]')
+    message = drift_failure(fake, monkeypatch, tmp_path, live)
+    assert '  - groups["group:sre"]: ["dave@example.com"] -> ["carol@example.com"]' in message
+
+
+def test_keys_spelled_in_another_case_are_not_drift(
+        fake: FakeTailscale, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    live = (EXPORTED.replace('"acls"', '"ACLs"').replace('"groups"', '"Groups"')
+            .replace('"action"', '"Action"'))
+    run = preview_with_live(fake, monkeypatch, tmp_path, live)
+    assert run.by_type(ACL_TYPE)
+
+
+def test_forbidden_read_warns_and_continues(
+        fake: FakeTailscale, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    fake.get_reply = (403, {"message": "calling actor does not have enough permissions"})
+    run = preview_with_live(fake, monkeypatch, tmp_path, EXPORTED)
+    assert run.by_type(ACL_TYPE)
+    assert fake.validate_paths()  # the validation still ran
+    assert any(text.startswith(DRIFT_SKIPPED) and "HTTP 403" in text
+               and "policy_file:read" in text for text in warnings_of(run))
+
+
+def test_unparsable_live_policy_warns_and_continues(
+        fake: FakeTailscale, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    run = preview_with_live(fake, monkeypatch, tmp_path, '{"acls": [}')
+    assert run.by_type(ACL_TYPE)
+    assert any(text.startswith(f"{DRIFT_SKIPPED}: the live policy could not be read")
+               for text in warnings_of(run))
+
+
+def test_opt_out_skips_only_the_drift_check_with_a_warning(
+        fake: FakeTailscale, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv(SKIP_DRIFT_ENV, "1")
+    live = EXPORTED.replace('"dst": ["tag:ci:22"]},', f'"dst": ["tag:ci:22"]}},\n{ADDED_RULE},')
+    run = preview_with_live(fake, monkeypatch, tmp_path, live)
+    assert run.by_type(ACL_TYPE)
+    assert fake.policy_reads() == [] and fake.validate_paths()
+    assert any(text.startswith(f"{DRIFT_SKIPPED}: {SKIP_DRIFT_ENV} is set")
+               for text in warnings_of(run))
+
+
+def test_rejection_and_drift_are_reported_together(
+        fake: FakeTailscale, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    fake.reply = lambda body: (400, {"message": 'tagOwners["tag:ci"]: unknown owner'})
+    live = EXPORTED.replace('"dst": ["tag:ci:22"]},', f'"dst": ["tag:ci:22"]}},\n{ADDED_RULE},')
+    message = drift_failure(fake, monkeypatch, tmp_path, live)
+    assert 'Tailscale rejected the tailnet policy' in message
+    assert 'tagOwners["tag:ci"]: unknown owner' in message
+    assert f"  - acls: {ADDED_RULE}" in message
+
+
+def test_without_credentials_the_drift_check_says_it_skipped(tmp_path: Path) -> None:
+    run = run_config(with_base(tmp_path), stack="dev")
+    assert run.by_type(ACL_TYPE)
+    infos = [text for level, text in run.messages if level == "info"]
+    assert any(text.startswith(f"{DRIFT_SKIPPED}: no Tailscale credentials") for text in infos)
+
+
+BASE_PROGRAM = """
+from pathlib import Path
+from tailscale_cluster_access.tailnet_policy import TailnetPolicy
+TailnetPolicy("team", {"base": Path(__file__).with_name("base.hujson").read_text(),
+                       "fragments": ['{"tagOwners": {"tag:k8s-operator": []}}']})
+"""
+
+
+def test_a_long_list_of_lost_entries_is_shortened(
+        fake: FakeTailscale, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    use_fake(monkeypatch, fake)
+    (tmp_path / "base.hujson").write_text("{}")
+    rules = [{"action": "accept", "src": [f"user{i}@example.com"], "dst": ["tag:ci:22"]}
+             for i in range(MAX_LISTED + 5)]
+    fake.live_policy = json.dumps({"acls": rules})
+    program = tmp_path / "__main__.py"
+    program.write_text(BASE_PROGRAM)
+    with pytest.raises(Exception) as caught:
+        run_program(program, project="p", stack_name="s", config={})
+    message = str(caught.value)
+    assert f"delete or change {MAX_LISTED + 5} entries" in message
+    assert f"user{MAX_LISTED - 1}@example.com" in message
+    assert f"user{MAX_LISTED}@example.com" not in message
+    assert "  - and 5 more\n" in message
+
+
+def test_an_oauth_client_needs_one_token_for_both_checks(
+        fake: FakeTailscale, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("TAILSCALE_OAUTH_CLIENT_ID", CLIENT_ID)
+    monkeypatch.setenv("TAILSCALE_OAUTH_CLIENT_SECRET", CLIENT_SECRET)
+    monkeypatch.setenv("TAILSCALE_BASE_URL", fake.base_url)
+    fake.live_policy = EXPORTED
+    run_config(with_base(tmp_path), stack="dev")
+    (token,) = fake.tokens
+    checks = [*fake.validate_paths(), *fake.policy_reads()]
+    assert len(checks) == 2
+    assert all(r.headers["Authorization"] == f"Bearer {token}" for r in checks)
+
+
+def test_a_failed_token_request_warns_for_both_checks_and_continues(
+        fake: FakeTailscale, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("TAILSCALE_OAUTH_CLIENT_ID", CLIENT_ID)
+    monkeypatch.setenv("TAILSCALE_OAUTH_CLIENT_SECRET", "tskey-client-wrong")
+    monkeypatch.setenv("TAILSCALE_BASE_URL", fake.base_url)
+    run = run_config(with_base(tmp_path), stack="dev")
+    assert run.by_type(ACL_TYPE)
+    warnings = warnings_of(run)
+    for skipped in (SKIPPED, DRIFT_SKIPPED):
+        assert any(text.startswith(skipped) and "HTTP 401" in text for text in warnings)
+    assert not any("tskey-client-wrong" in text for text in warnings)

@@ -53,6 +53,18 @@ CASES: list[tuple[str, str, dict[str, Any], str | None, list[str]]] = [
     ),
     ("chart version known broken", "dev", {"operator": {"chartVersion": "1.92.3"}}, None,
      ["operator.chartVersion"]),
+    ("whole policy written without a base", "dev", {"policy": None}, None, ["policy.base"]),
+    ("recorder tag as a source", "dev",
+     {"access": [{"src": ["tag:tsrecorder"], "kubernetesGroups": ["x"]}]}, None,
+     ["access[0].src[0]"]),
+    ("operator tag as a source", "dev",
+     {"access": [{"src": ["tag:k8s-operator"], "kubernetesGroups": ["x"]}]}, None,
+     ["access[0].src[0]"]),
+    ("base with defaultSrcPosture", "dev", {},
+     '{"postures": {"posture:a": ["node:os == \'linux\'"]}, "defaultSrcPosture": ["posture:a"]}',
+     ["policy.base"]),
+    ("base keys differing only in case", "dev", {},
+     '{"ACLs": [], "acls": []}', ["policy.base"]),
     ("noauth unacknowledged", "dev", {"proxy": {"mode": "noauth"}}, None, ["proxy.mode"]),
     ("unknown proxy mode", "dev", {"proxy": {"mode": "open"}}, None, ["proxy.mode"]),
     (
@@ -233,7 +245,7 @@ CASES: list[tuple[str, str, dict[str, Any], str | None, list[str]]] = [
     (
         "network rule style",
         "dev",
-        {"policy": {"networkRules": "both"}},
+        {"policy": {"base": "policies/base.hujson", "networkRules": "both"}},
         None,
         ["policy.networkRules"],
     ),
@@ -402,3 +414,10 @@ def test_plan_exits_2_and_names_the_key(stack: str, changes: dict[str, Any], bas
         assert f"{PREFIX}{key}:" in stderr.getvalue()
     assert "Traceback" not in stderr.getvalue() + stdout.getvalue()
     assert not out.exists()
+
+
+def test_a_file_holding_an_empty_policy_replaces_the_whole_policy_on_purpose(
+        tmp_path: Path) -> None:
+    config = bad_config("dev", {}, "{}", tmp_path)
+    plan = plan_cluster(config, PROJECT_ROOT)
+    assert '"tag:k8s-operator": []' in plan.policy

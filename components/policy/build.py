@@ -6,9 +6,14 @@ recorder rules and tests together.
 """
 
 import re
+from collections.abc import Mapping
 from typing import Any
 
 from ..spec import KUBERNETES_CAPABILITY, RECORDER_PORT, AccessRule, ClusterAccessSpec
+from .sections import section
+
+# Sources that also cover a tag: a deny test for that tag would contradict them.
+_SOURCES_COVERING_TAGS = frozenset({"*", "autogroup:tagged"})
 
 # `node:attr == 'value'` style posture conditions, the ones a test can satisfy.
 _POSTURE_CONDITION_RE = re.compile(
@@ -102,12 +107,36 @@ def is_testable_source(src: str) -> bool:
     return src.startswith(("group:", "tag:")) or ("@" in src and not src.startswith("*"))
 
 
-def policy_tests(
-    spec: ClusterAccessSpec, postures: dict[str, tuple[str, ...]] | None = None
-) -> list[dict[str, Any]]:
+def may_reach_anything(tag: str, spec: ClusterAccessSpec,
+                       base: Mapping[str, Any] | None) -> bool:
+    """Whether some rule (generated or in the base policy) has a source that covers `tag`.
+
+    Then a deny test from `tag` may be false, and Tailscale would refuse the whole policy."""
+    covering = _SOURCES_COVERING_TAGS | {tag}
+    if any(covering & set(rule.src) for rule in spec.access):
+        return True
+    for name in ("acls", "grants"):
+        entries = section(base, name)
+        for entry in entries if isinstance(entries, list) else []:
+            sources = entry.get("src") if isinstance(entry, Mapping) else None
+            if isinstance(sources, list) and covering & {str(s) for s in sources}:
+                return True
+    return False
+
+
+def base_postures(base: Mapping[str, Any] | None) -> dict[str, tuple[str, ...]]:
+    found = section(base, "postures")
+    if not isinstance(found, Mapping):
+        return {}
+    return {name: tuple(str(rule) for rule in rules) for name, rules in found.items()
+            if isinstance(rules, list)}
+
+
+def policy_tests(spec: ClusterAccessSpec,
+                 base: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
     """Tailscale runs these on every policy write: each rule reaches its endpoint, and the
-    recorder (which has no access) cannot."""
-    known_postures = postures if postures is not None else spec.postures
+    recorder (which has no access) cannot, unless some rule lets it."""
+    known_postures = {**base_postures(base), **spec.postures}
     endpoint = [f"{spec.endpoint_tag}:{port}" for port in spec.endpoint_ports]
     tests: list[dict[str, Any]] = []
     seen: set[str] = set()
@@ -132,13 +161,13 @@ def policy_tests(
     recorder = spec.tags.recorder
     if spec.recorder_deployed:
         tests.append({"src": spec.endpoint_tag, "accept": [f"{recorder}:{RECORDER_PORT}"]})
-    tests.append({"src": recorder, "deny": endpoint})
+    if not may_reach_anything(recorder, spec, base):
+        tests.append({"src": recorder, "deny": endpoint})
     return tests
 
 
-def build_fragment(
-    spec: ClusterAccessSpec, base_postures: dict[str, tuple[str, ...]] | None = None
-) -> dict[str, Any]:
+def build_fragment(spec: ClusterAccessSpec,
+                   base: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """The policy sections this cluster needs, in the order a reviewer reads them."""
     policy: dict[str, Any] = {}
     if spec.groups:
@@ -153,5 +182,5 @@ def build_fragment(
     policy["grants"] = capability_grants(spec) + ip_grants
     if acls:
         policy["acls"] = acls
-    policy["tests"] = policy_tests(spec, {**(base_postures or {}), **spec.postures})
+    policy["tests"] = policy_tests(spec, base)
     return policy

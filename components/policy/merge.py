@@ -13,11 +13,14 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
+from .sections import section_key
+
 __all__ = ["Conflict", "MergeError", "merge_policies"]
 
 # Objects mapping a name to owners/members (hosts: to an address).  Unknown
 # top-level objects are treated the same way when all their values look alike.
 _OWNER_MAP_SECTIONS: Final = frozenset({"tagOwners", "groups", "postures", "hosts"})
+_OWNER_MAP_SECTIONS_LOWER: Final = frozenset(name.lower() for name in _OWNER_MAP_SECTIONS)
 _RENAME_HINTS: Final = {
     "tagOwners": "rename the tag",
     "groups": "rename the group",
@@ -153,9 +156,9 @@ def _kind(key: str, value: Any) -> str:
     if isinstance(value, list):
         return "list"
     if isinstance(value, dict):
-        if key == "autoApprovers":
+        if key.lower() == "autoapprovers":
             return "approvers"
-        if key in _OWNER_MAP_SECTIONS or _is_owner_map(value):
+        if key.lower() in _OWNER_MAP_SECTIONS_LOWER or _is_owner_map(value):
             return "map"
     return "value"
 
@@ -188,7 +191,10 @@ class _Merger:
                 target.append(item)
 
     def add(self, name: str, policy: dict[str, Any]) -> None:
-        for key, value in policy.items():
+        for fragment_key, value in policy.items():
+            # Tailscale reads top-level keys without regard to case: a base written with
+            # "ACLs" or "TagOwners" gets the fragment's entries in that same section.
+            key = section_key(self.result, fragment_key) or fragment_key
             kind = _kind(key, value)
             current = self.result.get(key, _MISSING)
             if kind == "value" or not (current is _MISSING or _kind(key, current) == kind):
