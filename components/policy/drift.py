@@ -25,9 +25,10 @@ provider do):
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator, Mapping
 from typing import Any, Final
+
+from .values import canonical, key_path, same_value, shown
 
 __all__ = ["lost_entries"]
 
@@ -44,14 +45,7 @@ _MISSING: Final = _Missing()
 
 
 def _show(value: Any) -> str:
-    if value is _MISSING:
-        return "(removed)"
-    text = json.dumps(value, ensure_ascii=False)
-    return text if len(text) <= _SHOW_MAX else text[: _SHOW_MAX - 1] + "…"
-
-
-def _key_path(parent: str, key: str) -> str:
-    return f"{parent}[{json.dumps(key, ensure_ascii=False)}]"
+    return "(removed)" if value is _MISSING else shown(value, _SHOW_MAX)
 
 
 def _fold(data: Mapping[str, Any]) -> dict[str, tuple[str, Any]]:
@@ -70,22 +64,11 @@ def _fold(data: Mapping[str, Any]) -> dict[str, tuple[str, Any]]:
     return folded
 
 
-def _canon(value: Any) -> str:
-    return json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
-
-
 def _entry_key(entry: Any) -> str:
     """Identity of a list entry: deep value, key order ignored, field names case-folded."""
     if isinstance(entry, Mapping):
         entry = {lower: value for lower, (_, value) in _fold(entry).items()}
-    return _canon(entry)
-
-
-def _same(live: Any, written: Any) -> bool:
-    if isinstance(live, list) and isinstance(written, list):
-        # Owner, member and posture lists mean the same in any order.
-        return {_canon(x) for x in live} == {_canon(x) for x in written}
-    return _canon(live) == _canon(written)
+    return canonical(entry)
 
 
 def _is_zero(value: Any) -> bool:
@@ -128,25 +111,25 @@ def _lost_map(path: str, live: Mapping[str, Any], written: Any,
     for name, value, other in pairs:
         if other is _MISSING:
             if not (struct and _is_zero(value)):
-                yield _changed(_key_path(path, name), value, other)
-        elif not _same(value, other):
-            yield _changed(_key_path(path, name), value, other)
+                yield _changed(key_path(path, name), value, other)
+        elif not same_value(value, other):
+            yield _changed(key_path(path, name), value, other)
 
 
 def _lost_approvers(path: str, live: Any, written: Any) -> Iterator[str]:
     # The merge unions approvers, so only approvers that would disappear are drift.
     if isinstance(live, list) and (written is _MISSING or isinstance(written, list)):
-        kept = {_canon(x) for x in written} if isinstance(written, list) else set()
-        if any(_canon(x) not in kept for x in live):
+        kept = {canonical(x) for x in written} if isinstance(written, list) else set()
+        if any(canonical(x) not in kept for x in live):
             yield _changed(path, live, written)
     elif isinstance(live, Mapping) and (written is _MISSING or isinstance(written, Mapping)):
         other: Mapping[str, Any] = written if isinstance(written, Mapping) else {}
         for name, value in live.items():
-            yield from _lost_approvers(_key_path(path, name), value, other.get(name, _MISSING))
+            yield from _lost_approvers(key_path(path, name), value, other.get(name, _MISSING))
     elif written is _MISSING:
         if not _is_zero(live):
             yield _changed(path, live, written)
-    elif not _same(live, written):
+    elif not same_value(live, written):
         yield _changed(path, live, written)
 
 
@@ -160,13 +143,13 @@ def _lost_section(lower: str, name: str, live: Any, written: Any) -> Iterator[st
         have = _fold(written) if isinstance(written, Mapping) else {}
         for field_lower, (field, value) in _fold(live).items():
             other = have.get(field_lower, (field, _MISSING))[1]
-            yield from _lost_approvers(_key_path(name, field), value, other)
+            yield from _lost_approvers(key_path(name, field), value, other)
     elif isinstance(live, Mapping):
         yield from _lost_map(name, live, written, struct=lower in _STRUCT_SECTIONS)
     elif written is _MISSING:
         if not _is_zero(live):
             yield _changed(name, live, written)
-    elif not _same(live, written):
+    elif not same_value(live, written):
         yield _changed(name, live, written)
 
 

@@ -8,12 +8,12 @@ disagreements are collected and raised together as a `MergeError`.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
 from .sections import section_key
+from .values import canonical, key_path, same_value, shown
 
 __all__ = ["Conflict", "MergeError", "merge_policies"]
 
@@ -37,18 +37,8 @@ class _Missing:
 _MISSING: Final = _Missing()
 
 
-def _canon(value: Any) -> str:
-    """A key equal for deeply equal JSON values, whatever their dict key order."""
-    return json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
-
-
 def _show(value: Any) -> str:
-    text = json.dumps(value, ensure_ascii=False)
-    return text if len(text) <= _SHOW_MAX else text[: _SHOW_MAX - 1] + "…"
-
-
-def _key_path(parent: str, key: str) -> str:
-    return f"{parent}[{json.dumps(key, ensure_ascii=False)}]"
+    return shown(value, _SHOW_MAX)
 
 
 @dataclass(frozen=True)
@@ -90,8 +80,8 @@ def _conflict_order(conflict: Conflict) -> tuple[str, str, str, str, str]:
         conflict.path,
         conflict.fragment_name,
         conflict.other_fragment or "",
-        _canon(conflict.base),
-        _canon(conflict.fragment),
+        canonical(conflict.base),
+        canonical(conflict.fragment),
     )
 
 
@@ -127,7 +117,7 @@ def merge_policies(
     plain = [(name, _plain(policy)) for name, policy in fragments]
     # Content first so the result cannot depend on the given order; the name
     # only breaks ties between identical fragments.
-    plain.sort(key=lambda item: (_canon(item[1]), item[0]))
+    plain.sort(key=lambda item: (canonical(item[1]), item[0]))
     merger = _Merger(_plain(base))
     for name, policy in plain:
         merger.add(name, policy)
@@ -163,13 +153,6 @@ def _kind(key: str, value: Any) -> str:
     return "value"
 
 
-def _same(left: Any, right: Any) -> bool:
-    if isinstance(left, list) and isinstance(right, list):
-        # Owner and member lists mean the same thing in any order.
-        return {_canon(x) for x in left} == {_canon(x) for x in right}
-    return _canon(left) == _canon(right)
-
-
 class _Merger:
     def __init__(self, result: dict[str, Any]) -> None:
         self.result = result
@@ -183,9 +166,9 @@ class _Merger:
     def append_new(self, target: list[Any], items: list[Any]) -> None:
         seen = self.seen.get(id(target))
         if seen is None:
-            seen = self.seen[id(target)] = {_canon(item) for item in target}
+            seen = self.seen[id(target)] = {canonical(item) for item in target}
         for item in items:
-            key = _canon(item)
+            key = canonical(item)
             if key not in seen:
                 seen.add(key)
                 target.append(item)
@@ -207,7 +190,7 @@ class _Merger:
                 self.append_new(current, value)
             elif kind == "map":
                 for entry, owners in value.items():
-                    self.settle(current, entry, _key_path(key, entry), owners, name)
+                    self.settle(current, entry, key_path(key, entry), owners, name)
             else:
                 self.union_approvers(current, value, name)
 
@@ -215,7 +198,7 @@ class _Merger:
         # Approvers only grant what a fragment explicitly asks for, so they
         # are unioned rather than compared.
         for section, value in wanted.items():
-            path = _key_path("autoApprovers", section)
+            path = key_path("autoApprovers", section)
             existing = current.get(section, _MISSING)
             if isinstance(value, list) and (existing is _MISSING or isinstance(existing, list)):
                 if existing is _MISSING:
@@ -227,7 +210,7 @@ class _Merger:
                     existing = current[section] = {}
                     self.origin[path] = name
                 for entry, approvers in value.items():
-                    entry_path = _key_path(path, entry)
+                    entry_path = key_path(path, entry)
                     have = existing.get(entry, _MISSING)
                     if isinstance(approvers, list) and (have is _MISSING or isinstance(have, list)):
                         if have is _MISSING:
@@ -245,5 +228,5 @@ class _Merger:
         if current is _MISSING:
             container[key] = value
             self.origin[path] = name
-        elif not _same(current, value):
+        elif not same_value(current, value):
             self.conflicts.append(Conflict(path, current, value, name, self.origin.get(path)))
