@@ -20,6 +20,7 @@ KUBERNETES_GROUPS = ("tailnet-readers", "tailnet-editors", "ml-operators")
 def rules_config(rules: int) -> dict[str, Any]:
     return {
         "cluster": "gpu-bench",
+        "policy": {"base": "policies/base.hujson"},
         "groups": {f"group:team-{i}": [f"user{i}@example.com"] for i in range(rules)},
         "access": [{"src": [f"group:team-{i}"],
                     "kubernetesGroups": [KUBERNETES_GROUPS[i % len(KUBERNETES_GROUPS)]]}

@@ -66,6 +66,7 @@ def synthetic_stack(rules: int, directory: Path) -> Path:
     groups: the policy grows with the rules, the set of Kubernetes objects does not."""
     config = {
         f"{NAMESPACE}:cluster": "gpu-bench",
+        f"{NAMESPACE}:policy": {"base": "policies/base.hujson"},
         f"{NAMESPACE}:groups": {f"group:team-{i}": [f"user{i}@example.com"]
                                 for i in range(rules)},
         f"{NAMESPACE}:access": [

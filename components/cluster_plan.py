@@ -27,14 +27,28 @@ class ClusterPlan:
     """The policy sections this cluster needs."""
     base_text: str
     """The base policy file's text ("" without one)."""
-    policy: str
-    """HuJSON the stack writes: base + fragment, or the fragment alone in fragment mode."""
+    merged: dict[str, Any]
+    """Base + fragment."""
+    base_document: hujson.PolicyDocument | None
     access: list[AccessRow]
     warnings: list[str]
 
     @cached_property
     def fragment_hujson(self) -> str:
         return hujson.dumps(self.fragment)
+
+    @cached_property
+    def policy(self) -> str:
+        """HuJSON the stack writes: base + fragment, or the fragment alone in fragment mode.
+
+        Rendered on first use: the program validates a stack more often than it shows it."""
+        if not self.spec.policy.manage:
+            return self.fragment_hujson
+        document = self.base_document
+        if document is None:
+            return hujson.dumps(self.merged)
+        return hujson.dumps(self.merged, comments=document.comments, header=document.header,
+                            trailer=document.trailer)
 
 
 def read_base_policy(
@@ -106,24 +120,13 @@ def plan_cluster(
             prefix=prefix,
             subject=subject,
         ) from None
-    rendered_fragment = hujson.dumps(fragment)
-    if spec.policy.manage:
-        if document is not None:
-            policy = hujson.dumps(
-                merged, comments=document.comments, header=document.header, trailer=document.trailer
-            )
-        else:
-            policy = rendered_fragment if merged == fragment else hujson.dumps(merged)
-    else:
-        policy = rendered_fragment
     rows = access_matrix(spec)
-    plan = ClusterPlan(
+    return ClusterPlan(
         spec=spec,
         fragment=fragment,
         base_text=base_text,
-        policy=policy,
+        merged=merged,
+        base_document=document,
         access=rows,
         warnings=access_warnings(spec, rows),
     )
-    plan.__dict__["fragment_hujson"] = rendered_fragment  # rendered once, above
-    return plan

@@ -1,0 +1,34 @@
+"""The benchmark's synthetic inputs stay valid configurations (timings are not tested)."""
+
+import importlib.util
+import sys
+from pathlib import Path
+from types import ModuleType
+
+import yaml
+from conftest import NAMESPACE, PROJECT_ROOT
+from tailscale_cluster_access.cluster_plan import plan_cluster
+
+
+def bench_module(name: str) -> ModuleType:
+    path = PROJECT_ROOT / "bench" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(f"bench_{name}", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_synthetic_stack_files_plan(tmp_path: Path) -> None:
+    path = bench_module("run").synthetic_stack(25, tmp_path)
+    config = yaml.safe_load(path.read_text())["config"]
+    raw = {key.split(":", 1)[1]: value for key, value in config.items()
+           if key.startswith(f"{NAMESPACE}:")}
+    plan = plan_cluster(raw, PROJECT_ROOT)
+    assert len(plan.access) == 25
+
+
+def test_core_scale_configs_plan() -> None:
+    plan = plan_cluster(bench_module("core_scale").rules_config(25), PROJECT_ROOT)
+    assert len(plan.access) == 25
