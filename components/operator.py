@@ -149,6 +149,7 @@ class TailscaleOperator(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, depends_on=[namespace, oauth_secret]),
         )
         self.release = release
+        self.oauth_secret = oauth_secret
         self.oauth_client_id = pulumi.Output.from_input(client_id).apply(_or_empty)
         self.namespace = pulumi.Output.from_input(args["namespace"])
         self.release_name = release.name.apply(_or_empty)
