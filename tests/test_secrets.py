@@ -4,7 +4,6 @@ from typing import Any
 
 import pulumi
 import pytest
-
 from tailscale_cluster_access import TailscaleOperator
 from tailscale_cluster_access.offline import PreviewMocks, RecordingMonitor, Secret
 from tailscale_cluster_access.secrets import as_secret
