@@ -4,9 +4,9 @@ from typing import Any, NotRequired, TypedDict
 
 import pulumi
 
-from .errors import InvalidArgs
-from .kube import TailscaleCustomResource
-from .problems import InvalidConfig, Problem
+from .errors import raise_for_problems
+from .kube import TailscaleCustomResource, depends_on_of
+from .problems import Problem
 from .spec import RANDOM_SUFFIX_LENGTH, SUFFIXED_HOSTNAME_MAX
 from .validation import ArgChecker
 
@@ -82,10 +82,7 @@ class ApiServerProxy(pulumi.ComponentResource):
                 "hostname", f"is {len(hostname_arg)} characters; the random suffix adds "
                 f"{RANDOM_SUFFIX_LENGTH + 1} and a hostname has at most 63.",
                 f"use at most {SUFFIXED_HOSTNAME_MAX} characters."))
-        try:
-            check.check("ApiServerProxy")
-        except InvalidConfig as error:
-            raise InvalidArgs(error.render()) from None
+        raise_for_problems(check.problems, "ApiServerProxy")
         super().__init__("tailscale-cluster-access:index:ApiServerProxy", name, None, opts)
         hostname = args["hostname"]
         domain = args.get("tailnet_domain", "")
@@ -98,7 +95,7 @@ class ApiServerProxy(pulumi.ComponentResource):
         self.hostname = pulumi.Output.from_input(host)
         url: pulumi.Output[str | None]
         if args["high_availability"]:
-            after = list(opts.depends_on) if opts and isinstance(opts.depends_on, list) else None
+            after = depends_on_of(opts)
             proxy_group = TailscaleCustomResource(
                 f"{name}-proxy-group",
                 kind="ProxyGroup",

@@ -20,19 +20,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
-from .validation import namespace_config
+from .validation import SECRET_VALUE_PATHS, is_secret_placeholder, namespace_config
 
 NAMESPACE = "tailscale-cluster-access"
 EXIT_OK = 0
 EXIT_ERROR = 1
 EXIT_INVALID = 2
 
-# Plaintext values under these config paths must never reach a plan file or the terminal.
-_SECRET_PATHS = (
-    "oauth.clientSecret",
-    "sessionRecording.s3.secretAccessKey",
-    "sessionRecording.s3.accessKeyId",
-)
 # Other namespaces (provider config): keys that smell like credentials.
 _SECRET_NAME = re.compile(r"secret|token|password|apikey|api_key|privatekey", re.IGNORECASE)
 _STACK_NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
@@ -183,7 +177,7 @@ def read_stack_config(path: Path, project: str, stack: str) -> dict[str, Any]:
 def contains_secure(value: Any) -> bool:
     """A `secure:` value anywhere inside (encrypted with the stack's key, unreadable here)."""
     if isinstance(value, Mapping):
-        return set(value) == {"secure"} or any(contains_secure(v) for v in value.values())
+        return is_secret_placeholder(value) or any(contains_secure(v) for v in value.values())
     if isinstance(value, list):
         return any(contains_secure(item) for item in value)
     return False
@@ -204,7 +198,8 @@ def _at_path(value: Any, path: str) -> Any:
 
 def collect_plaintext_secrets(config: Mapping[str, Any], redact: Redactor) -> None:
     raw = program_view(config)
-    for path in _SECRET_PATHS:
+    # Plaintext values under these paths must never reach a plan file or the terminal.
+    for path in SECRET_VALUE_PATHS:
         value = _at_path(raw, path)
         if isinstance(value, str):
             redact.add(value, f"{NAMESPACE}:{path}")
@@ -365,7 +360,7 @@ def _merge(args: argparse.Namespace, console: Console) -> int:
         merged = merge_policies(base.data, fragments)
     except MergeError as error:
         raise InputError(f"{error}\nNothing was written.") from None
-    text = hujson.dumps(merged, comments=base.comments, header=base.header, trailer=base.trailer)
+    text = base.dumps(merged)
     if args.out:
         target = Path(args.out)
         staging = target.with_name(f".{target.name}.tmp-{os.getpid()}")

@@ -44,11 +44,7 @@ class ClusterPlan:
         Rendered on first use: the program validates a stack more often than it shows it."""
         if not self.spec.policy.manage:
             return self.fragment_hujson
-        document = self.base_document
-        if document is None:
-            return hujson.dumps(self.merged)
-        return hujson.dumps(self.merged, comments=document.comments, header=document.header,
-                            trailer=document.trailer)
+        return (self.base_document or hujson.PolicyDocument({})).dumps(self.merged)
 
 
 def read_base_policy(

@@ -2,7 +2,7 @@
 
 import pulumi.errors
 
-from .problems import InvalidConfig
+from .problems import InvalidConfig, Problem
 from .validation import snake_key_path
 
 
@@ -23,3 +23,9 @@ def invalid_args(error: InvalidConfig, component: str) -> InvalidArgs:
         subject=f"{component} args",
     )
     return InvalidArgs(for_python.render())
+
+
+def raise_for_problems(problems: list[Problem], component: str) -> None:
+    """Stop a component's construction, before it registers anything, if its args are bad."""
+    if problems:
+        raise invalid_args(InvalidConfig(problems), component) from None

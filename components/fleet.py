@@ -10,15 +10,17 @@ import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 from .cluster_plan import ClusterPlan, plan_cluster, read_base_policy
 from .policy import hujson
 from .policy.merge import MergeError, merge_policies
+from .policy.sections import section
 from .problems import InvalidConfig, Problem
-from .spec import ClusterAccessSpec, Tags, fleet_tags
-from .validation import DNS_LABEL_RE, is_scim_group
+from .spec import DNS_LABEL_RE, ClusterAccessSpec, Tags, fleet_tags
+from .validation import is_scim_group
 
 __all__ = [
     "FleetConfig", "FleetMember", "FleetPlan", "cluster_stack_outputs", "find_collisions",
@@ -132,9 +134,6 @@ def member_from_outputs(stack: str, outputs: Mapping[str, Any] | None
     ), []
 
 
-def _names(members: Iterable[FleetMember]) -> str:
-    return ", ".join(f"{m.cluster} ({m.stack})" for m in members)
-
 
 def find_collisions(members: Sequence[FleetMember]) -> list[Problem]:
     """Everything that would let one cluster's grants, devices or name reach another's."""
@@ -200,19 +199,20 @@ def _tag_of(selector: str) -> str:
     return f"tag:{name}"
 
 
+def _mapping(value: Any) -> Mapping[str, Any]:
+    return value if isinstance(value, Mapping) else {}
+
+
 def undefined_references(policy: Mapping[str, Any]) -> list[Problem]:
     """Groups, tags and postures the merged policy uses but does not define.
 
     Only the tailnet stack sees the whole policy; Tailscale would reject it at `pulumi up`.
     """
-    groups = policy.get("groups") if isinstance(policy.get("groups"), Mapping) else {}
-    owners = policy.get("tagOwners") if isinstance(policy.get("tagOwners"), Mapping) else {}
-    postures = policy.get("postures") if isinstance(policy.get("postures"), Mapping) else {}
-    assert isinstance(groups, Mapping) and isinstance(owners, Mapping)
-    assert isinstance(postures, Mapping)
+    groups, owners, postures = (_mapping(section(policy, name))
+                                for name in ("groups", "tagOwners", "postures"))
     missing: dict[str, set[str]] = {"group": set(), "tag": set(), "posture": set()}
-    for section in ("grants", "acls", "tests"):
-        rules = policy.get(section)
+    for name in ("grants", "acls", "tests"):
+        rules = section(policy, name)
         for rule in rules if isinstance(rules, list) else []:
             if not isinstance(rule, Mapping):
                 continue
@@ -296,10 +296,16 @@ def fleet_access_matrix(members: Sequence[FleetMember]) -> list[dict[str, Any]]:
 class FleetPlan:
     members: tuple[FleetMember, ...]
     pending: tuple[str, ...]
-    policy: str
-    """The complete tailnet policy (HuJSON): the base plus every cluster's fragment."""
+    merged: dict[str, Any]
+    """The base plus every cluster's fragment."""
+    base_document: hujson.PolicyDocument | None
     access: list[dict[str, Any]]
     """The fleet access matrix: one row per cluster and tailnet source."""
+
+    @cached_property
+    def policy(self) -> str:
+        """The complete tailnet policy (HuJSON), rendered on first use."""
+        return (self.base_document or hujson.PolicyDocument({})).dumps(self.merged)
 
     @property
     def clusters(self) -> list[str]:
@@ -365,13 +371,8 @@ def plan_fleet(stack_outputs: Sequence[tuple[str, Mapping[str, Any] | None]],
             problems += undefined_references(merged)
     if problems:
         raise InvalidConfig(problems, subject=subject)
-    if document is None:
-        policy = hujson.dumps(merged)
-    else:
-        policy = hujson.dumps(merged, comments=document.comments, header=document.header,
-                              trailer=document.trailer)
-    return FleetPlan(members=tuple(members), pending=tuple(pending), policy=policy,
-                     access=fleet_access_matrix(members))
+    return FleetPlan(members=tuple(members), pending=tuple(pending), merged=merged,
+                     base_document=document, access=fleet_access_matrix(members))
 
 
 @dataclass(frozen=True)
@@ -460,10 +461,8 @@ def parse_fleet_config(raw: Mapping[str, Any], project_root: Path, *, prefix: st
                                     "pendingClusters, policy."))
     base_text = ""
     if base_path:
-        document, base_text, found = read_base_policy(base_path, project_root)
+        _, base_text, found = read_base_policy(base_path, project_root)
         problems += found
-        if adopt and document is None and not found:
-            problems.append(Problem("policy.base", "is empty."))
     if adopt and not base_path:
         problems.append(Problem("policy.adoptExisting",
                                 "would replace the live policy with the clusters' fragments only.",

@@ -12,7 +12,7 @@ from typing import Any, NotRequired, TypedDict
 
 import pulumi
 
-from .errors import InvalidArgs
+from .errors import InvalidArgs, raise_for_problems
 from .fleet import (
     FLEET_NAMESPACE,
     STACK_NAME_RE,
@@ -24,9 +24,9 @@ from .fleet import (
 )
 from .policy import hujson
 from .problems import InvalidConfig, Problem
+from .spec import DNS_LABEL_RE
 from .stack_config import raw_stack_config
 from .tailnet_policy import TailnetPolicy
-from .validation import DNS_LABEL_RE
 
 # The cluster stack outputs the fleet reads (see the cluster program, `__main__.py`).
 CLUSTER_OUTPUTS = ("policyFragment", "accessMatrix", "proxyHostname", "fleetIdentity")
@@ -83,10 +83,7 @@ class TailnetFleetPolicy(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: TailnetFleetPolicyArgs,
                  opts: pulumi.ResourceOptions | None = None) -> None:
-        problems = _check_args(args)
-        if problems:
-            raise InvalidArgs(InvalidConfig(problems, prefix="args.",
-                                            subject="TailnetFleetPolicy args").render())
+        raise_for_problems(_check_args(args), "TailnetFleetPolicy")
         super().__init__("tailscale-cluster-access:index:TailnetFleetPolicy", name, None, opts)
         stacks = list(args["cluster_stacks"])
         pending = list(args.get("pending_clusters", []))

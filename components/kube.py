@@ -8,6 +8,15 @@ from pulumi_kubernetes import _utilities as kubernetes_utilities
 TAILSCALE_API_VERSION = "tailscale.com/v1alpha1"
 
 
+def depends_on_of(opts: pulumi.ResourceOptions | None) -> list[pulumi.Resource] | None:
+    """The resources a component was told to wait for, for the children that must wait too
+    (Pulumi does not pass a component's depends_on on to its children)."""
+    if opts is None or not isinstance(opts.depends_on, list):
+        return None
+    return [dependency for dependency in opts.depends_on
+            if isinstance(dependency, pulumi.Resource)]
+
+
 class TailscaleCustomResource(pulumi.CustomResource):
     """A `tailscale.com/v1alpha1` object, registered like `apiextensions.CustomResource`.
 

@@ -7,8 +7,9 @@ import pulumi_tailscale as tailscale
 from pulumi_kubernetes.core import v1 as core
 from pulumi_kubernetes.helm import v3 as helm
 
-from .errors import InvalidArgs
-from .problems import InvalidConfig, Problem
+from .errors import raise_for_problems
+from .kube import depends_on_of
+from .problems import Problem
 from .secrets import as_secret
 from .spec import HELM_CHART, HELM_REPOSITORY, MIN_CHART_VERSION, OAUTH_SCOPES
 from .validation import ArgChecker, chart_version_tuple
@@ -97,13 +98,10 @@ class TailscaleOperator(pulumi.ComponentResource):
                     "give oauth_client_id and oauth_client_secret together, or neither.",
                 )
             )
-        try:
-            check.check("TailscaleOperator")
-        except InvalidConfig as error:
-            raise InvalidArgs(error.render()) from None
+        raise_for_problems(check.problems, "TailscaleOperator")
         super().__init__("tailscale-cluster-access:index:TailscaleOperator", name, None, opts)
         # The OAuth client can only carry tags that already exist in the policy.
-        after = list(opts.depends_on) if opts and isinstance(opts.depends_on, list) else None
+        after = depends_on_of(opts)
 
         client_id: pulumi.Input[str]
         if args.get("oauth_client_id"):

@@ -1,14 +1,14 @@
 """ClusterRoleBindings: give the Kubernetes groups that grants impersonate their ClusterRoles."""
 
+from dataclasses import replace
 from typing import TypedDict
 
 import pulumi
 from pulumi_kubernetes.rbac import v1 as rbac
 
-from .errors import InvalidArgs
-from .problems import InvalidConfig
+from .errors import raise_for_problems
 from .spec import RoleBinding
-from .validation import parse_spec
+from .validation import check_role_bindings, snake_key_path
 
 RBAC_API_GROUP = "rbac.authorization.k8s.io"
 
@@ -35,18 +35,10 @@ class ClusterRoleBindings(pulumi.ComponentResource):
                  opts: pulumi.ResourceOptions | None = None) -> None:
         raw_bindings = [{"group": item.get("group"), "clusterRole": item.get("cluster_role")}
                         for item in args["bindings"]]
-        try:
-            # Reuse the stack validation for names and duplicates; only `bindings` matters here.
-            parse_spec({"cluster": "bindings", "roleBindings": raw_bindings,
-                        "policy": {"manage": False}})
-        except InvalidConfig as error:
-            problems = [p for p in error.problems if p.key.startswith("roleBindings")]
-            if problems:
-                message = InvalidConfig([type(p)(p.key.replace("roleBindings", "bindings")
-                                                 .replace("clusterRole", "cluster_role"),
-                                                 p.message, p.fix) for p in problems],
-                                        prefix="args.", subject="ClusterRoleBindings args")
-                raise InvalidArgs(message.render()) from None
+        raise_for_problems(
+            [replace(p, key=snake_key_path(p.key).replace("role_bindings", "bindings", 1))
+             for p in check_role_bindings(raw_bindings)],
+            "ClusterRoleBindings")
         super().__init__("tailscale-cluster-access:index:ClusterRoleBindings", name, None, opts)
         names: list[str] = []
         for item in args["bindings"]:

@@ -5,9 +5,9 @@ from typing import Any, NotRequired, TypedDict
 import pulumi
 from pulumi_kubernetes.core import v1 as core
 
-from .errors import InvalidArgs
-from .kube import TailscaleCustomResource
-from .problems import InvalidConfig, Problem
+from .errors import raise_for_problems
+from .kube import TailscaleCustomResource, depends_on_of
+from .problems import Problem
 from .secrets import as_secret
 from .validation import ArgChecker
 
@@ -78,12 +78,9 @@ class SessionRecorder(pulumi.ComponentResource):
             if bool(s3_args.get("access_key_id")) != bool(s3_args.get("secret_access_key")):
                 check.problems.append(Problem("s3", "static credentials need both access_key_id "
                                               "and secret_access_key."))
-        try:
-            check.check("SessionRecorder")
-        except InvalidConfig as error:
-            raise InvalidArgs(error.render()) from None
+        raise_for_problems(check.problems, "SessionRecorder")
         super().__init__("tailscale-cluster-access:index:SessionRecorder", name, None, opts)
-        after = list(opts.depends_on) if opts and isinstance(opts.depends_on, list) else []
+        after = depends_on_of(opts) or []
         recorder_name = args.get("recorder_name", "recorder")
         s3 = args.get("s3")
         credentials_secret = ""

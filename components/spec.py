@@ -49,7 +49,8 @@ HOSTNAME_MAX = 63
 # Longest ProxyGroup hostname that still fits a DNS label once "-<suffix>" is appended.
 SUFFIXED_HOSTNAME_MAX = HOSTNAME_MAX - 1 - RANDOM_SUFFIX_LENGTH
 
-_CLUSTER_NAME_RE = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
+# A DNS label: names of clusters, namespaces and tailnet hosts.
+DNS_LABEL_RE = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
 
 
 @dataclass(frozen=True)
@@ -67,7 +68,7 @@ def fleet_tags(cluster: str) -> Tags:
     so the tags match `^tag:[a-zA-Z][a-zA-Z0-9-]*$` (at most 78 characters; Tailscale checks
     the characters of a tag, not its length).
     """
-    if not _CLUSTER_NAME_RE.match(cluster):
+    if not DNS_LABEL_RE.match(cluster):
         raise ValueError(f"{cluster!r} is not a cluster name (a DNS label)")
     return Tags(
         operator=f"tag:k8s-operator-{cluster}",

@@ -10,7 +10,7 @@ import pulumi.runtime.config as runtime_config
 from .cluster_plan import ClusterPlan, plan_cluster
 from .problems import InvalidConfig
 from .secrets import as_secret
-from .validation import SECRET_FIELDS, namespace_config, snake_key_path
+from .validation import SECRET_FIELDS, SECRET_VALUE_PATHS, namespace_config, snake_key_path
 
 
 def raw_stack_config(namespace: str) -> dict[str, Any]:
@@ -24,7 +24,7 @@ def config_to_args(config: Mapping[str, Any]) -> dict[str, Any]:
     """camelCase config -> snake_case component args; secret fields become Pulumi secrets."""
 
     def convert(value: Any, path: str, verbatim: bool) -> Any:
-        if isinstance(value, Mapping) and path not in SECRET_FIELDS:
+        if isinstance(value, Mapping) and path not in SECRET_VALUE_PATHS:
             return {
                 (key if verbatim else snake_key_path(key)): convert(
                     item,
@@ -33,7 +33,7 @@ def config_to_args(config: Mapping[str, Any]) -> dict[str, Any]:
                 )
                 for key, item in value.items()
             }
-        if path in SECRET_FIELDS or path == "sessionRecording.s3.accessKeyId":
+        if path in SECRET_VALUE_PATHS:
             return as_secret(value)
         if isinstance(value, list):
             return [convert(item, path + "[]", False) for item in value]

@@ -42,9 +42,7 @@ def render_policy(base_text: str, fragments: Sequence[tuple[str, str]],
     base = hujson.parse(base_text, base_source) if base_text.strip() else None
     parsed = [(name, hujson.parse(text, name).data) for name, text in fragments]
     merged = merge_policies(base.data if base else {}, parsed)
-    if base is None:
-        return hujson.dumps(merged)
-    return hujson.dumps(merged, comments=base.comments, header=base.header, trailer=base.trailer)
+    return (base or hujson.PolicyDocument({})).dumps(merged)
 
 
 def _is_precondition_failure(error: str) -> bool:
@@ -88,24 +86,20 @@ class TailnetPolicy(pulumi.ComponentResource):
             return [(names[i] if i < len(names) else f"fragment {i}", text)
                     for i, text in enumerate(texts)]
 
+        def render_and_check(texts: Sequence[pulumi.Input[str]]) -> str:
+            # Plain strings here: given as such, or resolved by apply.
+            try:
+                text = render_policy(base_text, named([str(f) for f in texts]))
+            except (hujson.HujsonError, MergeError) as error:
+                raise InvalidArgs(f"TailnetPolicy {name!r}: {error}") from None
+            check_policy_at_preview(text, None)
+            return text
+
         rendered: pulumi.Input[str]
         if isinstance(fragments, (list, tuple)) and all(isinstance(f, str) for f in fragments):
             # Plain input: fail before anything is registered.
-            try:
-                rendered = render_policy(base_text, named(fragments))
-            except (hujson.HujsonError, MergeError) as error:
-                raise InvalidArgs(f"TailnetPolicy {name!r}: {error}") from None
-            check_policy_at_preview(rendered, None)
+            rendered = render_and_check(fragments)
         else:
-            def render_and_check(texts: Sequence[pulumi.Input[str]]) -> str:
-                # apply hands over resolved strings.
-                try:
-                    text = render_policy(base_text, named([str(f) for f in texts]))
-                except (hujson.HujsonError, MergeError) as error:
-                    raise InvalidArgs(f"TailnetPolicy {name!r}: {error}") from None
-                check_policy_at_preview(text, None)
-                return text
-
             rendered = pulumi.Output.from_input(fragments).apply(render_and_check)
 
         super().__init__("tailscale-cluster-access:index:TailnetPolicy", name, None, opts)

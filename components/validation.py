@@ -16,6 +16,7 @@ from .problems import InvalidConfig, Problem
 from .spec import (
     ADMIN_CLUSTER_ROLES,
     BROKEN_CHART_VERSIONS,
+    DNS_LABEL_RE,
     MIN_CHART_VERSION,
     MIN_CHART_VERSION_FOR_EVENTS,
     RANDOM_SUFFIX_LENGTH,
@@ -40,13 +41,10 @@ GROUP_RE = re.compile(r"^group:[a-zA-Z0-9][a-zA-Z0-9._+-]*(@[a-zA-Z0-9.-]+\.[a-z
 USER_RE = re.compile(r"^[a-zA-Z0-9._%+'-]+@[a-zA-Z0-9.-]+(\.[a-zA-Z]{2,}|@github|@passkey)?$")
 DOMAIN_WILDCARD_RE = re.compile(r"^\*@[a-zA-Z0-9.-]+\.[a-zA-Z]{2,}$")
 POSTURE_RE = re.compile(r"^posture:[a-zA-Z0-9][a-zA-Z0-9_-]*$")
-DNS_LABEL_RE = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
-DNS_SUBDOMAIN_RE = re.compile(r"^[a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?$")
 # ClusterRole names are path segments; `system:aggregate-to-view` style colons are common.
 CLUSTER_ROLE_RE = re.compile(r"^[a-zA-Z0-9]([a-zA-Z0-9:._-]{0,251}[a-zA-Z0-9])?$")
 KUBERNETES_GROUP_RE = re.compile(r"^[a-zA-Z0-9]([a-zA-Z0-9:._@/-]{0,251}[a-zA-Z0-9])?$")
 CHART_VERSION_RE = re.compile(r"^(\d+)\.(\d+)\.(\d+)$")
-TAILNET_DOMAIN_RE = re.compile(r"^[a-z0-9-]+(\.[a-z0-9-]+)*\.ts\.net$")
 # A GitOps repo may also use a custom tailnet DNS name; it only has to look like one.
 ANY_DOMAIN_RE = re.compile(r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)+$")
 
@@ -66,7 +64,11 @@ KNOWN_AUTOGROUPS = frozenset(
 )
 BROAD_SOURCES = frozenset({"*", "autogroup:member", "autogroup:tagged", "autogroup:shared"})
 
+# Config paths that must be stored with `pulumi config set --secret` (warned about otherwise).
 SECRET_FIELDS = frozenset({"oauth.clientSecret", "sessionRecording.s3.secretAccessKey"})
+# Config paths handled as secrets everywhere: wrapped as Pulumi secrets, redacted from output.
+SECRET_VALUE_PATHS = ("oauth.clientSecret", "sessionRecording.s3.secretAccessKey",
+                      "sessionRecording.s3.accessKeyId")
 
 IDENTITY_HINT = (
     "use group:<name>, tag:<name>, a user's login email, autogroup:member (or another autogroup), "
@@ -591,6 +593,13 @@ def _read_role_bindings(reader: _Reader) -> tuple[RoleBinding, ...]:
     return tuple(bindings)
 
 
+def check_role_bindings(raw: Any) -> list[Problem]:
+    """The problems of a `roleBindings` list alone (keys named `roleBindings[i]...`)."""
+    problems: list[Problem] = []
+    _read_role_bindings(_Reader({"roleBindings": raw}, "", problems))
+    return problems
+
+
 def _read_named_lists(
     reader: _Reader,
     name: str,
@@ -730,22 +739,6 @@ def _looks_like_output(value: Any) -> bool:
     return type(value).__name__ == "Output"
 
 
-TOP_LEVEL_KEYS = (
-    "cluster",
-    "tags",
-    "operator",
-    "proxy",
-    "access",
-    "roleBindings",
-    "groups",
-    "postures",
-    "sessionRecording",
-    "policy",
-    "oauth",
-    "allowBroadAdmin",
-    "tailnetDomain",
-    "tagScheme",
-)
 
 DEFAULT_ACCESS = [
     {"src": ["group:ml-engineers"], "kubernetesGroups": ["system:masters"]},
@@ -1151,6 +1144,3 @@ class ArgChecker:
                 )
             )
 
-    def check(self, component: str) -> None:
-        if self.problems:
-            raise InvalidConfig(self.problems, prefix="args.", subject=f"{component} args")

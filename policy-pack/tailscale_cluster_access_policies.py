@@ -28,6 +28,7 @@ from pulumi_policy import (
 )
 from pulumi_policy import proxy as unknowns
 from tailscale_cluster_access.policy import hujson
+from tailscale_cluster_access.policy.sections import section
 from tailscale_cluster_access.spec import (
     ADMIN_CLUSTER_ROLES,
     BUILTIN_GROUP_ROLES,
@@ -193,7 +194,7 @@ class StackView:
 def kubernetes_capabilities(policy: dict[str, Any]
                             ) -> Iterator[tuple[int, dict[str, Any], dict[str, Any]]]:
     """(grant index, grant, capability) for every tailscale.com/cap/kubernetes entry."""
-    for index, grant in enumerate(policy.get("grants") or []):
+    for index, grant in enumerate(section(policy, "grants") or []):
         if not isinstance(grant, dict):
             continue
         app = grant.get("app")
@@ -387,7 +388,7 @@ def validate_tags_owned_by_operator(args: StackValidationArgs, report: ReportVio
     if not policies:
         return  # The policy file is managed elsewhere; nothing here to join against.
     for _, policy in policies:
-        tag_owners = policy.get("tagOwners")
+        tag_owners = section(policy, "tagOwners")
         for tag, tag_owner_list in (tag_owners.items() if isinstance(tag_owners, dict) else []):
             owners.setdefault(tag, []).extend(_as_strings(tag_owner_list))
     operators = operator_tags(stack) or list(DEFAULT_OPERATOR_TAGS)

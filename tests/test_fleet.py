@@ -31,8 +31,8 @@ from tailscale_cluster_access.fleet_offline import StackReferenceMocks, run_tail
 from tailscale_cluster_access.fleet_policy import CLUSTER_OUTPUTS
 from tailscale_cluster_access.offline import PreviewMocks, ProgramRun, run_program
 from tailscale_cluster_access.policy import hujson
-from tailscale_cluster_access.spec import Tags
-from tailscale_cluster_access.validation import DNS_LABEL_RE, TAG_RE
+from tailscale_cluster_access.spec import DNS_LABEL_RE, Tags
+from tailscale_cluster_access.validation import TAG_RE
 
 TAILNET = PROJECT_ROOT / "tailnet"
 TAILNET_PROGRAM = TAILNET / "__main__.py"
@@ -497,3 +497,14 @@ def test_a_new_fleet_bootstraps_through_pending_clusters() -> None:
     policy = hujson.parse(after.one(ACL).inputs["acl"]).data
     assert set(policy["tagOwners"]) == owned
     assert grants_to(policy, fleet_tags(first["cluster"]).proxy)
+
+
+def test_a_base_with_old_style_capitalised_keys_is_read_like_tailscale_reads_it() -> None:
+    base = ('{"Groups": {"group:sre": ["carol@example.com"]},'
+            ' "TagOwners": {"tag:ci": ["group:sre"]},'
+            ' "ACLs": [{"action": "accept", "src": ["group:sre"], "dst": ["tag:ci:22"]}]}')
+    plan = plan_fleet(sorted(synthetic_fleet(2, project_root=PROJECT_ROOT).items()), base)
+    policy = hujson.parse(plan.policy).data
+    assert {"Groups", "TagOwners", "ACLs"} <= set(policy)
+    assert not {"groups", "tagOwners", "acls"} & set(policy)
+    assert "group:ml-engineers" in policy["Groups"]

@@ -101,9 +101,11 @@ class PolicyDocument:
     header: list[str] = field(default_factory=list)
     trailer: list[str] = field(default_factory=list)
 
-    def dumps(self) -> str:
-        """Render this document canonically, comments included."""
-        return dumps(self.data, comments=self.comments, header=self.header, trailer=self.trailer)
+    def dumps(self, data: Mapping[str, Any] | None = None) -> str:
+        """Render this document (or `data`, e.g. a merge of it) canonically, with this
+        document's comments."""
+        return dumps(self.data if data is None else data, comments=self.comments,
+                     header=self.header, trailer=self.trailer)
 
 
 def parse(text: str, source: str = "<policy>") -> PolicyDocument:

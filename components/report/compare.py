@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from ..policy import hujson
+from ..policy.values import canonical
 from . import model
 from .model import PlanFolderError, short_type
 
@@ -147,8 +148,6 @@ def load_plan_dir(directory: Path) -> LoadedPlan:
     return LoadedPlan(directory, stack, access, policy, resources, warnings)
 
 
-def _canon(value: Any) -> str:
-    return json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
 
 
 def _entry_name(entry: Any) -> str:
@@ -157,12 +156,12 @@ def _entry_name(entry: Any) -> str:
         src = entry["src"]
         text = ", ".join(map(str, src)) if isinstance(src, list) else str(src)
         return f"src {text}"
-    text = _canon(entry)
+    text = canonical(entry)
     return text if len(text) <= 60 else text[:59] + "…"
 
 
 def _section_change(section: str, old: Any, new: Any) -> SectionChange | None:
-    if _canon(old) == _canon(new):
+    if canonical(old) == canonical(new):
         return None
     if old is None:
         names = sorted(new) if isinstance(new, Mapping) else [
@@ -178,11 +177,11 @@ def _section_change(section: str, old: Any, new: Any) -> SectionChange | None:
             added=tuple(sorted(set(new) - set(old))),
             removed=tuple(sorted(set(old) - set(new))),
             changed=tuple(sorted(key for key in set(old) & set(new)
-                                 if _canon(old[key]) != _canon(new[key]))))
+                                 if canonical(old[key]) != canonical(new[key]))))
     if isinstance(old, list) and isinstance(new, list):
         # Entries compared as a multiset: reordering alone is no change to a reviewer.
-        old_count = Counter(_canon(item) for item in old)
-        new_count = Counter(_canon(item) for item in new)
+        old_count = Counter(canonical(item) for item in old)
+        new_count = Counter(canonical(item) for item in new)
         added = [_entry_name(item) for item in new if _take(new_count, old_count, item)]
         removed = [_entry_name(item) for item in old if _take(old_count, new_count, item)]
         if not added and not removed:
@@ -196,12 +195,12 @@ def _section_change(section: str, old: Any, new: Any) -> SectionChange | None:
                 changed.append(name)
         return SectionChange(section, "changed", added=tuple(added), removed=tuple(removed),
                              changed=tuple(changed))
-    return SectionChange(section, "changed", changed=(f"{_canon(old)} -> {_canon(new)}",))
+    return SectionChange(section, "changed", changed=(f"{canonical(old)} -> {canonical(new)}",))
 
 
 def _take(mine: Counter[str], theirs: Counter[str], item: Any) -> bool:
     """True for each occurrence of `item` beyond the number the other side has."""
-    key = _canon(item)
+    key = canonical(item)
     if mine[key] > theirs[key]:
         mine[key] -= 1
         return True
@@ -218,7 +217,7 @@ def _changed_paths(old: Any, new: Any, path: str = "") -> list[str]:
             else:
                 paths += _changed_paths(old[key], new[key], sub)
         return paths
-    return [] if _canon(old) == _canon(new) else [path or "(inputs)"]
+    return [] if canonical(old) == canonical(new) else [path or "(inputs)"]
 
 
 def _section_order(keys: set[str]) -> list[str]:
@@ -241,7 +240,7 @@ def compare_plans(old: LoadedPlan, new: LoadedPlan) -> Comparison:
         fields += sorted((set(row) | set(before)) - set(fields) - {"src"})
         result.access_changed += [FieldChange(src, key, before.get(key), row.get(key))
                                   for key in fields
-                                  if _canon(before.get(key)) != _canon(row.get(key))]
+                                  if canonical(before.get(key)) != canonical(row.get(key))]
 
     for section in _section_order(set(old.policy) | set(new.policy)):
         change = _section_change(section, old.policy.get(section), new.policy.get(section))
@@ -266,7 +265,7 @@ def compare_plans(old: LoadedPlan, new: LoadedPlan) -> Comparison:
             continue
         keys = _changed_paths(before.get("inputs", {}), resource.get("inputs", {}))
         for extra in ("parent", "dependencies"):
-            if _canon(before.get(extra)) != _canon(resource.get(extra)):
+            if canonical(before.get(extra)) != canonical(resource.get(extra)):
                 keys.append(f"({extra})")
         if keys:
             result.resources_changed.append(ref(resource, keys))
