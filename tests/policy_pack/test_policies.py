@@ -411,3 +411,17 @@ def test_the_pack_as_the_engine_drives_it() -> None:
     configure.policyConfig["api-server-proxy-auth-mode"].CopyFrom(acknowledged)
     servicer.Configure(configure, None)
     assert list(servicer.Analyze(request, None).diagnostics) == []
+
+
+def old_style(props: dict[str, Any]) -> dict[str, Any]:
+    """The same policy with the capitalised section keys of older tailnet policy files."""
+    text = props["acl"].replace('"grants"', '"Grants"').replace('"tagOwners"', '"TagOwners"')
+    return {**props, "acl": text}
+
+
+def test_capitalised_sections_are_checked_like_tailscale_reads_them() -> None:
+    broad = resource(ACL, old_style(acl([k8s_grant(["*"], ["system:masters"])])))
+    assert len(check_stack(policies.NO_BROAD_ADMIN, broad)) == 1
+    owned = [resource(ACL, old_style(acl([]))), resource(HELM, operator_release({})),
+             resource(PROXY_GROUP, proxy_group(tags=["tag:k8s"]))]
+    assert check_stack(policies.TAGS_OWNED_BY_OPERATOR, *owned) == []
