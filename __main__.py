@@ -8,17 +8,16 @@ from pathlib import Path
 
 import pulumi
 from tailscale_cluster_access.cluster_access import SecureClusterAccess
-from tailscale_cluster_access.fleet import fleet_identity
+from tailscale_cluster_access.fleet import cluster_stack_outputs
 from tailscale_cluster_access.stack_config import load_stack
 
 plan, args = load_stack(Path(__file__).resolve().parent)
 cluster = SecureClusterAccess(plan.spec.cluster, args)  # type: ignore[arg-type]
 
-pulumi.export("proxyHostname", cluster.proxy_hostname)
 pulumi.export("proxyUrl", cluster.proxy_url)
 pulumi.export("kubeconfigCommand", cluster.kubeconfig_command)
 pulumi.export("oauthClientId", cluster.oauth_client_id)
-pulumi.export("policyFragment", cluster.policy_fragment)
-pulumi.export("accessMatrix", [row.to_json() for row in plan.access])
-# What the `tailnet` program checks for collisions between the clusters of a fleet.
-pulumi.export("fleetIdentity", {**fleet_identity(plan.spec), "hostname": cluster.proxy_hostname})
+# proxyHostname, policyFragment, accessMatrix and fleetIdentity: what the `tailnet` program of
+# a fleet reads (and checks for collisions), defined once beside that program's reader.
+for key, value in cluster_stack_outputs(plan, cluster.proxy_hostname).items():
+    pulumi.export(key, value)

@@ -38,7 +38,7 @@ PER_CLUSTER_FIX = ("set tagScheme: per-cluster in every cluster stack (tags beco
                    "give each cluster its own tags.operator, tags.proxy and tags.recorder.")
 
 
-def fleet_identity(spec: ClusterAccessSpec, hostname: str | None = None) -> dict[str, Any]:
+def fleet_identity(spec: ClusterAccessSpec, hostname: Any = None) -> dict[str, Any]:
     """What a cluster stack exports as `fleetIdentity`: everything a collision check needs.
 
     `hostname` is the tailnet hostname kubectl uses; pass the real one when it carries a random
@@ -54,8 +54,10 @@ def fleet_identity(spec: ClusterAccessSpec, hostname: str | None = None) -> dict
     }
 
 
-def cluster_stack_outputs(plan: ClusterPlan, hostname: str | None = None) -> dict[str, Any]:
-    """The outputs of a cluster stack the tailnet program reads, computed from its plan."""
+def cluster_stack_outputs(plan: ClusterPlan, hostname: Any = None) -> dict[str, Any]:
+    """The outputs of a cluster stack the tailnet program reads, computed from its plan.
+
+    `hostname` may be a `pulumi.Output` (the program passes the proxy's real hostname)."""
     host = plan.spec.endpoint_hostname if hostname is None else hostname
     return {
         "policyFragment": plan.fragment_hujson,
