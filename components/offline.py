@@ -71,6 +71,19 @@ def _decode(value: Any) -> Any:
     return value
 
 
+def replace_markers(value: Any, secret: Any, unknown: Any) -> Any:
+    """`value` with every `Secret` marker replaced by `secret` and every unknown by `unknown`."""
+    if isinstance(value, Secret):
+        return secret
+    if isinstance(value, Unknown):
+        return unknown
+    if isinstance(value, Mapping):
+        return {key: replace_markers(item, secret, unknown) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [replace_markers(item, secret, unknown) for item in value]
+    return value
+
+
 def contains_secret(value: Any) -> bool:
     if isinstance(value, Secret):
         return True

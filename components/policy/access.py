@@ -22,7 +22,6 @@ class AccessRow:
     recorded: bool
     enforced: bool
     posture: tuple[str, ...]
-    cluster: str = ""
 
     @property
     def is_admin(self) -> bool:
@@ -39,8 +38,6 @@ class AccessRow:
             "enforced": self.enforced,
             "posture": list(self.posture),
         }
-        if self.cluster:
-            row = {"cluster": self.cluster, **row}
         return row
 
 
@@ -48,7 +45,7 @@ def _union(first: tuple[str, ...], second: tuple[str, ...]) -> tuple[str, ...]:
     return first + tuple(item for item in second if item not in first)
 
 
-def access_matrix(spec: ClusterAccessSpec, *, with_cluster: bool = False) -> list[AccessRow]:
+def access_matrix(spec: ClusterAccessSpec) -> list[AccessRow]:
     rows: dict[str, AccessRow] = {}
     recording_on = spec.session_recording.enabled
     for rule in spec.access:
@@ -67,7 +64,6 @@ def access_matrix(spec: ClusterAccessSpec, *, with_cluster: bool = False) -> lis
                 recorded=recorded,
                 enforced=enforced,
                 posture=rule.posture,
-                cluster=spec.cluster if with_cluster else "",
             )
             previous = rows.get(src)
             if previous is not None:
@@ -81,7 +77,6 @@ def access_matrix(spec: ClusterAccessSpec, *, with_cluster: bool = False) -> lis
                     enforced=previous.enforced and row.enforced,
                     # Postures of different rules are alternatives, not a conjunction.
                     posture=previous.posture if previous.posture == row.posture else (),
-                    cluster=row.cluster,
                 )
             rows[src] = row
     return list(rows.values())

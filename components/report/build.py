@@ -5,7 +5,7 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from ..offline import ProgramRun, Registration, Secret, Unknown
+from ..offline import ProgramRun, Registration, Secret, Unknown, replace_markers
 from .model import ACCESS_FIELDS, SECRET_TEXT, UNKNOWN_TEXT, PlanData, PlanError, deep_sorted
 
 ACL_TYPE = "tailscale:index/acl:Acl"
@@ -18,15 +18,7 @@ _SECRET_DATA_FIELDS = ("data", "stringData")
 
 def scrub(value: Any) -> Any:
     """Replace the recorder's Secret/Unknown markers by their text."""
-    if isinstance(value, Secret):
-        return SECRET_TEXT
-    if isinstance(value, Unknown):
-        return UNKNOWN_TEXT
-    if isinstance(value, Mapping):
-        return {key: scrub(item) for key, item in value.items()}
-    if isinstance(value, list | tuple):
-        return [scrub(item) for item in value]
-    return value
+    return replace_markers(value, SECRET_TEXT, UNKNOWN_TEXT)
 
 
 def creation_order(registrations: Sequence[Registration]) -> list[Registration]:

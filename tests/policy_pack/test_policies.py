@@ -23,7 +23,7 @@ from pulumi_policy import (
     StackValidationArgs,
 )
 from pulumi_policy.proxy import UNKNOWN_STRING_VALUE, unknown_checking_proxy
-from tailscale_cluster_access.offline import ProgramRun, Secret, Unknown
+from tailscale_cluster_access.offline import ProgramRun, replace_markers
 
 PACK = Path(__file__).resolve().parents[2] / "policy-pack"
 
@@ -312,15 +312,7 @@ def test_policy_managed_elsewhere_leaves_tags_unjudged() -> None:
 
 def wire(value: Any) -> Any:
     """Recorded inputs as the analyzer receives them (secrets decrypted to a placeholder)."""
-    if isinstance(value, Secret):
-        return SECRET_PLACEHOLDER
-    if isinstance(value, Unknown):
-        return UNKNOWN_STRING_VALUE
-    if isinstance(value, dict):
-        return {key: wire(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [wire(item) for item in value]
-    return value
+    return replace_markers(value, SECRET_PLACEHOLDER, UNKNOWN_STRING_VALUE)
 
 
 def analyze(run: ProgramRun, config: dict[str, Any] | None = None) -> dict[str, list[str]]:
