@@ -7,9 +7,9 @@ the Pulumi SDK's mocks to show reviewers what it would do.
 from pathlib import Path
 
 import pulumi
-from tailscale_cluster_access.cluster_access import SecureClusterAccess
-from tailscale_cluster_access.fleet import cluster_stack_outputs
-from tailscale_cluster_access.stack_config import load_stack
+from tailscale_cluster_access.core.fleet import cluster_stack_outputs
+from tailscale_cluster_access.resources.cluster_access import SecureClusterAccess
+from tailscale_cluster_access.resources.stack_config import load_stack
 
 plan, args = load_stack(Path(__file__).resolve().parent)
 cluster = SecureClusterAccess(plan.spec.cluster, args)  # type: ignore[arg-type]

@@ -10,8 +10,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from tailscale_cluster_access.cluster_plan import plan_cluster
-from tailscale_cluster_access.fleet import plan_fleet, synthetic_fleet
+from tailscale_cluster_access.core.cluster_plan import plan_cluster
+from tailscale_cluster_access.core.fleet import plan_fleet, synthetic_fleet
 
 ROOT = Path(__file__).resolve().parent.parent
 KUBERNETES_GROUPS = ("tailnet-readers", "tailnet-editors", "ml-operators")

@@ -3,8 +3,8 @@
 import sys
 from pathlib import Path
 
-from tailscale_cluster_access.fleet import synthetic_fleet
-from tailscale_cluster_access.fleet_offline import run_tailnet_program
+from tailscale_cluster_access.core.fleet import synthetic_fleet
+from tailscale_cluster_access.offline.fleet_runner import run_tailnet_program
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -10,45 +10,48 @@ validation) do not pay for importing the Pulumi providers.
 
 from typing import TYPE_CHECKING, Any
 
-from .cluster_plan import ClusterPlan, plan_cluster
-from .policy.access import AccessRow, access_matrix
-from .policy.build import build_fragment
-from .policy.merge import MergeError, merge_policies
-from .problems import InvalidConfig, Problem
-from .spec import ClusterAccessSpec
-from .validation import parse_spec
+from . import _moved
+from .core.cluster_plan import ClusterPlan, plan_cluster
+from .core.config import parse_spec
+from .core.policy.access import AccessRow, access_matrix
+from .core.policy.build import build_fragment
+from .core.policy.merge import MergeError, merge_policies
+from .core.problems import InvalidConfig, Problem
+from .core.spec import ClusterAccessSpec
+
+_moved.install()
 
 __version__ = "0.1.0"
 
 _COMPONENTS = {
-    "SecureClusterAccess": ".cluster_access",
-    "SecureClusterAccessArgs": ".cluster_access",
-    "TagsArgs": ".cluster_access",
-    "OperatorArgs": ".cluster_access",
-    "ProxyArgs": ".cluster_access",
-    "AccessRuleArgs": ".cluster_access",
-    "SessionRecordingArgs": ".cluster_access",
-    "PolicyArgs": ".cluster_access",
-    "OAuthArgs": ".cluster_access",
-    "RoleBindingArgs": ".role_bindings",
+    "SecureClusterAccess": ".resources.cluster_access",
+    "SecureClusterAccessArgs": ".resources.cluster_access",
+    "TagsArgs": ".resources.cluster_access",
+    "OperatorArgs": ".resources.cluster_access",
+    "ProxyArgs": ".resources.cluster_access",
+    "AccessRuleArgs": ".resources.cluster_access",
+    "SessionRecordingArgs": ".resources.cluster_access",
+    "PolicyArgs": ".resources.cluster_access",
+    "OAuthArgs": ".resources.cluster_access",
+    "RoleBindingArgs": ".resources.role_bindings",
     "S3StorageArgs": ".session_recorder",
-    "TailnetPolicy": ".tailnet_policy",
-    "TailnetPolicyArgs": ".tailnet_policy",
-    "TailscaleOperator": ".operator",
-    "TailscaleOperatorArgs": ".operator",
-    "ApiServerProxy": ".api_server_proxy",
-    "ApiServerProxyArgs": ".api_server_proxy",
-    "SessionRecorder": ".session_recorder",
-    "SessionRecorderArgs": ".session_recorder",
-    "ClusterRoleBindings": ".role_bindings",
-    "ClusterRoleBindingsArgs": ".role_bindings",
-    "TailnetFleetPolicy": ".fleet_policy",
-    "TailnetFleetPolicyArgs": ".fleet_policy",
+    "TailnetPolicy": ".resources.tailnet_policy",
+    "TailnetPolicyArgs": ".resources.tailnet_policy",
+    "TailscaleOperator": ".resources.operator",
+    "TailscaleOperatorArgs": ".resources.operator",
+    "ApiServerProxy": ".resources.api_server_proxy",
+    "ApiServerProxyArgs": ".resources.api_server_proxy",
+    "SessionRecorder": ".resources.session_recorder",
+    "SessionRecorderArgs": ".resources.session_recorder",
+    "ClusterRoleBindings": ".resources.role_bindings",
+    "ClusterRoleBindingsArgs": ".resources.role_bindings",
+    "TailnetFleetPolicy": ".resources.fleet_policy",
+    "TailnetFleetPolicyArgs": ".resources.fleet_policy",
 }
 
 if TYPE_CHECKING:
-    from .api_server_proxy import ApiServerProxy, ApiServerProxyArgs
-    from .cluster_access import (
+    from .resources.api_server_proxy import ApiServerProxy, ApiServerProxyArgs
+    from .resources.cluster_access import (
         AccessRuleArgs,
         OAuthArgs,
         OperatorArgs,
@@ -59,11 +62,15 @@ if TYPE_CHECKING:
         SessionRecordingArgs,
         TagsArgs,
     )
-    from .fleet_policy import TailnetFleetPolicy, TailnetFleetPolicyArgs
-    from .operator import TailscaleOperator, TailscaleOperatorArgs
-    from .role_bindings import ClusterRoleBindings, ClusterRoleBindingsArgs, RoleBindingArgs
-    from .session_recorder import S3StorageArgs, SessionRecorder, SessionRecorderArgs
-    from .tailnet_policy import TailnetPolicy, TailnetPolicyArgs
+    from .resources.fleet_policy import TailnetFleetPolicy, TailnetFleetPolicyArgs
+    from .resources.operator import TailscaleOperator, TailscaleOperatorArgs
+    from .resources.role_bindings import (
+        ClusterRoleBindings,
+        ClusterRoleBindingsArgs,
+        RoleBindingArgs,
+    )
+    from .resources.session_recorder import S3StorageArgs, SessionRecorder, SessionRecorderArgs
+    from .resources.tailnet_policy import TailnetPolicy, TailnetPolicyArgs
 
 
 def __getattr__(name: str) -> Any:

@@ -1,5 +1,5 @@
 """`python -m tailscale_cluster_access`: the same CLI as `tailscale-cluster-access`."""
 
-from .cli import main
+from .offline.cli import main
 
 raise SystemExit(main())

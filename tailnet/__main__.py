@@ -10,7 +10,7 @@ import json
 from pathlib import Path
 
 import pulumi
-from tailscale_cluster_access.fleet_policy import TailnetFleetPolicy, load_fleet_stack
+from tailscale_cluster_access.resources.fleet_policy import TailnetFleetPolicy, load_fleet_stack
 
 args = load_fleet_stack(Path(__file__).resolve().parent)
 fleet = TailnetFleetPolicy("fleet", args)

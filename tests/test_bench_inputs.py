@@ -7,7 +7,7 @@ from types import ModuleType
 
 import yaml
 from conftest import NAMESPACE, PROJECT_ROOT
-from tailscale_cluster_access.cluster_plan import plan_cluster
+from tailscale_cluster_access.core.cluster_plan import plan_cluster
 
 
 def bench_module(name: str) -> ModuleType:

@@ -1,0 +1,128 @@
+"""Everything one cluster's stack will do, computed from its configuration without Pulumi.
+
+`plan_cluster` validates the configuration together with the base policy file and
+renders the policy fragment, the written policy and the access matrix. The components
+turn this into resources; `tailscale-cluster-access plan` shows it to reviewers.
+"""
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+from .config import parse_spec
+from .policy import hujson
+from .policy.access import AccessRow, access_matrix, access_warnings
+from .policy.build import build_fragment
+from .policy.merge import MergeError, merge_policies
+from .problems import InvalidConfig, Problem
+from .spec import ClusterAccessSpec
+
+
+@dataclass(frozen=True)
+class ClusterPlan:
+    spec: ClusterAccessSpec
+    fragment: dict[str, Any]
+    """The policy sections this cluster needs."""
+    base_text: str
+    """The base policy file's text ("" without one)."""
+    merged: dict[str, Any]
+    """Base + fragment."""
+    base_document: hujson.PolicyDocument | None
+    access: list[AccessRow]
+    warnings: list[str]
+
+    @cached_property
+    def fragment_hujson(self) -> str:
+        return hujson.dumps(self.fragment)
+
+    @cached_property
+    def policy(self) -> str:
+        """HuJSON the stack writes: base + fragment, or the fragment alone in fragment mode.
+
+        Rendered on first use: the program validates a stack more often than it shows it."""
+        if not self.spec.policy.manage:
+            return self.fragment_hujson
+        return (self.base_document or hujson.PolicyDocument({})).dumps(self.merged)
+
+
+def read_base_policy(
+    path_text: str, project_root: Path
+) -> tuple[hujson.PolicyDocument | None, str, list[Problem]]:
+    """Read `policy.base` (relative to the project root); problems name that key."""
+    if not path_text:
+        return None, "", []
+    path = Path(path_text)
+    if not path.is_absolute():
+        path = project_root / path
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return (
+            None,
+            "",
+            [
+                Problem(
+                    "policy.base",
+                    f'"{path_text}" does not exist (looked in {path.parent}).',
+                    "give a path relative to the project root (where Pulumi.yaml "
+                    "is), or export the live policy there first.",
+                )
+            ],
+        )
+    except (OSError, UnicodeDecodeError) as error:
+        return None, "", [Problem("policy.base", f'"{path_text}" cannot be read: {error}.')]
+    try:
+        document = hujson.parse(text, path_text)
+    except hujson.HujsonError as error:
+        return (
+            None,
+            text,
+            [
+                Problem(
+                    "policy.base",
+                    f"is not valid HuJSON: {error}",
+                    "fix the file; the policy editor in the admin console shows the same position.",
+                )
+            ],
+        )
+    return document, text, []
+
+
+def plan_cluster(
+    raw: Mapping[str, Any], project_root: Path, *, prefix: str = "", subject: str = "configuration"
+) -> ClusterPlan:
+    """Validate and render one cluster; raise `InvalidConfig` listing every problem."""
+    policy_settings = raw.get("policy")
+    base_path = ""
+    if isinstance(policy_settings, Mapping) and isinstance(policy_settings.get("base"), str):
+        base_path = policy_settings["base"]
+    document, base_text, problems = read_base_policy(base_path, project_root)
+    base = document.data if document else None
+    try:
+        spec = parse_spec(raw, base_policy=base, prefix=prefix, subject=subject)
+    except InvalidConfig as error:
+        raise InvalidConfig(problems + error.problems, prefix=prefix, subject=subject) from None
+    if problems:
+        raise InvalidConfig(problems, prefix=prefix, subject=subject)
+
+    fragment = build_fragment(spec, base)
+    try:
+        merged = merge_policies(base or {}, [(spec.cluster, fragment)])
+    except MergeError as error:
+        raise InvalidConfig(
+            [Problem("policy.base", conflict.describe()) for conflict in error.conflicts],
+            prefix=prefix,
+            subject=subject,
+        ) from None
+    rows = access_matrix(spec)
+    return ClusterPlan(
+        spec=spec,
+        fragment=fragment,
+        base_text=base_text,
+        merged=merged,
+        base_document=document,
+        access=rows,
+        warnings=access_warnings(spec, rows),
+    )

@@ -1,0 +1,1 @@
+"""The Pulumi shell: ComponentResources that turn a validated plan into resources."""

@@ -1,0 +1,122 @@
+"""ApiServerProxy: the in-process proxy (guide step 2) or an HA ProxyGroup (step 5)."""
+
+from typing import Any, NotRequired, TypedDict
+
+import pulumi
+
+from ..core.config import ArgChecker
+from ..core.problems import Problem
+from ..core.spec import RANDOM_SUFFIX_LENGTH, SUFFIXED_HOSTNAME_MAX
+from .errors import raise_for_problems
+from .kube import TailscaleCustomResource, depends_on_of
+
+
+class ApiServerProxyArgs(TypedDict):
+    high_availability: bool
+    """Run a `kube-apiserver` ProxyGroup instead of the operator's in-process proxy."""
+    hostname: str
+    """Tailnet hostname clients use: the operator's for in-process, the ProxyGroup's for HA."""
+    mode: NotRequired[str]
+    """`auth` (impersonate the caller; default) or `noauth`."""
+    replicas: NotRequired[int]
+    """ProxyGroup replicas (HA only; default 2)."""
+    tags: NotRequired[list[str]]
+    """Tags of the ProxyGroup devices (HA only); the operator must own them."""
+    tailnet_domain: NotRequired[str]
+    """The tailnet's DNS name (e.g. `tailxyz.ts.net`), to know the URL before the proxy runs."""
+    hostname_suffix: NotRequired[str]
+    """`random` (HA only): append `-` and 6 random lower-case letters/digits to the ProxyGroup
+    hostname, stable for the life of the stack; for ephemeral/PR stacks. Default: none."""
+
+
+def proxy_group_spec(args: ApiServerProxyArgs,
+                     hostname: pulumi.Input[str] | None = None) -> dict[str, Any]:
+    return {
+        "type": "kube-apiserver",
+        "replicas": args.get("replicas", 2),
+        "tags": list(args.get("tags", [])),
+        "kubeAPIServer": {"mode": args.get("mode", "auth"),
+                          "hostname": args["hostname"] if hostname is None else hostname},
+    }
+
+
+def random_suffixed_hostname(name: str, hostname: str,
+                             parent: pulumi.Resource) -> pulumi.Output[str]:
+    """`<hostname>-<suffix>`: a new stack draws a new suffix, an existing one keeps it."""
+    # Imported here so that stacks without a suffix do not pay for pulumi_random.
+    from pulumi_random import RandomString
+
+    suffix = RandomString(
+        name, length=RANDOM_SUFFIX_LENGTH, lower=True, upper=False, numeric=True,
+        special=False, keepers={"stack": pulumi.get_stack()},
+        opts=pulumi.ResourceOptions(parent=parent))
+    return suffix.result.apply(lambda value: f"{hostname}-{value}")
+
+
+class ApiServerProxy(pulumi.ComponentResource):
+    """Where kubectl reaches the cluster on the tailnet."""
+
+    hostname: pulumi.Output[str]
+    """Tailnet hostname of the proxy."""
+    url: pulumi.Output[str | None]
+    """`https://<hostname>.<tailnet>`; unknown until the ProxyGroup reports it unless
+    `tailnet_domain` is given."""
+    kubeconfig_command: pulumi.Output[str]
+    """The `tailscale configure kubeconfig ...` command for this proxy."""
+
+    def __init__(self, name: str, args: ApiServerProxyArgs,
+                 opts: pulumi.ResourceOptions | None = None) -> None:
+        check = ArgChecker()
+        check.dns_label("hostname", args.get("hostname"))
+        check.one_of("mode", args.get("mode", "auth"), ("auth", "noauth"))
+        if args.get("high_availability"):
+            check.replicas("replicas", args.get("replicas", 2))
+            check.tags("tags", args.get("tags", ["tag:k8s"]))
+        suffix = args.get("hostname_suffix", "")
+        check.one_of("hostname_suffix", suffix, ("", "none", "random"))
+        random_suffix = suffix == "random" and bool(args.get("high_availability"))
+        hostname_arg = args.get("hostname")
+        if (random_suffix and isinstance(hostname_arg, str)
+                and len(hostname_arg) > SUFFIXED_HOSTNAME_MAX):
+            check.problems.append(Problem(
+                "hostname", f"is {len(hostname_arg)} characters; the random suffix adds "
+                f"{RANDOM_SUFFIX_LENGTH + 1} and a hostname has at most 63.",
+                f"use at most {SUFFIXED_HOSTNAME_MAX} characters."))
+        raise_for_problems(check.problems, "ApiServerProxy")
+        super().__init__("tailscale-cluster-access:index:ApiServerProxy", name, None, opts)
+        hostname = args["hostname"]
+        domain = args.get("tailnet_domain", "")
+        host: pulumi.Input[str] = hostname
+        if random_suffix:
+            host = random_suffixed_hostname(f"{name}-hostname-suffix", hostname, self)
+        known_url: pulumi.Input[str] | None = f"https://{hostname}.{domain}" if domain else None
+        if domain and random_suffix:
+            known_url = pulumi.Output.from_input(host).apply(lambda h: f"https://{h}.{domain}")
+        self.hostname = pulumi.Output.from_input(host)
+        url: pulumi.Output[str | None]
+        if args["high_availability"]:
+            after = depends_on_of(opts)
+            proxy_group = TailscaleCustomResource(
+                f"{name}-proxy-group",
+                kind="ProxyGroup",
+                metadata={"name": host,
+                          # Pulumi waits until the operator reports the proxies ready.
+                          "annotations": {"pulumi.com/waitFor": "condition=ProxyGroupReady"}},
+                spec=proxy_group_spec(args, host),
+                opts=pulumi.ResourceOptions(parent=self, depends_on=after,
+                                            replace_on_changes=["spec.type"],
+                                            delete_before_replace=True),
+            )
+            self.proxy_group = proxy_group
+            url = (pulumi.Output.from_input(known_url) if known_url else
+                   proxy_group.status.apply(lambda status: (status or {}).get("url")))
+            # HA clients need the URL: the ProxyGroup is a Tailscale Service, not a device.
+            self.kubeconfig_command = pulumi.Output.all(url, self.hostname).apply(
+                lambda both: f"tailscale configure kubeconfig {both[0] or 'https://' + both[1]}")
+        else:
+            url = pulumi.Output.from_input(known_url)
+            self.kubeconfig_command = pulumi.Output.from_input(
+                f"tailscale configure kubeconfig {hostname}")
+        self.url = url
+        self.register_outputs({"hostname": self.hostname, "url": self.url,
+                               "kubeconfig_command": self.kubeconfig_command})

@@ -1,0 +1,264 @@
+"""SecureClusterAccess: the whole guide for one cluster, as one dependency graph.
+
+policy (the tags must exist) -> OAuth client -> namespace, Secret, Helm release
+-> ProxyGroup / Recorder; ClusterRoleBindings beside them.
+"""
+
+import json
+from pathlib import Path
+from typing import NotRequired, TypedDict
+
+import pulumi
+
+from ..core.cluster_plan import ClusterPlan, plan_cluster
+from ..core.config import args_to_config
+from ..core.problems import InvalidConfig
+from .api_server_proxy import ApiServerProxy
+from .errors import invalid_args
+from .operator import TailscaleOperator
+from .role_bindings import ClusterRoleBindings, RoleBindingArgs
+from .session_recorder import S3StorageArgs, SessionRecorder
+from .tailnet_policy import TailnetPolicy
+
+
+class TagsArgs(TypedDict):
+    operator: NotRequired[str]
+    """Tag of the operator device (default `tag:k8s-operator`)."""
+    proxy: NotRequired[str]
+    """Tag of the proxies it creates, the ProxyGroup's included (default `tag:k8s`)."""
+    recorder: NotRequired[str]
+    """Tag of the session recorder (default `tag:tsrecorder`)."""
+
+
+class OperatorArgs(TypedDict):
+    namespace: NotRequired[str]
+    """Namespace of the operator (default `tailscale`)."""
+    chart_version: NotRequired[str]
+    """Exact `tailscale-operator` chart version (default `1.92.4`, at least 1.88.0)."""
+    hostname: NotRequired[str]
+    """Tailnet hostname of the operator and its in-process proxy (default `tailscale-operator`)."""
+
+
+class ProxyArgs(TypedDict):
+    mode: NotRequired[str]
+    """`auth` (default: impersonate the caller) or `noauth` (needs `acknowledge_noauth`)."""
+    high_availability: NotRequired[bool]
+    """Serve the API through a `kube-apiserver` ProxyGroup instead of the operator."""
+    replicas: NotRequired[int]
+    """ProxyGroup replicas (default 2)."""
+    hostname: NotRequired[str]
+    """ProxyGroup hostname (default: the cluster name); unique in the tailnet."""
+    acknowledge_noauth: NotRequired[bool]
+    """Confirm that another authenticating proxy stands behind a `noauth` proxy."""
+    hostname_suffix: NotRequired[str]
+    """`random`: append a stable random suffix to the ProxyGroup hostname (ephemeral/PR
+    stacks)."""
+
+
+class AccessRuleArgs(TypedDict):
+    src: list[str]
+    """Tailnet identities: `group:...`, `tag:...`, user emails, autogroups."""
+    kubernetes_groups: list[str]
+    """Kubernetes groups the proxy impersonates for them (e.g. `system:masters`)."""
+    record_sessions: NotRequired[bool]
+    """Record their sessions with the session recorder."""
+    posture: NotRequired[list[str]]
+    """Device postures their devices must meet (e.g. `posture:latest`)."""
+
+
+class SessionRecordingArgs(TypedDict):
+    enabled: NotRequired[bool]
+    """Deploy a recorder (default false)."""
+    enforce: NotRequired[bool]
+    """Fail closed: refuse recorded sessions when no recorder is reachable (default true)."""
+    record_api_requests: NotRequired[bool]
+    """Record every API request, not only exec/attach sessions (operator >= 1.96)."""
+    replicas: NotRequired[int]
+    """Recorder replicas (default 1; more need S3)."""
+    s3: NotRequired[S3StorageArgs]
+    """S3 storage for recordings."""
+
+
+class PolicyArgs(TypedDict):
+    manage: NotRequired[bool]
+    """Write the tailnet policy file (default true); false exports only the fragment."""
+    base: NotRequired[str]
+    """Path (relative to the project root) of a HuJSON file with the rest of the policy."""
+    adopt_existing: NotRequired[bool]
+    """Overwrite a policy Pulumi did not create yet; export it into `base` first."""
+    network_rules: NotRequired[str]
+    """`acls` (like the guide, default) or `grants` with `ip`."""
+
+
+class OAuthArgs(TypedDict):
+    client_id: NotRequired[str]
+    """An existing OAuth client's ID; without it the stack creates one."""
+    client_secret: NotRequired[pulumi.Input[str]]
+    """Its secret; stays a Pulumi secret."""
+
+
+class SecureClusterAccessArgs(TypedDict):
+    cluster: str
+    """Cluster name: a DNS label; the default ProxyGroup hostname."""
+    tags: NotRequired[TagsArgs]
+    """Tags of the operator, proxies and recorder."""
+    operator: NotRequired[OperatorArgs]
+    """Operator installation."""
+    proxy: NotRequired[ProxyArgs]
+    """API server proxy."""
+    access: NotRequired[list[AccessRuleArgs]]
+    """Who gets which Kubernetes groups (default: the guide's two rules)."""
+    role_bindings: NotRequired[list[RoleBindingArgs]]
+    """ClusterRoleBindings for impersonated groups (default: `tailnet-readers` -> `view`)."""
+    groups: NotRequired[dict[str, list[str]]]
+    """Tailnet groups this stack defines, e.g. `{"group:ml-readers": ["bob@example.com"]}`."""
+    postures: NotRequired[dict[str, list[str]]]
+    """Device postures this stack defines."""
+    session_recording: NotRequired[SessionRecordingArgs]
+    """Session recording."""
+    policy: NotRequired[PolicyArgs]
+    """How the tailnet policy file is written."""
+    oauth: NotRequired[OAuthArgs]
+    """Bring your own OAuth client."""
+    allow_broad_admin: NotRequired[bool]
+    """Allow cluster-admin for broad sources such as `autogroup:member`."""
+    tailnet_domain: NotRequired[str]
+    """The tailnet's DNS name (e.g. `tailxyz.ts.net`) to know the proxy URL up front."""
+    tag_scheme: NotRequired[str]
+    """`shared` (the guide's tags, default) or `per-cluster` (tags carry the cluster name, for
+    fleets)."""
+
+
+def project_root() -> Path:
+    """Where relative paths in args (policy.base) start: the project's root (Pulumi.yaml), also
+    when another language's program hosts the component; else the working directory."""
+    root = pulumi.runtime.settings.SETTINGS.root_directory
+    # Test harnesses that configure the runtime by hand leave a placeholder here.
+    return Path(root) if root and Path(root).is_dir() else Path.cwd()
+
+
+class SecureClusterAccess(pulumi.ComponentResource):
+    """kubectl through the tailnet for one cluster: policy, operator, proxy, recorder, RBAC."""
+
+    proxy_hostname: pulumi.Output[str]
+    """Tailnet hostname of the API server proxy."""
+    proxy_url: pulumi.Output[str | None]
+    """Proxy URL where known (ProxyGroup status, or `tailnet_domain`)."""
+    kubeconfig_command: pulumi.Output[str]
+    """The exact `tailscale configure kubeconfig ...` command for users."""
+    oauth_client_id: pulumi.Output[str]
+    """ID of the operator's OAuth client."""
+    policy_fragment: pulumi.Output[str]
+    """This cluster's policy sections (HuJSON), for whoever owns the policy file."""
+    access_matrix: pulumi.Output[str]
+    """JSON list of who gets what: source, endpoint, ports, groups, roles, recording."""
+
+    def __init__(
+        self, name: str, args: SecureClusterAccessArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        config = args_to_config(args)
+        try:
+            plan = plan_cluster(config, project_root())
+        except InvalidConfig as error:
+            raise invalid_args(error, "SecureClusterAccess") from None
+        super().__init__("tailscale-cluster-access:index:SecureClusterAccess", name, None, opts)
+        self.plan = plan
+        self._build(name, plan, args)
+        self.register_outputs(
+            {
+                "proxy_hostname": self.proxy_hostname,
+                "proxy_url": self.proxy_url,
+                "kubeconfig_command": self.kubeconfig_command,
+                "oauth_client_id": self.oauth_client_id,
+                "policy_fragment": self.policy_fragment,
+                "access_matrix": self.access_matrix,
+            }
+        )
+
+    def _build(self, name: str, plan: ClusterPlan, args: SecureClusterAccessArgs) -> None:
+        spec = plan.spec
+        child = pulumi.ResourceOptions(parent=self)
+
+        after_policy: list[pulumi.Resource] = []
+        if spec.policy.manage:
+            self.tailnet_policy = TailnetPolicy(
+                f"{name}-policy",
+                {
+                    "fragments": [plan.fragment_hujson],
+                    "base": plan.base_text,
+                    "adopt_existing": spec.policy.adopt_existing,
+                },
+                opts=child,
+            )
+            after_policy = [self.tailnet_policy]
+
+        oauth = args.get("oauth", {})
+        operator_args: dict[str, object] = {
+            "namespace": spec.operator.namespace,
+            "chart_version": spec.operator.chart_version,
+            "hostname": spec.operator.hostname,
+            "operator_tag": spec.tags.operator,
+            "proxy_tag": spec.tags.proxy,
+            "api_server_proxy_mode": spec.chart_proxy_mode,
+            "allow_impersonation": spec.allow_impersonation,
+        }
+        if spec.oauth.bring_your_own:
+            operator_args["oauth_client_id"] = spec.oauth.client_id
+            operator_args["oauth_client_secret"] = oauth.get("client_secret")
+        self.operator = TailscaleOperator(
+            f"{name}-operator",
+            operator_args,  # type: ignore[arg-type]
+            opts=pulumi.ResourceOptions(parent=self, depends_on=after_policy),
+        )
+        after_release: list[pulumi.Resource] = [self.operator.release]
+
+        self.api_server_proxy = ApiServerProxy(
+            f"{name}-proxy",
+            {
+                "high_availability": spec.proxy.high_availability,
+                "hostname": spec.endpoint_hostname,
+                "mode": spec.proxy.mode,
+                "replicas": spec.proxy.replicas,
+                "tags": [spec.tags.proxy],
+                "tailnet_domain": spec.tailnet_domain,
+                "hostname_suffix": spec.proxy.hostname_suffix,
+            },
+            opts=pulumi.ResourceOptions(parent=self, depends_on=after_release),
+        )
+
+        if spec.session_recording.enabled:
+            recording = spec.session_recording
+            recorder_args: dict[str, object] = {
+                "namespace": spec.operator.namespace,
+                "tags": [spec.tags.recorder],
+                "replicas": recording.replicas,
+            }
+            if recording.s3 is not None:
+                s3_args = dict(args.get("session_recording", {}).get("s3", {}))
+                recorder_args["s3"] = s3_args
+            self.session_recorder = SessionRecorder(
+                f"{name}-recorder",
+                recorder_args,  # type: ignore[arg-type]
+                opts=pulumi.ResourceOptions(parent=self, depends_on=after_release),
+            )
+
+        if spec.role_bindings:
+            self.role_bindings = ClusterRoleBindings(
+                f"{name}-rbac",
+                {
+                    "bindings": [
+                        {"group": b.group, "cluster_role": b.cluster_role}
+                        for b in spec.role_bindings
+                    ]
+                },
+                opts=child,
+            )
+
+        self.proxy_hostname = self.api_server_proxy.hostname
+        self.proxy_url = self.api_server_proxy.url
+        self.kubeconfig_command = self.api_server_proxy.kubeconfig_command
+        self.oauth_client_id = self.operator.oauth_client_id
+        self.policy_fragment = pulumi.Output.from_input(plan.fragment_hujson)
+        self.access_matrix = pulumi.Output.from_input(
+            json.dumps([row.to_json() for row in plan.access])
+        )

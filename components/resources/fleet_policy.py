@@ -1,0 +1,136 @@
+"""TailnetFleetPolicy: one tailnet policy for many clusters, from their stacks' outputs.
+
+Each cluster stack runs with `policy.manage: false`; this component reads their outputs with
+`pulumi.StackReference`, refuses a fleet whose clusters collide (shared tags, hostnames or
+cluster names, a cluster that writes the policy itself, conflicting definitions), and
+writes the base policy plus every fragment with `TailnetPolicy`.
+"""
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, NotRequired, TypedDict
+
+import pulumi
+
+from ..core.fleet import (
+    FLEET_NAMESPACE,
+    STACK_NAME_RE,
+    FleetPlan,
+    parse_fleet_config,
+    pending_name,
+    plan_fleet,
+    unique_names,
+)
+from ..core.policy import hujson
+from ..core.problems import InvalidConfig, Problem
+from ..core.spec import DNS_LABEL_RE
+from .errors import InvalidArgs, raise_for_problems
+from .stack_config import raw_stack_config
+from .tailnet_policy import TailnetPolicy
+
+# The cluster stack outputs the fleet reads (see the cluster program, `__main__.py`).
+CLUSTER_OUTPUTS = ("policyFragment", "accessMatrix", "proxyHostname", "fleetIdentity")
+
+
+class TailnetFleetPolicyArgs(TypedDict):
+    cluster_stacks: list[str]
+    """The cluster stacks, as `<org>/<project>/<stack>`; each runs with `policy.manage: false`."""
+    pending_clusters: NotRequired[list[str]]
+    """Names of clusters whose stacks are not deployed yet: their per-cluster tags are added
+    to tagOwners (no grants) so that their first `pulumi up` can create the OAuth client."""
+    base: NotRequired[str]
+    """HuJSON text of the rest of the tailnet policy (groups, other teams' rules); kept
+    unchanged."""
+    adopt_existing: NotRequired[bool]
+    """Overwrite a tailnet policy that Pulumi did not create yet. Export it into `base` first."""
+
+
+def _check_args(args: TailnetFleetPolicyArgs) -> list[Problem]:
+    problems: list[Problem] = []
+    stacks = args.get("cluster_stacks")
+    if not isinstance(stacks, list) or not (stacks or args.get("pending_clusters")):
+        return [Problem("cluster_stacks", "expected a non-empty list of stack names.",
+                        'e.g. ["acme/tailscale-cluster-access/gpu-east"].')]
+    problems.extend(unique_names(stacks, "cluster_stacks", STACK_NAME_RE, "a stack name",
+                                 "use `<org>/<project>/<stack>`.")[1])
+    pending = args.get("pending_clusters", [])
+    if not isinstance(pending, list):
+        problems.append(Problem("pending_clusters", "expected a list of cluster names.",
+                                'e.g. ["gpu-north"].'))
+    else:
+        problems.extend(unique_names(pending, "pending_clusters", DNS_LABEL_RE,
+                                     "a cluster name", 'e.g. "gpu-north".')[1])
+    base = args.get("base", "")
+    if base.strip():
+        try:
+            hujson.parse(base, "base")
+        except hujson.HujsonError as error:
+            problems.append(Problem("base", f"is not valid HuJSON: {error}"))
+    return problems
+
+
+class TailnetFleetPolicy(pulumi.ComponentResource):
+    """The tailnet policy of a fleet: the base policy plus every cluster stack's fragment,
+    checked for collisions between the clusters, written with `tailscale.Acl`."""
+
+    policy: pulumi.Output[str]
+    """The complete policy file that is written (HuJSON)."""
+    access_matrix: pulumi.Output[str]
+    """JSON list of the fleet's access rows: cluster, source, endpoint, ports, groups, roles,
+    recording, posture."""
+    clusters: pulumi.Output[list[str]]
+    """The cluster names, in the order of `cluster_stacks`."""
+
+    def __init__(self, name: str, args: TailnetFleetPolicyArgs,
+                 opts: pulumi.ResourceOptions | None = None) -> None:
+        raise_for_problems(_check_args(args), "TailnetFleetPolicy")
+        super().__init__("tailscale-cluster-access:index:TailnetFleetPolicy", name, None, opts)
+        stacks = list(args["cluster_stacks"])
+        pending = list(args.get("pending_clusters", []))
+        base = args.get("base", "")
+        child = pulumi.ResourceOptions(parent=self)
+        self.stack_references = [
+            pulumi.StackReference(f"{name}-{stack}", stack_name=stack, opts=child)
+            for stack in stacks]
+        # get_output keeps each output's own secretness (the whole `outputs` map may be secret).
+        per_stack = [pulumi.Output.all(*[ref.get_output(key) for key in CLUSTER_OUTPUTS])
+                     for ref in self.stack_references]
+
+        def check(values: Sequence[Sequence[Any]]) -> FleetPlan:
+            outputs = [(stack, {key: value for key, value in zip(CLUSTER_OUTPUTS, found,
+                                                                 strict=True)
+                                if value is not None})
+                       for stack, found in zip(stacks, values, strict=True)]
+            try:
+                return plan_fleet(outputs, base, pending=pending, base_source="base",
+                                  subject=f"fleet {name!r}")
+            except InvalidConfig as error:
+                # Stack outputs are only known here, inside apply: fail the update with the list.
+                raise InvalidArgs(error.render()) from None
+
+        fleet = pulumi.Output.all(*per_stack).apply(check)
+        self.tailnet_policy = TailnetPolicy(
+            f"{name}-policy",
+            {"fragments": fleet.apply(lambda plan: plan.fragments), "base": base,
+             "adopt_existing": bool(args.get("adopt_existing", False)),
+             "fragment_names": stacks + [pending_name(cluster) for cluster in pending]},
+            opts=child)
+        self.policy = self.tailnet_policy.policy
+        self.access_matrix = fleet.apply(lambda plan: plan.access_json)
+        self.clusters = fleet.apply(lambda plan: plan.clusters)
+        self.register_outputs({"policy": self.policy, "access_matrix": self.access_matrix,
+                               "clusters": self.clusters})
+
+
+def load_fleet_stack(project_root: Path, namespace: str = FLEET_NAMESPACE
+                     ) -> TailnetFleetPolicyArgs:
+    """Validate the tailnet stack's config (errors name config keys, without a traceback)."""
+    try:
+        config = parse_fleet_config(raw_stack_config(namespace), project_root,
+                                    prefix=f"{namespace}:",
+                                    subject=f"configuration of stack '{pulumi.get_stack()}'")
+    except InvalidConfig as error:
+        raise pulumi.RunError(error.render()) from None
+    return {"cluster_stacks": list(config.clusters),
+            "pending_clusters": list(config.pending_clusters), "base": config.base_text,
+            "adopt_existing": config.adopt_existing}

@@ -1,0 +1,149 @@
+"""At `pulumi preview`, ask Tailscale whether it would accept the policy file, and whether
+writing it would delete rules added to the live policy since the base file was exported.
+
+pulumi-tailscale does not validate the policy at preview (terraform-provider-tailscale#762),
+so a policy Tailscale rejects, or whose `tests` fail, would otherwise only fail at `pulumi up`.
+And `tailscale.Acl` overwrites the whole file on update, so a rule another team added in the
+admin console after `policy.base` was exported would be deleted silently ("drift").
+
+- Runs only during a preview (`pulumi.runtime.is_dry_run()`, which includes the preview
+  step of `pulumi up`); an update writes the policy and Tailscale checks it then anyway.
+- Without credentials it logs why it skipped and carries on.
+- Tailscale's rejection, and live entries the write would drop or change, fail the preview
+  together, with Tailscale's own messages and the lost entries listed.
+- When Tailscale cannot be asked (network, outage, credentials without the
+  `policy_file:read` scope) or the live policy does not parse, it warns and the preview
+  continues: an outage of the check must not block reviewing a change.
+- `TAILSCALE_CLUSTER_ACCESS_SKIP_DRIFT_CHECK=1` skips the drift check only (break-glass),
+  with a warning.
+"""
+
+import os
+
+import pulumi
+
+from ..core.policy import hujson
+from ..core.policy.drift import lost_entries
+from ..core.tailscale_api import (
+    CONFIG_ENV,
+    ApiError,
+    ApiSettings,
+    authorization_header,
+    check_policy,
+    fetch_policy,
+    settings_from,
+)
+
+SKIPPED = "Skipped the online policy check"
+DRIFT_SKIPPED = "Skipped the drift check"
+SKIP_DRIFT_ENV = "TAILSCALE_CLUSTER_ACCESS_SKIP_DRIFT_CHECK"
+DRIFT_FIX = (
+    "The live policy has entries the base file does not: export the live policy into "
+    "policy.base again (admin console > Access controls, or `tailscale.get_acl()`), review, "
+    "then preview again."
+)
+MAX_LISTED = 20
+
+_TRUE = frozenset({"1", "true", "yes", "on"})
+
+
+def _config_values() -> dict[str, str | None]:
+    config = pulumi.Config("tailscale")
+    return {key: config.get(key) for key in CONFIG_ENV}
+
+
+def _listing(lines: list[str]) -> str:
+    shown = [f"  - {line}" for line in lines[:MAX_LISTED]]
+    if len(lines) > MAX_LISTED:
+        shown.append(f"  - and {len(lines) - MAX_LISTED} more")
+    return "\n".join(shown)
+
+
+def _validation_failure(policy_text: str, settings: ApiSettings, authorization: str,
+                        resource: pulumi.Resource | None) -> str:
+    """Tailscale's verdict: "" when accepted or when it could not be had (warned)."""
+    try:
+        verdict = check_policy(policy_text, settings, authorization=authorization)
+    except ApiError as error:
+        pulumi.log.warn(f"{SKIPPED}: {error} The preview continues without Tailscale's "
+                        "verdict; `pulumi up` will still be refused if Tailscale rejects the "
+                        "policy.", resource=resource)
+        return ""
+    for warning in verdict.warnings:
+        pulumi.log.warn(f"Tailscale warns about the tailnet policy: {warning}", resource=resource)
+    if not verdict.problems:
+        pulumi.log.info(f"Tailscale accepted the tailnet policy (tailnet {settings.tailnet!r}).",
+                        resource=resource)
+        return ""
+    return (f"Tailscale rejected the tailnet policy (checked with {settings.auth_description} "
+            f"against tailnet {settings.tailnet!r}; nothing was written):\n"
+            f"{_listing(verdict.problems)}\n"
+            "Fix the policy (base file, fragments or stack config) and run `pulumi preview` "
+            "again.")
+
+
+def _drift_failure(policy_text: str, settings: ApiSettings, authorization: str,
+                   resource: pulumi.Resource | None) -> str:
+    """The live entries the write would lose: "" when none, or when the check could not run
+    (warned)."""
+    carry_on = ("The preview continues without the drift check; `pulumi up` overwrites the "
+                "whole live policy.")
+    try:
+        live_policy = fetch_policy(settings, authorization=authorization)
+    except ApiError as error:
+        pulumi.log.warn(f"{DRIFT_SKIPPED}: {error} {carry_on}", resource=resource)
+        return ""
+    try:
+        live = hujson.parse(live_policy.hujson, "the live tailnet policy").data
+    except hujson.HujsonError as error:
+        pulumi.log.warn(f"{DRIFT_SKIPPED}: the live policy could not be read: {error}. "
+                        f"{carry_on}", resource=resource)
+        return ""
+    try:
+        written = hujson.parse(policy_text, "the policy to write").data
+    except hujson.HujsonError as error:
+        # Tailscale's verdict reports this one; there is nothing to compare.
+        pulumi.log.warn(f"{DRIFT_SKIPPED}: {error}", resource=resource)
+        return ""
+    lost = lost_entries(live, written)
+    if not lost:
+        pulumi.log.info("The written policy keeps every entry of the live policy "
+                        f"(tailnet {settings.tailnet!r}).", resource=resource)
+        return ""
+    version = f", ETag {live_policy.etag}" if live_policy.etag else ""
+    count = f"{len(lost)} entr{'y' if len(lost) == 1 else 'ies'}"
+    return (f"Writing this policy would delete or change {count} of the live tailnet policy "
+            f"(tailnet {settings.tailnet!r}{version}), e.g. rules added in the admin console "
+            "after policy.base was exported (a change reads: live value -> value written):\n"
+            f"{_listing(lost)}\n"
+            f"{DRIFT_FIX} Only to overwrite them on purpose, set {SKIP_DRIFT_ENV}=1 for that "
+            "run.")
+
+
+def check_policy_at_preview(policy_text: str, resource: pulumi.Resource | None) -> None:
+    """Fail the preview when Tailscale rejects `policy_text` (the complete policy file) or
+    when writing it would lose entries of the live policy."""
+    if not pulumi.runtime.is_dry_run():
+        return
+    settings, reason = settings_from(os.environ, _config_values())
+    if settings is None:
+        pulumi.log.info(f"{SKIPPED}: {reason}.", resource=resource)
+        pulumi.log.info(f"{DRIFT_SKIPPED}: {reason}.", resource=resource)
+        return
+    try:
+        authorization = authorization_header(settings)
+    except ApiError as error:
+        for skipped in (SKIPPED, DRIFT_SKIPPED):
+            pulumi.log.warn(f"{skipped}: {error} The preview continues without it.",
+                            resource=resource)
+        return
+    failures = [_validation_failure(policy_text, settings, authorization, resource)]
+    if os.environ.get(SKIP_DRIFT_ENV, "").strip().lower() in _TRUE:
+        pulumi.log.warn(f"{DRIFT_SKIPPED}: {SKIP_DRIFT_ENV} is set. `pulumi up` will replace "
+                        "the live policy, deleting anything added to it since policy.base was "
+                        "exported.", resource=resource)
+    else:
+        failures.append(_drift_failure(policy_text, settings, authorization, resource))
+    failures = [failure for failure in failures if failure]
+    if failures:
+        raise pulumi.RunError("\n\n".join(failures))

@@ -1,0 +1,116 @@
+"""TailnetPolicy: merge policy fragments into a base policy and write the result."""
+
+from collections.abc import Sequence
+from typing import NotRequired, TypedDict
+
+import pulumi
+import pulumi_tailscale as tailscale
+from pulumi.resource_hooks import ErrorHook, ErrorHookArgs, ResourceHookBinding
+from pulumi.runtime.proto import resource_pb2
+from pulumi.runtime.settings import monitor_supports_feature
+
+from ..core.policy import hujson
+from ..core.policy.merge import MergeError, merge_policies
+from .errors import InvalidArgs
+from .preview_check import check_policy_at_preview
+
+ADOPT_HELP = (
+    "Tailscale refused to overwrite the tailnet's existing policy file (the provider "
+    "demands an import or overwrite_existing_content before the first write). Nothing was "
+    "changed. To adopt the tailnet without losing other teams' rules: export the live policy "
+    "into the base file (admin console > Access controls, or `tailscale.get_acl().hujson`), "
+    "set policy.base to it and policy.adoptExisting: true, run `pulumi preview`, check the "
+    "policy diff, then `pulumi up`."
+)
+
+
+class TailnetPolicyArgs(TypedDict):
+    fragments: pulumi.Input[Sequence[pulumi.Input[str]]]
+    """Policy fragments (HuJSON text) to add to the base policy, e.g. one per cluster."""
+    base: NotRequired[str]
+    """HuJSON text of the rest of the tailnet policy (other teams' rules); kept unchanged."""
+    adopt_existing: NotRequired[bool]
+    """Overwrite a tailnet policy that Pulumi did not create yet. Export it into `base` first."""
+    fragment_names: NotRequired[list[str]]
+    """A name per fragment (e.g. the cluster or stack), for conflict messages; default
+    `fragment <i>`."""
+
+
+def render_policy(base_text: str, fragments: Sequence[tuple[str, str]],
+                  base_source: str = "base policy") -> str:
+    """Merge HuJSON fragments into the base policy and render it canonically."""
+    base = hujson.parse(base_text, base_source) if base_text.strip() else None
+    parsed = [(name, hujson.parse(text, name).data) for name, text in fragments]
+    merged = merge_policies(base.data if base else {}, parsed)
+    return (base or hujson.PolicyDocument({})).dumps(merged)
+
+
+def _is_precondition_failure(error: str) -> bool:
+    text = error.lower()
+    return "412" in text or "precondition" in text or "overwrite_existing_content" in text
+
+
+def explain_adoption_failure(args: ErrorHookArgs) -> bool:
+    """Error hook on the Acl: when Tailscale refuses to overwrite an unadopted policy, say how
+    to adopt it. Never retries: the same write would be refused again."""
+    if args.failed_operation == "create" and any(map(_is_precondition_failure, args.errors)):
+        pulumi.log.error(ADOPT_HELP)
+    return False
+
+
+def _adoption_hooks(name: str) -> ResourceHookBinding | None:
+    """The explaining error hook, where the Pulumi CLI supports error hooks;
+    older CLIs refuse a resource that carries one, so it is left out there."""
+    if not monitor_supports_feature(resource_pb2.RESOURCE_MONITOR_FEATURE_ERROR_HOOKS):
+        return None
+    return ResourceHookBinding(
+        on_error=[ErrorHook(f"{name}-explain-adoption", explain_adoption_failure)])
+
+
+class TailnetPolicy(pulumi.ComponentResource):
+    """The tailnet policy file: a base policy plus generated fragments, written with
+    `tailscale.Acl`. Destroying the stack never resets the tailnet's policy."""
+
+    policy: pulumi.Output[str]
+    """The complete policy file that is written (HuJSON)."""
+    acl_id: pulumi.Output[str]
+    """ID of the `tailscale.Acl` resource."""
+
+    def __init__(self, name: str, args: TailnetPolicyArgs,
+                 opts: pulumi.ResourceOptions | None = None) -> None:
+        base_text = args.get("base", "")
+        fragments = args["fragments"]
+        names = list(args.get("fragment_names", []))
+
+        def named(texts: Sequence[str]) -> list[tuple[str, str]]:
+            return [(names[i] if i < len(names) else f"fragment {i}", text)
+                    for i, text in enumerate(texts)]
+
+        def render_and_check(texts: Sequence[pulumi.Input[str]]) -> str:
+            # Plain strings here: given as such, or resolved by apply.
+            try:
+                text = render_policy(base_text, named([str(f) for f in texts]))
+            except (hujson.HujsonError, MergeError) as error:
+                raise InvalidArgs(f"TailnetPolicy {name!r}: {error}") from None
+            check_policy_at_preview(text, None)
+            return text
+
+        rendered: pulumi.Input[str]
+        if isinstance(fragments, (list, tuple)) and all(isinstance(f, str) for f in fragments):
+            # Plain input: fail before anything is registered.
+            rendered = render_and_check(fragments)
+        else:
+            rendered = pulumi.Output.from_input(fragments).apply(render_and_check)
+
+        super().__init__("tailscale-cluster-access:index:TailnetPolicy", name, None, opts)
+        acl = tailscale.Acl(
+            f"{name}-acl",
+            acl=rendered,
+            overwrite_existing_content=bool(args.get("adopt_existing", False)),
+            reset_acl_on_destroy=False,
+            opts=pulumi.ResourceOptions(parent=self, hooks=_adoption_hooks(name)),
+        )
+        self.acl = acl
+        self.policy = pulumi.Output.from_input(rendered)
+        self.acl_id = acl.id
+        self.register_outputs({"policy": self.policy, "acl_id": self.acl_id})

@@ -1,0 +1,175 @@
+"""Bad component args fail with a clear message before anything is registered."""
+
+import re
+from collections.abc import Callable
+from typing import Any
+
+import pulumi
+import pytest
+from tailscale_cluster_access import (
+    ApiServerProxy,
+    ClusterRoleBindings,
+    SecureClusterAccess,
+    SessionRecorder,
+    TailscaleOperator,
+)
+from tailscale_cluster_access.offline import PreviewMocks, RecordingMonitor
+from tailscale_cluster_access.resources.errors import InvalidArgs
+
+GOOD_OPERATOR: dict[str, Any] = {
+    "namespace": "tailscale",
+    "chart_version": "1.92.4",
+    "hostname": "tailscale-operator",
+    "operator_tag": "tag:k8s-operator",
+    "proxy_tag": "tag:k8s",
+    "api_server_proxy_mode": "true",
+    "allow_impersonation": False,
+}
+
+
+@pytest.fixture
+def monitor() -> RecordingMonitor:
+    recording = RecordingMonitor(PreviewMocks())
+    pulumi.runtime.set_mocks(
+        recording.mocks, project="p", stack="s", preview=False, monitor=recording
+    )
+    return recording
+
+
+# Every stack that writes the policy names the rest of it; tests run from the project root.
+GUIDE_GROUPS = {
+    "groups": {
+        "group:ml-engineers": ["alice@example.com"],
+        "group:ml-readers": ["bob@example.com"],
+    },
+    "policy": {"base": "policies/base.hujson"},
+}
+
+CASES: list[tuple[str, Callable[[], object], list[str]]] = [
+    (
+        "tag without tag:",
+        lambda: SecureClusterAccess(
+            "c", {**GUIDE_GROUPS, "cluster": "gpu", "tags": {"operator": "k8s-operator"}}
+        ),
+        ["args.tags.operator"],
+    ),
+    (
+        "hostname not a DNS label",
+        lambda: SecureClusterAccess(
+            "c", {**GUIDE_GROUPS, "cluster": "gpu", "operator": {"hostname": "Tailscale_Operator"}}
+        ),
+        ["args.operator.hostname"],
+    ),
+    (
+        "recorder rule without recording",
+        lambda: SecureClusterAccess(
+            "c",
+            {
+                "cluster": "gpu",
+                "groups": {"group:a": ["a@example.com"]},
+                "policy": {"base": "policies/base.hujson"},
+                "access": [
+                    {"src": ["group:a"], "kubernetes_groups": ["x"], "record_sessions": True}
+                ],
+            },
+        ),
+        ["args.access[0].record_sessions"],
+    ),
+    (
+        "replicas < 1",
+        lambda: SecureClusterAccess(
+            "c",
+            {**GUIDE_GROUPS, "cluster": "gpu", "proxy": {"high_availability": True, "replicas": 0}},
+        ),
+        ["args.proxy.replicas"],
+    ),
+    (
+        "several problems at once",
+        lambda: SecureClusterAccess(
+            "c",
+            {
+                **GUIDE_GROUPS,
+                "cluster": "GPU",
+                "proxy": {"mode": "noauth"},
+                "tags": {"proxy": "k8s"},
+            },
+        ),
+        ["args.cluster", "args.proxy.mode", "args.tags.proxy"],
+    ),
+    (
+        "ProxyGroup hostname",
+        lambda: ApiServerProxy(
+            "p", {"high_availability": True, "hostname": "-bad-", "replicas": 0, "tags": ["k8s"]}
+        ),
+        ["args.hostname", "args.replicas", "args.tags[0]"],
+    ),
+    (
+        "recorder replicas without S3",
+        lambda: SessionRecorder(
+            "r", {"namespace": "tailscale", "tags": ["tag:tsrecorder"], "replicas": 2}
+        ),
+        ["args.replicas"],
+    ),
+    (
+        "recorder tag",
+        lambda: SessionRecorder(
+            "r", {"namespace": "tailscale", "tags": ["tsrecorder"], "replicas": 0}
+        ),
+        ["args.tags[0]", "args.replicas"],
+    ),
+    (
+        "operator chart and mode",
+        lambda: TailscaleOperator(
+            "o", {**GOOD_OPERATOR, "chart_version": "1.80.0", "api_server_proxy_mode": "auth"}
+        ),
+        ["args.chart_version", "args.api_server_proxy_mode"],
+    ),
+    (
+        "binding names",
+        lambda: ClusterRoleBindings(
+            "b", {"bindings": [{"group": "tailnet readers", "cluster_role": "View Role"}]}
+        ),
+        ["args.bindings[0].group", "args.bindings[0].cluster_role"],
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("construct", "keys"), [(c, k) for _, c, k in CASES], ids=[name for name, _, _ in CASES]
+)
+def test_bad_args_register_nothing(
+    monitor: RecordingMonitor, construct: Callable[[], object], keys: list[str]
+) -> None:
+    with pytest.raises(InvalidArgs) as raised:
+        construct()
+    message = str(raised.value)
+    for key in keys:
+        # Python's snake_case path, followed by the schema's camelCase where they differ.
+        assert re.search(rf"  - {re.escape(key)}( \([A-Za-z0-9_.\[\]]+\))?:", message), key
+    assert "Fix:" in message
+    assert message.count("\n  - ") == len(keys)
+    assert monitor.registrations == []
+
+
+def test_invalid_args_print_without_traceback() -> None:
+    # Pulumi prints a RunError's message alone, without the program's stack trace.
+    assert issubclass(InvalidArgs, pulumi.RunError)
+
+
+def test_errors_name_the_python_and_the_schema_spelling(monitor: RecordingMonitor) -> None:
+    with pytest.raises(InvalidArgs) as raised:
+        SecureClusterAccess(
+            "c",
+            {
+                **GUIDE_GROUPS,
+                "cluster": "gpu",
+                "access": [
+                    {
+                        "src": ["group:ml-readers"],
+                        "kubernetes_groups": ["x"],
+                        "record_sessions": True,
+                    }
+                ],
+            },
+        )
+    assert "  - args.access[0].record_sessions (access[0].recordSessions):" in str(raised.value)
