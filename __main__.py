@@ -11,8 +11,9 @@ from tailscale_cluster_access.core.fleet import cluster_stack_outputs
 from tailscale_cluster_access.resources.cluster_access import SecureClusterAccess
 from tailscale_cluster_access.resources.stack_config import load_stack
 
-plan, args = load_stack(Path(__file__).resolve().parent)
-cluster = SecureClusterAccess(plan.spec.cluster, args)  # type: ignore[arg-type]
+# The config is read and planned once; the component builds its resources from that plan.
+plan = load_stack(Path(__file__).resolve().parent)
+cluster = SecureClusterAccess.from_plan(plan.spec.cluster, plan)
 
 pulumi.export("proxyUrl", cluster.proxy_url)
 pulumi.export("kubeconfigCommand", cluster.kubeconfig_command)

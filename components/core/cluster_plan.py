@@ -6,12 +6,13 @@ turn this into resources; `tailscale-cluster-access plan` shows it to reviewers.
 """
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from .config import parse_spec
+from .base_policy import read_base_policy
+from .config import SecretInputs, Spelling, read_cluster
 from .policy import hujson
 from .policy.access import AccessRow, access_matrix, access_warnings
 from .policy.build import build_fragment
@@ -32,6 +33,8 @@ class ClusterPlan:
     base_document: hujson.PolicyDocument | None
     access: list[AccessRow]
     warnings: list[str]
+    secrets: SecretInputs = field(default_factory=SecretInputs, repr=False, compare=False)
+    """The secret values the components hand on (never shown)."""
 
     @cached_property
     def fragment_hujson(self) -> str:
@@ -47,53 +50,13 @@ class ClusterPlan:
         return (self.base_document or hujson.PolicyDocument({})).dumps(self.merged)
 
 
-def read_base_policy(
-    path_text: str, project_root: Path
-) -> tuple[hujson.PolicyDocument | None, str, list[Problem]]:
-    """Read `policy.base` (relative to the project root); problems name that key."""
-    if not path_text:
-        return None, "", []
-    path = Path(path_text)
-    if not path.is_absolute():
-        path = project_root / path
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        return (
-            None,
-            "",
-            [
-                Problem(
-                    "policy.base",
-                    f'"{path_text}" does not exist (looked in {path.parent}).',
-                    "give a path relative to the project root (where Pulumi.yaml "
-                    "is), or export the live policy there first.",
-                )
-            ],
-        )
-    except (OSError, UnicodeDecodeError) as error:
-        return None, "", [Problem("policy.base", f'"{path_text}" cannot be read: {error}.')]
-    try:
-        document = hujson.parse(text, path_text)
-    except hujson.HujsonError as error:
-        return (
-            None,
-            text,
-            [
-                Problem(
-                    "policy.base",
-                    f"is not valid HuJSON: {error}",
-                    "fix the file; the policy editor in the admin console shows the same position.",
-                )
-            ],
-        )
-    return document, text, []
-
-
 def plan_cluster(
-    raw: Mapping[str, Any], project_root: Path, *, prefix: str = "", subject: str = "configuration"
+    raw: Mapping[str, Any], project_root: Path, *, prefix: str = "", subject: str = "configuration",
+    spelling: Spelling = "config",
 ) -> ClusterPlan:
-    """Validate and render one cluster; raise `InvalidConfig` listing every problem."""
+    """Validate and render one cluster; raise `InvalidConfig` listing every problem.
+
+    `raw` is stack config (camelCase keys) or, with `spelling="args"`, component args."""
     policy_settings = raw.get("policy")
     base_path = ""
     if isinstance(policy_settings, Mapping) and isinstance(policy_settings.get("base"), str):
@@ -101,7 +64,8 @@ def plan_cluster(
     document, base_text, problems = read_base_policy(base_path, project_root)
     base = document.data if document else None
     try:
-        spec = parse_spec(raw, base_policy=base, prefix=prefix, subject=subject)
+        spec, secrets = read_cluster(raw, base_policy=base, spelling=spelling, prefix=prefix,
+                                     subject=subject)
     except InvalidConfig as error:
         raise InvalidConfig(problems + error.problems, prefix=prefix, subject=subject) from None
     if problems:
@@ -125,4 +89,5 @@ def plan_cluster(
         base_document=document,
         access=rows,
         warnings=access_warnings(spec, rows),
+        secrets=secrets,
     )

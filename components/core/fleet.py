@@ -7,20 +7,21 @@ calls `plan_fleet`, which refuses a fleet whose clusters would open each other's
 """
 
 import json
-import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from .cluster_plan import ClusterPlan, plan_cluster, read_base_policy
+from .cluster_plan import ClusterPlan, plan_cluster
 from .config import is_scim_group
+from .config.fleet import FleetConfig, parse_fleet_config
+from .identifiers import STACK_NAME
 from .policy import hujson
 from .policy.merge import MergeError, merge_policies
 from .policy.sections import section
 from .problems import InvalidConfig, Problem
-from .spec import DNS_LABEL_RE, ClusterAccessSpec, Tags, fleet_tags
+from .spec import ClusterAccessSpec, Tags, fleet_tags
 
 __all__ = [
     "FleetConfig", "FleetMember", "FleetPlan", "cluster_stack_outputs", "find_collisions",
@@ -31,7 +32,7 @@ __all__ = [
 
 FLEET_NAMESPACE = "tailscale-cluster-access-tailnet"
 # `<org>/<project>/<stack>`, `<project>/<stack>` or `<stack>`, as `pulumi stack ls` prints them.
-STACK_NAME_RE = re.compile(r"^([A-Za-z0-9][A-Za-z0-9_.-]*/){0,2}[A-Za-z0-9][A-Za-z0-9_.-]*$")
+STACK_NAME_RE = STACK_NAME  # 0.1.0 name
 TAG_ROLES = ("operator", "proxy", "recorder")
 PER_CLUSTER_FIX = ("set tagScheme: per-cluster in every cluster stack (tags become "
                    "tag:k8s-operator-<cluster>, tag:k8s-<cluster>, tag:tsrecorder-<cluster>), or "
@@ -375,105 +376,6 @@ def plan_fleet(stack_outputs: Sequence[tuple[str, Mapping[str, Any] | None]],
         raise InvalidConfig(problems, subject=subject)
     return FleetPlan(members=tuple(members), pending=tuple(pending), merged=merged,
                      base_document=document, access=fleet_access_matrix(members))
-
-
-@dataclass(frozen=True)
-class FleetConfig:
-    clusters: tuple[str, ...]
-    pending_clusters: tuple[str, ...]
-    base_path: str
-    base_text: str
-    adopt_existing: bool
-
-
-def unique_names(items: Sequence[Any], key: str, pattern: re.Pattern[str], what: str,
-                 fix: str) -> tuple[list[str], list[Problem]]:
-    """The valid, distinct names in `items`, and a problem for each other entry."""
-    names: list[str] = []
-    problems: list[Problem] = []
-    for index, item in enumerate(items):
-        item_key = f"{key}[{index}]"
-        if not isinstance(item, str) or not pattern.match(item):
-            problems.append(Problem(item_key, f"{json.dumps(item)} is not {what}.", fix))
-        elif item in names:
-            problems.append(Problem(item_key, f'"{item}" is listed twice.',
-                                    "remove the duplicate."))
-        else:
-            names.append(item)
-    return names, problems
-
-
-def parse_fleet_config(raw: Mapping[str, Any], project_root: Path, *, prefix: str = "",
-                       subject: str = "configuration") -> FleetConfig:
-    """Validate the tailnet stack's config: `clusters`, `pendingClusters`, `policy.base`,
-    `policy.adoptExisting`."""
-    problems: list[Problem] = []
-    clusters: list[str] = []
-    value = raw.get("clusters")
-    # A fleet's first cluster is pending before any cluster stack is deployed.
-    has_pending = bool(raw.get("pendingClusters"))
-    if value is None:
-        if not has_pending:
-            problems.append(Problem("clusters", "is required.",
-                                    "list the cluster stacks, e.g. [acme/tailscale-cluster-"
-                                    "access/gpu-east, acme/tailscale-cluster-access/gpu-west]."))
-    elif not isinstance(value, list) or (not value and not has_pending):
-        problems.append(Problem("clusters", "expected a non-empty list of stack names.",
-                                "write it as a YAML list of `<org>/<project>/<stack>`."))
-    else:
-        clusters, found = unique_names(value, "clusters", STACK_NAME_RE, "a stack name",
-                                       "use `<org>/<project>/<stack>` as `pulumi stack ls "
-                                       "--all` shows it.")
-        problems.extend(found)
-    pending: list[str] = []
-    value = raw.get("pendingClusters")
-    if value is not None and not isinstance(value, list):
-        problems.append(Problem("pendingClusters", "expected a list of cluster names.",
-                                "write it as a YAML list, e.g. [gpu-north]."))
-    elif value is not None:
-        pending, found = unique_names(value, "pendingClusters", DNS_LABEL_RE, "a cluster name",
-                                      "use the new cluster stack's `cluster` value (a DNS "
-                                      "label).")
-        problems.extend(found)
-    policy = raw.get("policy", {})
-    base_path = ""
-    adopt = False
-    if not isinstance(policy, Mapping):
-        problems.append(Problem("policy", "expected an object with base and adoptExisting."))
-        policy = {}
-    for key in policy:
-        if key not in ("base", "adoptExisting"):
-            problems.append(Problem(f"policy.{key}", "is not a known setting.",
-                                    "check the spelling; known keys here: adoptExisting, base."))
-    if policy.get("base") is not None:
-        if isinstance(policy["base"], str):
-            base_path = policy["base"]
-        else:
-            problems.append(Problem("policy.base", "expected a path (a string)."))
-    adopt_value = policy.get("adoptExisting", False)
-    if adopt_value in (True, "true"):
-        adopt = True
-    elif adopt_value not in (False, "false", None):
-        problems.append(Problem("policy.adoptExisting", "expected true or false.",
-                                "write true or false without quotes."))
-    for key in raw:
-        if key not in ("clusters", "pendingClusters", "policy"):
-            problems.append(Problem(key, "is not a known setting.",
-                                    "check the spelling; known keys here: clusters, "
-                                    "pendingClusters, policy."))
-    base_text = ""
-    if base_path:
-        _, base_text, found = read_base_policy(base_path, project_root)
-        problems += found
-    if adopt and not base_path:
-        problems.append(Problem("policy.adoptExisting",
-                                "would replace the live policy with the clusters' fragments only.",
-                                "export the live policy into a file and set policy.base to it "
-                                "first, so that other teams' rules survive."))
-    if problems:
-        raise InvalidConfig(problems, prefix=prefix, subject=subject)
-    return FleetConfig(clusters=tuple(clusters), pending_clusters=tuple(pending),
-                       base_path=base_path, base_text=base_text, adopt_existing=adopt)
 
 
 def synthetic_cluster_config(index: int, *, tag_scheme: str = "per-cluster") -> dict[str, Any]:

@@ -5,9 +5,10 @@ bindings, the access matrix) is derived from one `ClusterAccessSpec`, so the
 grant destinations, ports, recorder rules and tests cannot disagree.
 """
 
-import re
 from dataclasses import dataclass, field
 from typing import Literal
+
+from .identifiers import DNS_LABEL
 
 # Chart 1.88 fixed the ProxyGroup DNS bug (tailscale/tailscale#16920); 1.92.4 is the
 # release Tailscale's own EKS example pins.
@@ -49,8 +50,7 @@ HOSTNAME_MAX = 63
 # Longest ProxyGroup hostname that still fits a DNS label once "-<suffix>" is appended.
 SUFFIXED_HOSTNAME_MAX = HOSTNAME_MAX - 1 - RANDOM_SUFFIX_LENGTH
 
-# A DNS label: names of clusters, namespaces and tailnet hosts.
-DNS_LABEL_RE = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
+DNS_LABEL_RE = DNS_LABEL  # 0.1.0 name
 
 
 @dataclass(frozen=True)
@@ -68,7 +68,7 @@ def fleet_tags(cluster: str) -> Tags:
     so the tags match `^tag:[a-zA-Z][a-zA-Z0-9-]*$` (at most 78 characters; Tailscale checks
     the characters of a tag, not its length).
     """
-    if not DNS_LABEL_RE.match(cluster):
+    if not DNS_LABEL.match(cluster):
         raise ValueError(f"{cluster!r} is not a cluster name (a DNS label)")
     return Tags(
         operator=f"tag:k8s-operator-{cluster}",

@@ -11,8 +11,9 @@ from typing import NotRequired, TypedDict
 import pulumi
 
 from ..core.cluster_plan import ClusterPlan, plan_cluster
-from ..core.config import args_to_config
+from ..core.config import SecretInputs
 from ..core.problems import InvalidConfig
+from ..core.spec import S3Storage
 from .api_server_proxy import ApiServerProxy
 from .errors import invalid_args
 from .operator import TailscaleOperator
@@ -156,14 +157,26 @@ class SecureClusterAccess(pulumi.ComponentResource):
     def __init__(
         self, name: str, args: SecureClusterAccessArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
-        config = args_to_config(args)
         try:
-            plan = plan_cluster(config, project_root())
+            plan = plan_cluster(args, project_root(), spelling="args")
         except InvalidConfig as error:
             raise invalid_args(error, "SecureClusterAccess") from None
+        self._create(name, plan, opts)
+
+    @classmethod
+    def from_plan(
+        cls, name: str, plan: ClusterPlan, opts: pulumi.ResourceOptions | None = None
+    ) -> "SecureClusterAccess":
+        """The component for a plan already made (the stack program plans its config once,
+        with `load_stack`, and hands the plan over instead of args)."""
+        component = cls.__new__(cls)
+        component._create(name, plan, opts)
+        return component
+
+    def _create(self, name: str, plan: ClusterPlan, opts: pulumi.ResourceOptions | None) -> None:
         super().__init__("tailscale-cluster-access:index:SecureClusterAccess", name, None, opts)
         self.plan = plan
-        self._build(name, plan, args)
+        self._build(name, plan)
         self.register_outputs(
             {
                 "proxy_hostname": self.proxy_hostname,
@@ -175,24 +188,17 @@ class SecureClusterAccess(pulumi.ComponentResource):
             }
         )
 
-    def _build(self, name: str, plan: ClusterPlan, args: SecureClusterAccessArgs) -> None:
+    def _build(self, name: str, plan: ClusterPlan) -> None:
         spec = plan.spec
         child = pulumi.ResourceOptions(parent=self)
 
         after_policy: list[pulumi.Resource] = []
         if spec.policy.manage:
-            self.tailnet_policy = TailnetPolicy(
-                f"{name}-policy",
-                {
-                    "fragments": [plan.fragment_hujson],
-                    "base": plan.base_text,
-                    "adopt_existing": spec.policy.adopt_existing,
-                },
-                opts=child,
-            )
+            self.tailnet_policy = TailnetPolicy.from_rendered(
+                f"{name}-policy", plan.policy, adopt_existing=spec.policy.adopt_existing,
+                opts=child)
             after_policy = [self.tailnet_policy]
 
-        oauth = args.get("oauth", {})
         operator_args: dict[str, object] = {
             "namespace": spec.operator.namespace,
             "chart_version": spec.operator.chart_version,
@@ -204,7 +210,7 @@ class SecureClusterAccess(pulumi.ComponentResource):
         }
         if spec.oauth.bring_your_own:
             operator_args["oauth_client_id"] = spec.oauth.client_id
-            operator_args["oauth_client_secret"] = oauth.get("client_secret")
+            operator_args["oauth_client_secret"] = plan.secrets.get("oauth.clientSecret")
         self.operator = TailscaleOperator(
             f"{name}-operator",
             operator_args,  # type: ignore[arg-type]
@@ -234,8 +240,7 @@ class SecureClusterAccess(pulumi.ComponentResource):
                 "replicas": recording.replicas,
             }
             if recording.s3 is not None:
-                s3_args = dict(args.get("session_recording", {}).get("s3", {}))
-                recorder_args["s3"] = s3_args
+                recorder_args["s3"] = _s3_args(recording.s3, plan.secrets)
             self.session_recorder = SessionRecorder(
                 f"{name}-recorder",
                 recorder_args,  # type: ignore[arg-type]
@@ -262,3 +267,13 @@ class SecureClusterAccess(pulumi.ComponentResource):
         self.access_matrix = pulumi.Output.from_input(
             json.dumps([row.to_json() for row in plan.access])
         )
+
+
+def _s3_args(s3: S3Storage, secrets: SecretInputs) -> S3StorageArgs:
+    args: S3StorageArgs = {"endpoint": s3.endpoint, "bucket": s3.bucket}
+    if s3.role_arn:
+        args["role_arn"] = s3.role_arn
+    if s3.static_credentials:
+        args["access_key_id"] = secrets.get("sessionRecording.s3.accessKeyId")
+        args["secret_access_key"] = secrets.get("sessionRecording.s3.secretAccessKey")
+    return args

@@ -12,6 +12,7 @@ from typing import Any, NotRequired, TypedDict
 
 import pulumi
 
+from ..core.config.fleet import unique_names
 from ..core.fleet import (
     FLEET_NAMESPACE,
     STACK_NAME_RE,
@@ -19,7 +20,6 @@ from ..core.fleet import (
     parse_fleet_config,
     pending_name,
     plan_fleet,
-    unique_names,
 )
 from ..core.policy import hujson
 from ..core.problems import InvalidConfig, Problem

@@ -8,9 +8,8 @@ import pulumi
 import pulumi.runtime.config as runtime_config
 
 from ..core.cluster_plan import ClusterPlan, plan_cluster
-from ..core.config import SECRET_FIELDS, SECRET_VALUE_PATHS, namespace_config, snake_key_path
+from ..core.config import SECRET_FIELDS, namespace_config
 from ..core.problems import InvalidConfig
-from .secrets import as_secret
 
 
 def raw_stack_config(namespace: str) -> dict[str, Any]:
@@ -20,35 +19,11 @@ def raw_stack_config(namespace: str) -> dict[str, Any]:
     return namespace_config(values, namespace)
 
 
-def config_to_args(config: Mapping[str, Any]) -> dict[str, Any]:
-    """camelCase config -> snake_case component args; secret fields become Pulumi secrets."""
+def load_stack(project_root: Path, namespace: str = "tailscale-cluster-access") -> ClusterPlan:
+    """Read and plan the stack's config, once (errors name config keys, without a traceback).
 
-    def convert(value: Any, path: str, verbatim: bool) -> Any:
-        if isinstance(value, Mapping) and path not in SECRET_VALUE_PATHS:
-            return {
-                (key if verbatim else snake_key_path(key)): convert(
-                    item,
-                    f"{path}.{key}" if path else key,
-                    key in ("groups", "postures") and not path,
-                )
-                for key, item in value.items()
-            }
-        if path in SECRET_VALUE_PATHS:
-            return as_secret(value)
-        if isinstance(value, list):
-            return [convert(item, path + "[]", False) for item in value]
-        return value
-
-    converted = convert(dict(config), "", False)
-    assert isinstance(converted, dict)
-    return converted
-
-
-def load_stack(
-    project_root: Path, namespace: str = "tailscale-cluster-access"
-) -> tuple[ClusterPlan, dict[str, Any]]:
-    """Validate the stack's config (errors name config keys, without a traceback) and return
-    the plan plus the component args built from it."""
+    The plan goes to `SecureClusterAccess.from_plan`; its secret values are wrapped as Pulumi
+    secrets there."""
     config = raw_stack_config(namespace)
     try:
         plan = plan_cluster(
@@ -69,7 +44,7 @@ def load_stack(
                 f"`pulumi config set --secret --path {path}`. It is still handled as a secret "
                 "here."
             )
-    return plan, config_to_args(config)
+    return plan
 
 
 def _has_path(value: Any, keys: list[str]) -> bool:

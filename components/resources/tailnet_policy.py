@@ -102,11 +102,24 @@ class TailnetPolicy(pulumi.ComponentResource):
         else:
             rendered = pulumi.Output.from_input(fragments).apply(render_and_check)
 
+        self._create(name, rendered, bool(args.get("adopt_existing", False)), opts)
+
+    @classmethod
+    def from_rendered(cls, name: str, policy: str, *, adopt_existing: bool = False,
+                      opts: pulumi.ResourceOptions | None = None) -> "TailnetPolicy":
+        """The component for a policy already merged and validated (by `plan_cluster`)."""
+        check_policy_at_preview(policy, None)
+        component = cls.__new__(cls)
+        component._create(name, policy, adopt_existing, opts)
+        return component
+
+    def _create(self, name: str, rendered: pulumi.Input[str], adopt_existing: bool,
+                opts: pulumi.ResourceOptions | None) -> None:
         super().__init__("tailscale-cluster-access:index:TailnetPolicy", name, None, opts)
         acl = tailscale.Acl(
             f"{name}-acl",
             acl=rendered,
-            overwrite_existing_content=bool(args.get("adopt_existing", False)),
+            overwrite_existing_content=adopt_existing,
             reset_acl_on_destroy=False,
             opts=pulumi.ResourceOptions(parent=self, hooks=_adoption_hooks(name)),
         )

@@ -1,13 +1,13 @@
 """Secrets stay Pulumi secrets wherever they flow (checked with `Output.is_secret()`)."""
 
+from pathlib import Path
 from typing import Any
 
 import pulumi
 import pytest
-from tailscale_cluster_access import TailscaleOperator
+from tailscale_cluster_access import SecureClusterAccess, TailscaleOperator, plan_cluster
 from tailscale_cluster_access.offline import PreviewMocks, RecordingMonitor, Secret
 from tailscale_cluster_access.resources.secrets import as_secret
-from tailscale_cluster_access.resources.stack_config import config_to_args
 
 OPERATOR: dict[str, Any] = {
     "namespace": "tailscale", "chart_version": "1.92.4", "hostname": "tailscale-operator",
@@ -24,23 +24,37 @@ def monitor() -> RecordingMonitor:
     return recording
 
 
-@pulumi.runtime.test
-def test_config_secrets_become_secret_outputs() -> Any:
-    args = config_to_args({
+def test_config_secrets_become_secret_outputs(monitor: RecordingMonitor) -> None:
+    """Secrets read from stack config reach the component through the plan and are sent
+    as secrets: the OAuth client secret and both S3 keys."""
+    plan = plan_cluster({
         "cluster": "gpu",
+        "policy": {"manage": False},
         "oauth": {"clientId": "kCNTRL", "clientSecret": "tskey-client-plain"},
-        "sessionRecording": {"s3": {"endpoint": "e", "bucket": "b", "accessKeyId": "AKIA",
+        "access": [{"src": ["group:ml-engineers"], "kubernetesGroups": ["system:masters"],
+                    "recordSessions": True}],
+        "sessionRecording": {"enabled": True,
+                             "s3": {"endpoint": "e", "bucket": "b", "accessKeyId": "AKIA",
                                     "secretAccessKey": "plain-s3"}},
-    })
-    s3 = args["session_recording"]["s3"]
-    outputs = [args["oauth"]["client_secret"], s3["access_key_id"], s3["secret_access_key"]]
-    assert args["oauth"]["client_id"] == "kCNTRL"
+    }, Path.cwd())
+    assert plan.spec.oauth.client_id == "kCNTRL"
 
-    async def check() -> None:
-        for output in outputs:
-            assert await output.is_secret()
+    @pulumi.runtime.test
+    def construct() -> Any:
+        cluster = SecureClusterAccess.from_plan("gpu", plan)
 
-    return pulumi.Output.from_input(check())
+        async def check() -> None:
+            assert await cluster.operator.oauth_secret.string_data.is_secret()
+
+        return pulumi.Output.from_input(check())
+
+    construct()
+    secrets = [r for r in monitor.registrations if r.type == "kubernetes:core/v1:Secret"]
+    assert len(secrets) == 2
+    assert all(isinstance(secret.inputs["stringData"], Secret) for secret in secrets)
+    wire = repr([r.inputs for r in monitor.registrations])
+    for plaintext in ("tskey-client-plain", "AKIA", "plain-s3"):
+        assert plaintext not in wire
 
 
 @pulumi.runtime.test

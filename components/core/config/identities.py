@@ -1,0 +1,346 @@
+"""Tailnet identities: access rules, role bindings, groups and postures, and the checks of
+who may get what (broad admin sources, undefined groups and postures, unowned tags)."""
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from ..identifiers import (
+    CLUSTER_ROLE,
+    DOMAIN_WILDCARD,
+    GROUP,
+    KUBERNETES_GROUP,
+    POSTURE,
+    TAG,
+    USER,
+    Identifier,
+)
+from ..policy.sections import section
+from ..problems import Problem
+from ..spec import ADMIN_CLUSTER_ROLES, AccessRule, ClusterAccessSpec, RoleBinding
+from .reader import ConfigReader, describe
+
+KNOWN_AUTOGROUPS = frozenset(
+    {
+        "autogroup:member",
+        "autogroup:tagged",
+        "autogroup:admin",
+        "autogroup:owner",
+        "autogroup:it-admin",
+        "autogroup:network-admin",
+        "autogroup:billing-admin",
+        "autogroup:auditor",
+        "autogroup:shared",
+        "autogroup:nonroot",
+    }
+)
+
+
+BROAD_SOURCES = frozenset({"*", "autogroup:member", "autogroup:tagged", "autogroup:shared"})
+
+
+IDENTITY_HINT = (
+    "use group:<name>, tag:<name>, a user's login email, autogroup:member (or another autogroup), "
+    '"*@<domain>" or "*"'
+)
+
+
+DEFAULT_ACCESS = [
+    {"src": ["group:ml-engineers"], "kubernetesGroups": ["system:masters"]},
+    {"src": ["group:ml-readers"], "kubernetesGroups": ["tailnet-readers"]},
+]
+
+
+DEFAULT_ROLE_BINDINGS = [{"group": "tailnet-readers", "clusterRole": "view"}]
+
+
+def is_broad_source(src: str) -> bool:
+    return src in BROAD_SOURCES or bool(DOMAIN_WILDCARD.match(src))
+
+
+def is_scim_group(group: str) -> bool:
+    """SCIM-synced groups (`group:name@domain`) live in the identity provider, not the file."""
+    return "@" in group
+
+
+def check_tag(problems: list[Problem], key: str, value: str) -> None:
+    if not TAG.match(value):
+        problems.append(
+            Problem(
+                key,
+                f"{describe(value)} is not a tag.",
+                'tags look like "tag:k8s-operator": "tag:", a letter, then letters, '
+                "digits or dashes.",
+            )
+        )
+
+
+def check_identity(problems: list[Problem], key: str, value: str) -> None:
+    if value == "*" or value in KNOWN_AUTOGROUPS or DOMAIN_WILDCARD.match(value):
+        return
+    if value.startswith("tag:"):
+        check_tag(problems, key, value)
+    elif value.startswith("group:"):
+        if not GROUP.match(value):
+            problems.append(
+                Problem(
+                    key,
+                    f"{describe(value)} is not a valid group name.",
+                    'groups look like "group:ml-engineers".',
+                )
+            )
+    elif value.startswith("autogroup:"):
+        problems.append(
+            Problem(
+                key,
+                f"{describe(value)} is not an autogroup Tailscale knows.",
+                "use one of " + ", ".join(sorted(KNOWN_AUTOGROUPS)) + ".",
+            )
+        )
+    elif not USER.match(value):
+        problems.append(
+            Problem(key, f"{describe(value)} is not a tailnet identity.", IDENTITY_HINT)
+        )
+
+
+def check_member(problems: list[Problem], key: str, value: str) -> None:
+    if value.startswith("group:"):
+        problems.append(
+            Problem(
+                key,
+                f"{describe(value)}: groups cannot contain groups.",
+                "list the members' login emails instead.",
+            )
+        )
+    elif not USER.match(value):
+        problems.append(
+            Problem(
+                key,
+                f"{describe(value)} is not a login email.",
+                'members are users, e.g. "alice@example.com".',
+            )
+        )
+
+
+def check_kubernetes_group(problems: list[Problem], key: str, value: str) -> None:
+    if not KUBERNETES_GROUP.match(value):
+        problems.append(
+            Problem(
+                key,
+                f"{describe(value)} is not a usable Kubernetes group name.",
+                'use letters, digits and ":._@/-", e.g. "tailnet-readers".',
+            )
+        )
+
+
+def check_posture_name(problems: list[Problem], key: str, value: str) -> None:
+    if not POSTURE.match(value):
+        problems.append(
+            Problem(
+                key,
+                f"{describe(value)} is not a posture name.",
+                'postures are named like "posture:latest".',
+            )
+        )
+
+
+def read_access(reader: ConfigReader) -> tuple[AccessRule, ...]:
+    rules: list[AccessRule] = []
+    first_seen: dict[AccessRule, str] = {}
+    problems = reader.problems  # shared by every nested reader
+    for rule_reader in reader.objects("access"):
+        src = rule_reader.string_list(
+            "src", lambda k, v: check_identity(problems, k, v), required=True
+        )
+        groups = rule_reader.string_list(
+            "kubernetesGroups", lambda k, v: check_kubernetes_group(problems, k, v), required=True
+        )
+        record = rule_reader.boolean("recordSessions", False)
+        posture = rule_reader.string_list(
+            "posture", lambda k, v: check_posture_name(problems, k, v)
+        )
+        rule_reader.finish()
+        rule = AccessRule(
+            src=src, kubernetes_groups=groups, record_sessions=record, posture=posture
+        )
+        canonical = AccessRule(
+            src=tuple(sorted(src)),
+            kubernetes_groups=tuple(sorted(groups)),
+            record_sessions=record,
+            posture=tuple(sorted(posture)),
+        )
+        if canonical in first_seen:
+            rule_reader.problem(
+                rule_reader.path,
+                f"repeats {first_seen[canonical]}.",
+                "remove one of the two rules.",
+            )
+        else:
+            first_seen[canonical] = rule_reader.path
+        rules.append(rule)
+    return tuple(rules)
+
+
+def read_role_bindings(reader: ConfigReader) -> tuple[RoleBinding, ...]:
+    bindings: list[RoleBinding] = []
+    names: dict[str, str] = {}
+    for item in reader.objects("roleBindings"):
+        group = item.string("group", "")
+        role = item.string("clusterRole", "")
+        item.finish()
+        if not group:
+            item.problem(
+                item.key("group"),
+                "is required.",
+                "name the Kubernetes group the access rules impersonate.",
+            )
+        elif not KUBERNETES_GROUP.match(group):
+            item.problem(
+                item.key("group"),
+                f'"{group}" is not a usable Kubernetes group name.',
+                'use letters, digits and ":._@/-", e.g. "tailnet-readers".',
+            )
+        if not role:
+            item.problem(
+                item.key("clusterRole"),
+                "is required.",
+                'name a ClusterRole such as "view" or "edit".',
+            )
+        elif not CLUSTER_ROLE.match(role):
+            item.problem(
+                item.key("clusterRole"),
+                f'"{role}" is not a valid ClusterRole name.',
+                'ClusterRole names look like "view" or "system:aggregate-to-edit".',
+            )
+        if group == "system:masters":
+            item.problem(
+                item.key("group"),
+                "system:masters is already bound to cluster-admin by Kubernetes.",
+                "remove this binding.",
+            )
+        binding = RoleBinding(group=group, cluster_role=role)
+        if group and role:
+            if binding.name in names:
+                item.problem(item.path, f"repeats {names[binding.name]}.", "remove one of them.")
+                continue
+            names[binding.name] = item.path
+            bindings.append(binding)
+    return tuple(bindings)
+
+
+def check_role_bindings(raw: Any) -> list[Problem]:
+    """The problems of a `roleBindings` list alone (keys named `roleBindings[i]...`)."""
+    problems: list[Problem] = []
+    read_role_bindings(ConfigReader({"roleBindings": raw}, "", problems))
+    return problems
+
+
+def read_named_lists(
+    reader: ConfigReader,
+    name: str,
+    key_re: Identifier,
+    key_fix: str,
+    item_check: Callable[[list[Problem], str, str], None] | None,
+) -> dict[str, tuple[str, ...]]:
+    result: dict[str, tuple[str, ...]] = {}
+    section = reader.mapping(name)
+    for entry, members in section.items():
+        key = f"{name}.{entry}"
+        if not isinstance(entry, str) or not key_re.match(entry):
+            reader.problem(key, f'"{entry}" is not a valid name here.', key_fix)
+            continue
+        if not isinstance(members, list) or not all(isinstance(m, str) for m in members):
+            reader.problem(key, f"expected a list of strings, got {describe(members)}.")
+            continue
+        if item_check is not None:
+            for index, member in enumerate(members):
+                item_check(reader.problems, f"{key}[{index}]", member)
+        result[entry] = tuple(members)
+    return result
+
+
+
+def keys_of(value: Any) -> set[str]:
+    return set(value) if isinstance(value, Mapping) else set()
+
+
+def as_set(value: Any) -> set[str]:
+    if isinstance(value, list):
+        return {str(v) for v in value}
+    return set()
+
+
+def check_access_rules(spec: ClusterAccessSpec, base: Mapping[str, Any]) -> list[Problem]:
+    """Who each rule lets in: no broad admin, only defined postures, groups and owned tags,
+    never the stack's own devices."""
+    problems: list[Problem] = []
+    for index, rule in enumerate(spec.access):
+        key = f"access[{index}]"
+        problems += _broad_admin(spec, rule, key)
+        problems += _undefined_postures(spec, rule, key, keys_of(section(base, "postures")))
+        for s_index, src in enumerate(rule.src):
+            problems += _source_problems(spec, base, src, f"{key}.src[{s_index}]")
+    return problems
+
+
+def _broad_admin(spec: ClusterAccessSpec, rule: AccessRule, key: str) -> list[Problem]:
+    admin_groups = [group for group in rule.kubernetes_groups
+                    if ADMIN_CLUSTER_ROLES & set(spec.cluster_roles_for(group))]
+    broad = [src for src in rule.src if is_broad_source(src)]
+    if not (admin_groups and broad) or spec.allow_broad_admin:
+        return []
+    return [Problem(f"{key}.src",
+                    f"{', '.join(broad)} would get cluster-admin "
+                    f"(through {', '.join(admin_groups)}).",
+                    "grant admin to a specific group, or set allowBroadAdmin: true if you "
+                    "really mean everyone.")]
+
+
+def _undefined_postures(spec: ClusterAccessSpec, rule: AccessRule, key: str,
+                        base_postures: set[str]) -> list[Problem]:
+    return [Problem(f"{key}.posture[{index}]", f'"{posture}" is not defined.',
+                    f'define it under postures (e.g. "{posture}": '
+                    "[\"node:tsReleaseTrack == 'stable'\"]) or in the base policy.")
+            for index, posture in enumerate(rule.posture)
+            if posture not in spec.postures and posture not in base_postures]
+
+
+def _source_problems(spec: ClusterAccessSpec, base: Mapping[str, Any], src: str,
+                     key: str) -> list[Problem]:
+    problems: list[Problem] = []
+    whole_policy_known = spec.policy.manage or bool(spec.policy.base)
+    if (src.startswith("group:") and whole_policy_known and not is_scim_group(src)
+            and src not in spec.groups and src not in keys_of(section(base, "groups"))):
+        problems.append(Problem(key, f'"{src}" is not defined.',
+                                "define its members under groups, or in the base policy "
+                                "file (policy.base)."))
+    owned_tags = keys_of(section(base, "tagOwners")) | {
+        spec.tags.operator, spec.tags.proxy, spec.tags.recorder}
+    if src.startswith("tag:") and whole_policy_known and TAG.match(src) and src not in owned_tags:
+        problems.append(Problem(key, f'"{src}" is used but nobody owns it.',
+                                "add it to tagOwners in the base policy file."))
+    own_roles = [role for role, tag in (("operator", spec.tags.operator),
+                                        ("proxy", spec.tags.proxy),
+                                        ("recorder", spec.tags.recorder)) if src == tag]
+    if own_roles:
+        problems.append(Problem(key, f'"{src}" is this stack\'s own {own_roles[0]} tag; the '
+                                "devices that serve kubectl and record it cannot also be its "
+                                "clients.", "use the tag of the clients instead."))
+    return problems
+
+
+def check_definitions(spec: ClusterAccessSpec, base: Mapping[str, Any]) -> list[Problem]:
+    """Groups and postures the stack defines must not redefine the base policy's."""
+    problems: list[Problem] = []
+    base_postures = section(base, "postures") or {}
+    for name in spec.postures:
+        if name in base_postures and as_set(base_postures.get(name)) != set(spec.postures[name]):
+            problems.append(Problem(f"postures.{name}",
+                                    f"the base policy defines {name} differently.",
+                                    "use the base policy's definition, or a new posture name."))
+    base_groups = section(base, "groups") or {}
+    for name in spec.groups:
+        if name in base_groups and as_set(base_groups.get(name)) != set(spec.groups[name]):
+            problems.append(Problem(f"groups.{name}",
+                                    f"the base policy defines {name} with other members.",
+                                    "define the group in one place only."))
+    return problems

@@ -1,0 +1,44 @@
+"""Names and identifiers, matched one way everywhere: the whole value, in ASCII.
+
+A pattern built here can't accept a value with a trailing newline (`re.match` with `$` does)
+or with non-ASCII digits and letters (`\\d` and `\\w` do without `re.ASCII`).
+"""
+
+import re
+
+
+class Identifier:
+    """A pattern a value must match whole, in ASCII."""
+
+    __slots__ = ("pattern",)
+
+    def __init__(self, pattern: str) -> None:
+        self.pattern = re.compile(pattern, re.ASCII)
+
+    def match(self, value: object) -> bool:
+        return isinstance(value, str) and self.pattern.fullmatch(value) is not None
+
+
+# A DNS label: names of clusters, namespaces and tailnet hosts.
+DNS_LABEL = Identifier(r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?")
+TAG = Identifier(r"tag:[a-zA-Z][a-zA-Z0-9-]*")
+GROUP = Identifier(r"group:[a-zA-Z0-9][a-zA-Z0-9._+-]*(@[a-zA-Z0-9.-]+\.[a-zA-Z]{2,})?")
+USER = Identifier(r"[a-zA-Z0-9._%+'-]+@[a-zA-Z0-9.-]+(\.[a-zA-Z]{2,}|@github|@passkey)?")
+DOMAIN_WILDCARD = Identifier(r"\*@[a-zA-Z0-9.-]+\.[a-zA-Z]{2,}")
+POSTURE = Identifier(r"posture:[a-zA-Z0-9][a-zA-Z0-9_-]*")
+# ClusterRole names are path segments; `system:aggregate-to-view` style colons are common.
+CLUSTER_ROLE = Identifier(r"[a-zA-Z0-9]([a-zA-Z0-9:._-]{0,251}[a-zA-Z0-9])?")
+KUBERNETES_GROUP = Identifier(r"[a-zA-Z0-9]([a-zA-Z0-9:._@/-]{0,251}[a-zA-Z0-9])?")
+# Semantic versions have no leading zeros (`01.92.3` is not 1.92.3 to Helm).
+CHART_VERSION = Identifier(r"(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)")
+# A GitOps repo may also use a custom tailnet DNS name; it only has to look like one.
+ANY_DOMAIN = Identifier(r"[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)+")
+# `<org>/<project>/<stack>`, `<project>/<stack>` or `<stack>`, as `pulumi stack ls` shows them.
+STACK_NAME = Identifier(r"([A-Za-z0-9][A-Za-z0-9_.-]*/){0,2}[A-Za-z0-9][A-Za-z0-9_.-]*")
+
+
+def chart_version_tuple(version: str) -> tuple[int, int, int] | None:
+    match = CHART_VERSION.pattern.fullmatch(version) if isinstance(version, str) else None
+    if not match:
+        return None
+    return (int(match[1]), int(match[2]), int(match[3]))
