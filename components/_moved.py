@@ -72,4 +72,6 @@ class _AliasFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
 
 def install() -> None:
     if not any(isinstance(finder, _AliasFinder) for finder in sys.meta_path):
-        sys.meta_path.append(_AliasFinder())
+        # First: a moved package's __path__ would otherwise let the path finder load a second
+        # copy of its modules under the old name.
+        sys.meta_path.insert(0, _AliasFinder())

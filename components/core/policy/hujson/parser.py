@@ -1,52 +1,14 @@
-"""HuJSON reading and canonical writing for Tailscale tailnet policy files.
-
-HuJSON is JSON plus ``//`` and ``/* */`` comments and trailing commas.  The
-parser is strict everywhere else (duplicate keys, NaN, leading zeros and bad
-escapes are errors) because Tailscale rejects such files, and it is better to
-fail at ``pulumi preview`` than at the Tailscale API.
-
-Comments are kept only around the top-level members (see `PolicyDocument`);
-comments inside nested values are dropped.  In a comment list, ``""`` stands
-for a blank line that separated two comments, so groups of comments such as
-the commented-out sections of Tailscale's default policy keep their shape.
-"""
+"""HuJSON reading: strict JSON plus comments and trailing commas, with the comments around
+top-level members kept (see `PolicyDocument`)."""
 
 from __future__ import annotations
 
 import json
 import math
 import re
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from typing import Any, NoReturn
 
-__all__ = [
-    "CANONICAL_KEY_ORDER",
-    "HujsonError",
-    "PolicyDocument",
-    "dumps",
-    "parse",
-]
-
-#: Top-level keys come first in this order; other keys follow in given order.
-CANONICAL_KEY_ORDER: tuple[str, ...] = (
-    "groups",
-    "tagOwners",
-    "hosts",
-    "postures",
-    "autoApprovers",
-    "grants",
-    "acls",
-    "ssh",
-    "nodeAttrs",
-    "tests",
-    "sshTests",
-)
-
-# A list of scalars is written on one line when that line, counting a tab as
-# _TAB_WIDTH columns, is at most _INLINE_WIDTH columns wide.
-_INLINE_WIDTH = 100
-_TAB_WIDTH = 4
+from .document import HujsonError, PolicyDocument
 
 # Guards the recursive descent against stack exhaustion on hostile input.
 _MAX_DEPTH = 200
@@ -68,44 +30,6 @@ _ESCAPES = {
     "t": "\t",
 }
 
-
-class HujsonError(ValueError):
-    """A policy file that is not valid HuJSON, with a 1-based position."""
-
-    def __init__(self, reason: str, source: str, line: int, column: int) -> None:
-        # All four go to args so that the error survives pickling.
-        super().__init__(reason, source, line, column)
-        self.reason = reason
-        self.source = source
-        self.line = line
-        self.column = column
-
-    def __str__(self) -> str:
-        return f"{self.source}:{self.line}:{self.column}: {self.reason}"
-
-
-@dataclass
-class PolicyDocument:
-    """A parsed policy file.
-
-    ``comments`` maps a top-level key to the comments standing before it
-    (including any between the key and its value); keys without comments are
-    absent.  ``header`` holds the comments before the opening ``{`` and
-    ``trailer`` those after the last member; comments after the closing ``}``
-    are appended to ``trailer`` (so `dumps` moves them inside the object).
-    A comment on the same line after a member belongs to the *next* key.
-    """
-
-    data: dict[str, Any]
-    comments: dict[str, list[str]] = field(default_factory=dict)
-    header: list[str] = field(default_factory=list)
-    trailer: list[str] = field(default_factory=list)
-
-    def dumps(self, data: Mapping[str, Any] | None = None) -> str:
-        """Render this document (or `data`, e.g. a merge of it) canonically, with this
-        document's comments."""
-        return dumps(self.data if data is None else data, comments=self.comments,
-                     header=self.header, trailer=self.trailer)
 
 
 def parse(text: str, source: str = "<policy>") -> PolicyDocument:
@@ -400,146 +324,3 @@ class _Parser:
 
 
 # -- writing -------------------------------------------------------------------
-
-
-def dumps(
-    data: Mapping[str, Any],
-    *,
-    comments: Mapping[str, Sequence[str]] | None = None,
-    header: Sequence[str] = (),
-    trailer: Sequence[str] = (),
-) -> str:
-    """Render a policy canonically so that diffs between renderings are small.
-
-    Tab indentation, one member or element per line, a comma after each of
-    them, top-level keys in `CANONICAL_KEY_ORDER` then the rest as given, and
-    nested key order kept.  Lists of scalars go on one line when it fits in
-    100 columns (tab = 4).  Comment lines must start with ``//`` or ``/*``;
-    ``""`` entries become blank lines.  Output ends with a newline.
-    """
-    if not isinstance(data, Mapping):
-        raise TypeError(f"a policy must be a mapping, not {type(data).__name__}")
-    notes = {
-        key: _clean_comments(lines, f"comments for {key!r}")
-        for key, lines in (comments or {}).items()
-    }
-    unknown = [key for key in notes if key not in data]
-    if unknown:
-        raise ValueError(f"comments given for keys not in the policy: {unknown!r}")
-    out = _clean_comments(header, "header")
-    tail = _clean_comments(trailer, "trailer")
-    keys = _ordered_keys(data)
-    if not keys and not tail:
-        out.append("{}")
-        return "\n".join(out) + "\n"
-    out.append("{")
-    for index, key in enumerate(keys):
-        if not isinstance(key, str):
-            raise TypeError(f"policy keys must be strings, not {key!r}")
-        if index:
-            out.append("")
-        out.extend("\t" + line if line else "" for line in notes.get(key, ()))
-        _write(out, data[key], 1, _string(key) + ": ", ",")
-    if tail:
-        if keys:
-            out.append("")
-        out.extend("\t" + line if line else "" for line in tail)
-    out.append("}")
-    return "\n".join(out) + "\n"
-
-
-def _ordered_keys(data: Mapping[str, Any]) -> list[str]:
-    rank = {key: index for index, key in enumerate(CANONICAL_KEY_ORDER)}
-    # sorted() is stable, so unknown keys keep their given order.
-    return sorted(data, key=lambda key: rank.get(key, len(rank)))
-
-
-def _clean_comments(lines: Sequence[str], what: str) -> list[str]:
-    """Validate comment lines and normalise them the way `parse` returns them."""
-    if isinstance(lines, str):
-        raise TypeError(f"{what} must be a list of comment lines, not a string")
-    result: list[str] = []
-    for line in lines:
-        if not isinstance(line, str):
-            raise TypeError(f"{what}: comment lines must be strings, not {line!r}")
-        line = line.lstrip(" \t")
-        if not line.strip():
-            if result and result[-1]:
-                result.append("")
-            continue
-        if line.startswith("//"):
-            if "\n" in line:
-                raise ValueError(f"{what}: a // comment cannot span lines: {line!r}")
-            result.append(line.rstrip(" \t\r"))
-        elif line.startswith("/*"):
-            if len(line) < 4 or not line.endswith("*/") or "*/" in line[2:-2]:
-                raise ValueError(f"{what}: malformed /* */ comment: {line!r}")
-            result.append(line)
-        else:
-            raise ValueError(f"{what}: {line!r} is not a comment (start it with // or /*)")
-    while result and not result[-1]:
-        result.pop()
-    return result
-
-
-def _write(out: list[str], value: Any, depth: int, prefix: str, suffix: str) -> None:
-    """Append the lines of ``value`` indented ``depth`` tabs.
-
-    ``prefix`` goes before the value on its first line (``"key": ``) and
-    ``suffix`` after it on its last line (the comma).
-    """
-    pad = "\t" * depth
-    if isinstance(value, Mapping):
-        if not value:
-            out.append(f"{pad}{prefix}{{}}{suffix}")
-            return
-        out.append(f"{pad}{prefix}{{")
-        for key, item in value.items():
-            if not isinstance(key, str):
-                raise TypeError(f"object keys must be strings, not {key!r}")
-            _write(out, item, depth + 1, _string(key) + ": ", ",")
-        out.append(f"{pad}}}{suffix}")
-    elif isinstance(value, (list, tuple)):
-        if not value:
-            out.append(f"{pad}{prefix}[]{suffix}")
-            return
-        if all(_is_scalar(item) for item in value):
-            inline = "[" + ", ".join(_scalar(item) for item in value) + "]"
-            width = _TAB_WIDTH * depth + len(prefix) + len(inline) + len(suffix)
-            if width <= _INLINE_WIDTH:
-                out.append(f"{pad}{prefix}{inline}{suffix}")
-                return
-        out.append(f"{pad}{prefix}[")
-        for item in value:
-            _write(out, item, depth + 1, "", ",")
-        out.append(f"{pad}]{suffix}")
-    else:
-        out.append(f"{pad}{prefix}{_scalar(value)}{suffix}")
-
-
-def _is_scalar(value: Any) -> bool:
-    return value is None or isinstance(value, (str, bool, int, float))
-
-
-def _scalar(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int):
-        # int.__repr__ so that IntEnum members are written as numbers.
-        return int.__repr__(value)
-    if isinstance(value, float):
-        if not math.isfinite(value):
-            raise ValueError(f"{value!r} cannot be written as JSON")
-        return float.__repr__(value)
-    if isinstance(value, str):
-        return _string(value)
-    raise TypeError(f"cannot write a {type(value).__name__} to a policy file")
-
-
-def _string(value: str) -> str:
-    # Lone surrogates are escaped so the output can always be encoded as UTF-8.
-    return _SURROGATE.sub(
-        lambda m: f"\\u{ord(m.group()):04x}", json.dumps(value, ensure_ascii=False)
-    )
