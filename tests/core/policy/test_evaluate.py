@@ -7,8 +7,8 @@ from typing import Any
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from tailscale_cluster_access.policy import evaluate
-from tailscale_cluster_access.policy.evaluate import (
+from tailscale_cluster_access.core.policy import evaluate
+from tailscale_cluster_access.core.policy.evaluate import (
     acls_style,
     build_model,
     check_syntax_mix,

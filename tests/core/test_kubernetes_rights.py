@@ -1,7 +1,7 @@
 """Effective sensitive rights of ClusterRoles (bootstrap policy transcription and matching)."""
 
 import pytest
-from tailscale_cluster_access.kubernetes_rights import (
+from tailscale_cluster_access.core.kubernetes_rights import (
     BUILTIN_ROLES,
     RIGHT_DESCRIPTIONS,
     VOCABULARY,

@@ -1,0 +1,225 @@
+"""The policy's `tests`, its `acls` syntax, and who reaches a tag."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from ..sections import section
+from .match import _decide, _match_selector, principal
+from .model import (
+    AclsStyle,
+    Decision,
+    FailedAssertion,
+    Finding,
+    NetRule,
+    OriginOf,
+    PolicyModel,
+    Principal,
+    Reach,
+    TestReport,
+    _as_model,
+    _norm_proto,
+    _section_list,
+    _split_host_port,
+    _strings,
+    build_model,
+)
+
+
+@dataclass
+class _Collector:
+    failures: list[FailedAssertion] = field(default_factory=list)
+    warnings: list[Finding] = field(default_factory=list)
+    problems: list[Finding] = field(default_factory=list)
+    passed: int = 0
+
+    def report(self) -> TestReport:
+        return TestReport(
+            tuple(self.failures), tuple(self.warnings), tuple(self.problems), self.passed
+        )
+
+
+@dataclass(frozen=True)
+class _Test:
+    index: int
+    src: str
+    proto: str
+    attrs: Mapping[str, Any]
+    assertions: tuple[tuple[Literal["accept", "deny"], str], ...]
+
+
+def _parse_test(entry: Any, index: int) -> _Test | str:
+    """A tests entry, or why it is malformed."""
+    if not isinstance(entry, Mapping):
+        return "a tests entry must be an object"
+    src, proto = section(entry, "src"), section(entry, "proto") or "tcp"
+    attrs = section(entry, "srcPostureAttrs") or {}
+    accept = _strings(section(entry, "accept") or [])
+    deny = _strings(section(entry, "deny") or [])
+    if not isinstance(src, str) or not isinstance(proto, str) or not isinstance(attrs, Mapping):
+        return "needs a string src, an optional string proto and an srcPostureAttrs object"
+    if accept is None or deny is None:
+        return "accept and deny must be lists of host:port strings"
+    assertions: list[tuple[Literal["accept", "deny"], str]] = [("accept", d) for d in accept]
+    assertions += [("deny", d) for d in deny]
+    return _Test(index, src, _norm_proto(proto), attrs, tuple(assertions))
+
+
+def _assertion_target(dst: str) -> tuple[str, int] | None:
+    split = _split_host_port(dst)
+    if split is None or not split[1].isdigit() or int(split[1]) > 65535:
+        return None
+    return split[0], int(split[1])
+
+
+def _judge(
+    test: _Test, kind: Literal["accept", "deny"], dst: str, decision: Decision, out: _Collector
+) -> None:
+    if decision.verdict == "undecidable":
+        message = f"{test.src} {kind} {dst} ({test.proto}) is undecidable: "
+        out.warnings.append(
+            Finding("warning", "tests", test.index, message + "; ".join(decision.reasons))
+        )
+    elif decision.allowed == (kind == "accept"):
+        out.passed += 1
+    elif kind == "deny":
+        labels = ", ".join(f"{r.label} {r.summary}" for r in decision.rules)
+        reason = f"allowed by {labels}"
+        out.failures.append(
+            FailedAssertion(test.index, test.src, kind, dst, test.proto, reason, decision.rules)
+        )
+    else:
+        reason = "; ".join(decision.reasons)
+        out.failures.append(
+            FailedAssertion(
+                test.index, test.src, kind, dst, test.proto, reason, decision.posture_blocked
+            )
+        )
+
+
+def _run_test(model: PolicyModel, test: _Test, out: _Collector) -> None:
+    who = principal(test.src, model)
+    for kind, dst in test.assertions:
+        target = _assertion_target(dst)
+        if target is None:
+            out.problems.append(
+                Finding(
+                    "problem", "tests", test.index, f"{kind} {dst!r} is not host:port (one port)"
+                )
+            )
+            continue
+        where = principal(target[0], model)
+        decision = _decide(model, who, where, target[1], test.proto, test.attrs)
+        _judge(test, kind, dst, decision, out)
+
+
+def run_tests(policy: Mapping[str, Any], origin_of: OriginOf | None = None) -> TestReport:
+    """Run every entry of the policy's `tests` as Tailscale does on each write.
+
+    A test counts `acls` and grants with `ip`. An `accept` passes when some rule allows the
+    traffic, a `deny` when none does. Undecidable assertions become warnings, never passes;
+    malformed tests and rules become problems."""
+    model = build_model(policy, origin_of)
+    out = _Collector(problems=list(model.findings))
+    out.problems += check_syntax_mix(policy)
+    entries, problems = _section_list(policy, "tests")
+    out.problems += problems
+    for index, entry in enumerate(entries):
+        test = _parse_test(entry, index)
+        if isinstance(test, str):
+            out.problems.append(Finding("problem", "tests", index, test))
+        else:
+            _run_test(model, test, out)
+    return out.report()
+
+
+# -- acls syntax -----------------------------------------------------------------------------
+
+
+def _acl_styles(policy: Mapping[str, Any]) -> tuple[list[int], list[int]]:
+    """Indices of legacy (users/ports) and of new-style (src/dst) acls entries."""
+    entries, _ = _section_list(policy, "acls")
+    legacy: list[int] = []
+    new: list[int] = []
+    for index, entry in enumerate(entries):
+        if not isinstance(entry, Mapping):
+            continue
+        if section(entry, "users") is not None or section(entry, "ports") is not None:
+            legacy.append(index)
+        if section(entry, "src") is not None or section(entry, "dst") is not None:
+            new.append(index)
+    return legacy, new
+
+
+def acls_style(policy: Mapping[str, Any]) -> AclsStyle:
+    """The syntax of the policy's `acls`, so that added rules can be written in the same one:
+    "empty" when there are none, "mixed" when Tailscale would reject the list."""
+    legacy, new = _acl_styles(policy)
+    if legacy and new:
+        return "mixed"
+    if legacy:
+        return "legacy"
+    return "new" if new else "empty"
+
+
+def check_syntax_mix(policy: Mapping[str, Any]) -> list[Finding]:
+    """A problem when `acls` mixes legacy users/ports with src/dst entries: the API answers
+    400 "ACLs contain a mix of old-style users/ports and new-style src/dst"."""
+    legacy, new = _acl_styles(policy)
+    if not (legacy and new):
+        return []
+    message = (
+        f"acls mix old-style users/ports (entries {_indices(legacy)}) with new-style src/dst "
+        f"(entries {_indices(new)}); Tailscale rejects such a policy"
+    )
+    return [Finding("problem", "acls", None, message)]
+
+
+def _indices(indices: Sequence[int]) -> str:
+    return ", ".join(str(i) for i in indices)
+
+
+# -- who reaches a tag -----------------------------------------------------------------------
+
+
+def who_reaches(
+    policy: Mapping[str, Any] | PolicyModel,
+    dst_tag: str,
+    port: int,
+    proto: str = "tcp",
+    *,
+    origin_of: OriginOf | None = None,
+) -> list[Reach]:
+    """Every (source selector, rule) that opens `dst_tag` on `port`/`proto`, postures aside.
+
+    Used to warn that a base policy already gives some source access to an endpoint beyond
+    what a stack adds: filter the answer by `rule.origin`. Coverage by IP ranges or `via`
+    grants is reported with `certain=False`."""
+    model = _as_model(policy, origin_of)
+    tag = dst_tag if dst_tag.startswith("tag:") else f"tag:{dst_tag}"
+    where = Principal(tag, "tag")
+    reaches: list[Reach] = []
+    for rule in model.rules:
+        covered = _covering(rule, where, port, _norm_proto(proto), model)
+        if covered is not None:
+            via, certain = covered
+            reaches += [Reach(sel, rule, via, certain and not rule.via) for sel in rule.src]
+    return reaches
+
+
+def _covering(
+    rule: NetRule, where: Principal, port: int, proto: str, model: PolicyModel
+) -> tuple[str, bool] | None:
+    """The destination selector of `rule` that covers `where`, and whether surely."""
+    maybe: str | None = None
+    for target in rule.targets:
+        if not target.covers(port, proto):
+            continue
+        match = _match_selector(target.selector, where, model, [])
+        if match is True:
+            return target.selector, True
+        if match is None and maybe is None:
+            maybe = target.selector
+    return None if maybe is None else (maybe, False)
