@@ -20,6 +20,9 @@ test: lint typecheck unit
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
+	# GitHub Actions workflows: security audit (offline, medium or worse fails) and syntax.
+	$(BIN)/zizmor --offline --min-severity medium .github/workflows
+	$(BIN)/actionlint .github/workflows/*.yml
 
 typecheck: $(STAMP)
 	$(BIN)/mypy
