@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-SCRIPT = Path(__file__).resolve().parents[1] / ".github" / "scripts" / "plan_comment.py"
+SCRIPT = Path(__file__).resolve().parents[2] / ".github" / "scripts" / "plan_comment.py"
 _spec = importlib.util.spec_from_file_location("plan_comment", SCRIPT)
 assert _spec is not None and _spec.loader is not None
 plan_comment = importlib.util.module_from_spec(_spec)
