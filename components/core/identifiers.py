@@ -42,3 +42,25 @@ def chart_version_tuple(version: str) -> tuple[int, int, int] | None:
     if not match:
         return None
     return (int(match[1]), int(match[2]), int(match[3]))
+
+
+# Values that are credentials, whatever key they were given under: Tailscale keys, AWS access
+# key IDs, and AWS secret access keys (40 characters of base64 mixing cases and digits; DNS
+# labels, tags, groups and ARNs can't look like that).
+_SECRET_SHAPES = (
+    ("a Tailscale key", re.compile(r"tskey-[A-Za-z0-9-]+", re.ASCII)),
+    ("an AWS access key ID", re.compile(r"(AKIA|ASIA)[A-Z0-9]{16}", re.ASCII)),
+    ("an AWS secret access key",
+     re.compile(r"(?=.*[a-z])(?=.*[A-Z])(?=.*[0-9/+])[A-Za-z0-9/+]{40}", re.ASCII)),
+)
+
+
+def secret_shape(value: object) -> str:
+    """What kind of credential `value` looks like ("" when it looks like none)."""
+    if not isinstance(value, str):
+        return ""
+    text = value.strip()
+    for kind, pattern in _SECRET_SHAPES:
+        if pattern.fullmatch(text) or (kind == "a Tailscale key" and "tskey-" in text):
+            return kind
+    return ""

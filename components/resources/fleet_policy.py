@@ -38,9 +38,9 @@ class TailnetFleetPolicyArgs(TypedDict):
     pending_clusters: NotRequired[list[str]]
     """Names of clusters whose stacks are not deployed yet: their per-cluster tags are added
     to tagOwners (no grants) so that their first `pulumi up` can create the OAuth client."""
-    base: NotRequired[str]
+    base: str
     """HuJSON text of the rest of the tailnet policy (groups, other teams' rules); kept
-    unchanged."""
+    unchanged. Required: `"{}"` replaces the whole policy on purpose."""
     adopt_existing: NotRequired[bool]
     """Overwrite a tailnet policy that Pulumi did not create yet. Export it into `base` first."""
 
@@ -60,8 +60,14 @@ def _check_args(args: TailnetFleetPolicyArgs) -> list[Problem]:
     else:
         problems.extend(unique_names(pending, "pending_clusters", DNS_LABEL_RE,
                                      "a cluster name", 'e.g. "gpu-north".')[1])
-    base = args.get("base", "")
-    if base.strip():
+    base = args.get("base") or ""
+    if not isinstance(base, str) or not base.strip():
+        problems.append(Problem("base", "is required: the fleet's policy replaces the whole "
+                                "tailnet policy, so without a base every rule other teams "
+                                "wrote would be dropped.",
+                                "pass the live policy's HuJSON text; to replace the whole "
+                                'policy on purpose, pass "{}".'))
+    else:
         try:
             hujson.parse(base, "base")
         except hujson.HujsonError as error:

@@ -27,8 +27,9 @@ ADOPT_HELP = (
 class TailnetPolicyArgs(TypedDict):
     fragments: pulumi.Input[Sequence[pulumi.Input[str]]]
     """Policy fragments (HuJSON text) to add to the base policy, e.g. one per cluster."""
-    base: NotRequired[str]
-    """HuJSON text of the rest of the tailnet policy (other teams' rules); kept unchanged."""
+    base: str
+    """HuJSON text of the rest of the tailnet policy (other teams' rules); kept unchanged.
+    Required: `"{}"` replaces the whole policy on purpose."""
     adopt_existing: NotRequired[bool]
     """Overwrite a tailnet policy that Pulumi did not create yet. Export it into `base` first."""
     fragment_names: NotRequired[list[str]]
@@ -78,7 +79,15 @@ class TailnetPolicy(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: TailnetPolicyArgs,
                  opts: pulumi.ResourceOptions | None = None) -> None:
-        base_text = args.get("base", "")
+        base_text = args.get("base") or ""
+        if not isinstance(base_text, str) or not base_text.strip():
+            raise InvalidArgs(
+                f"Invalid TailnetPolicy args for {name!r}; nothing was changed:\n"
+                "  - args.base: is required: tailscale.Acl replaces the whole tailnet policy, so "
+                "without a base every rule other teams wrote (on a new tailnet, the default "
+                "allow-all rule) would be dropped. Fix: pass the live policy's HuJSON text "
+                "(`tailscale.get_acl().hujson`, or the admin console's policy file); to replace "
+                'the whole policy on purpose, pass "{}".')
         fragments = args["fragments"]
         names = list(args.get("fragment_names", []))
 

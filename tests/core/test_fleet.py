@@ -351,9 +351,10 @@ def test_fleet_config_problems_are_listed_at_once(tmp_path: Path) -> None:
     with pytest.raises(InvalidConfig) as caught:
         parse_fleet_config(raw, tmp_path, prefix=f"{TAILNET_NAMESPACE}:")
     keys = sorted(p.key for p in caught.value.problems)
+    # Without policy.base the fleet would replace the whole tailnet policy.
     assert keys == ["cluster", "clusters[1]", "clusters[2]", "pendingClusters[0]",
-                    "policy.adoptExisting", "policy.bsae"]
-    assert caught.value.render().count(f"{TAILNET_NAMESPACE}:") == 6
+                    "policy.adoptExisting", "policy.base", "policy.bsae"]
+    assert caught.value.render().count(f"{TAILNET_NAMESPACE}:") == 7
     with pytest.raises(InvalidConfig, match="clusters: is required"):
         parse_fleet_config({}, tmp_path)
 
@@ -445,7 +446,8 @@ def test_tailnet_config_errors_stop_before_anything_is_registered() -> None:
 
 def test_tailnet_program_with_fifty_clusters() -> None:
     fleet = synthetic_fleet(50)
-    config = {"clusters": list(fleet)}
+    empty_base = Path(__file__).with_name("fixtures") / "empty-policy.hujson"
+    config = {"clusters": list(fleet), "policy": {"base": str(empty_base)}}
     run, program_mocks = run_tailnet(fleet, config)
     assert len(program_mocks.read) == 50
     policy = hujson.parse(run.one(ACL).inputs["acl"]).data

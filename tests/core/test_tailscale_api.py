@@ -492,7 +492,7 @@ OUTPUT_PROGRAM = """
 import pulumi
 from tailscale_cluster_access.resources.tailnet_policy import TailnetPolicy
 fragment = pulumi.Output.from_input('{"tagOwners": {"tag:k8s-operator": []}}')
-TailnetPolicy("team", {"fragments": pulumi.Output.all(fragment)})
+TailnetPolicy("team", {"base": "{}", "fragments": pulumi.Output.all(fragment)})
 """
 
 

@@ -43,6 +43,9 @@ GUIDE_GROUPS = {
         "group:ml-readers": ["bob@example.com"],
     },
     "policy": {"base": "policies/base.hujson"},
+    # A library caller must say who gets what (no default admin rule).
+    "access": [{"src": ["group:ml-engineers"], "kubernetes_groups": ["system:masters"]},
+               {"src": ["group:ml-readers"], "kubernetes_groups": ["tailnet-readers"]}],
 }
 
 CASES: list[tuple[str, Callable[[], object], list[str]]] = [

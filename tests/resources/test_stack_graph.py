@@ -244,7 +244,8 @@ def test_policy_base_is_relative_to_the_project_root_not_the_working_directory(
     (project / "__main__.py").write_text(
         "from tailscale_cluster_access import SecureClusterAccess\n"
         "SecureClusterAccess('gpu', {'cluster': 'gpu', 'policy': {'base': 'other-teams.hujson'},\n"
-        "    'groups': {'group:ml-engineers': ['a@x.com'], 'group:ml-readers': ['b@x.com']}})\n"
+        "    'groups': {'group:ml-engineers': ['a@x.com'], 'group:ml-readers': ['b@x.com']},\n"
+        "    'access': [{'src': ['group:ml-readers'], 'kubernetes_groups': ['view-group']}]})\n"
     )
     run = run_program(project / "__main__.py", project="consumer", stack_name="dev", config={})
     assert '"group:finance": ["f@x.com"]' in run.one(ACL).inputs["acl"]

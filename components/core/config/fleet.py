@@ -100,6 +100,13 @@ def parse_fleet_config(raw: Mapping[str, Any], project_root: Path, *, prefix: st
     if base_path:
         _, base_text, found = read_base_policy(base_path, project_root)
         problems += found
+    if not base_path and "policy.base" not in {problem.key for problem in problems}:
+        problems.append(Problem("policy.base", "is required: the fleet writes the whole tailnet "
+                                "policy, so without a base every rule other teams wrote (on a "
+                                "new tailnet, the default allow-all rule) would be dropped.",
+                                "export the live policy into a file and point policy.base at "
+                                "it; to replace the whole policy on purpose, point it at a file "
+                                "that holds {}."))
     if adopt and not base_path:
         problems.append(Problem("policy.adoptExisting",
                                 "would replace the live policy with the clusters' fragments only.",

@@ -251,8 +251,8 @@ def read_named_lists(
         if not isinstance(members, list) or not all(isinstance(m, str) for m in members):
             reader.problem(key, f"expected a list of strings, got {describe(members)}.")
             continue
-        if item_check is not None:
-            for index, member in enumerate(members):
+        for index, member in enumerate(members):
+            if not reader.refuse_secret(f"{key}[{index}]", member) and item_check is not None:
                 item_check(reader.problems, f"{key}[{index}]", member)
         result[entry] = tuple(members)
     return result

@@ -66,8 +66,15 @@ def _read_sections(root: ConfigReader) -> ClusterAccessSpec:
     proxy = read_proxy(root.obj("proxy"))
     with_defaults = dict(root.data)
     for name, default in _DEFAULTS.items():
-        if not root.has(name):
-            with_defaults[name] = default
+        if root.has(name):
+            continue
+        if root.spelling == "args" and name == "access":
+            # A library caller gets no guessed admin: the guide's rules are for stack files.
+            root.problem("access", "is required.",
+                         'say who gets which Kubernetes groups, e.g. [{"src": '
+                         '["group:ml-engineers"], "kubernetes_groups": ["system:masters"]}].')
+            continue
+        with_defaults[name] = default
     defaulted = root.child(with_defaults, "")
     access = read_access(defaulted)
     bindings = read_role_bindings(defaulted)

@@ -9,7 +9,7 @@ set of checks and messages (the component's error names both spellings).
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any, Literal
 
-from ..identifiers import Identifier
+from ..identifiers import Identifier, secret_shape
 from ..problems import Problem
 
 # "config": camelCase keys only. "args": snake_case, or the schema's camelCase (other
@@ -86,12 +86,27 @@ class ConfigReader:
         value = self.get(name)
         if value is None:
             return default
+        if self.refuse_secret(self.key(name), value):
+            return default
         if not isinstance(value, str):
             self.problem(self.key(name), f"expected a string, got {describe(value)}.", fix)
             return default
         if pattern is not None and not pattern.match(value):
             self.problem(self.key(name), f"{describe(value)} is not valid.", fix)
         return value
+
+    def refuse_secret(self, key: str, value: object) -> bool:
+        """A credential in a setting that is not secret would be written in plain text into
+        the stack file, the plan and the state: refuse it, without repeating it."""
+        kind = secret_shape(value)
+        if kind:
+            self.problem(key, f"holds what looks like {kind}; this setting is not secret, so "
+                         "it would be stored and shown in plain text.",
+                         "remove it, revoke the credential if it was committed, and give "
+                         "credentials only in the settings meant for them, set with `pulumi "
+                         "config set --secret --path oauth.clientSecret` (or "
+                         "sessionRecording.s3.secretAccessKey).")
+        return bool(kind)
 
     def boolean(self, name: str, default: bool) -> bool:
         value = self.get(name)
@@ -106,7 +121,7 @@ class ConfigReader:
             return default
         return value
 
-    def integer(self, name: str, default: int, minimum: int) -> int:
+    def integer(self, name: str, default: int, minimum: int, maximum: int = 1000) -> int:
         value = self.get(name)
         if value is None:
             return default
@@ -114,6 +129,10 @@ class ConfigReader:
             value = int(value)
         if isinstance(value, bool) or not isinstance(value, int):
             self.problem(self.key(name), f"expected a whole number, got {describe(value)}.")
+            return default
+        if value > maximum:
+            self.problem(self.key(name), f"must be at most {maximum}.",
+                         f"set it to {maximum} or less.")
             return default
         if value < minimum:
             self.problem(self.key(name), f"must be at least {minimum}, got {value}.",
@@ -140,6 +159,8 @@ class ConfigReader:
             item_key = f"{key}[{index}]"
             if not isinstance(item, str):
                 self.problem(item_key, f"expected a string, got {describe(item)}.")
+                continue
+            if self.refuse_secret(item_key, item):
                 continue
             if item in items:
                 self.problem(item_key, f"{describe(item)} is listed twice.",
