@@ -15,21 +15,25 @@ import re
 import sys
 import traceback
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
+from .safe_read import POLICY_MAX_BYTES, FileProblem, read_text, read_yaml
 from .validation import SECRET_VALUE_PATHS, is_secret_placeholder, namespace_config
 
 NAMESPACE = "tailscale-cluster-access"
 EXIT_OK = 0
 EXIT_ERROR = 1
 EXIT_INVALID = 2
+EXIT_INTERRUPTED = 130
 
 # Other namespaces (provider config): keys that smell like credentials.
 _SECRET_NAME = re.compile(r"secret|token|password|apikey|api_key|privatekey", re.IGNORECASE)
 _STACK_NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
+# Where `plan --out` must never write: it replaces the folder as a whole.
+_PROJECT_FILES = ("Pulumi.yaml", "Pulumi.yml")
 
 
 class InputError(Exception):
@@ -85,16 +89,25 @@ class Project:
     program: Path
 
 
+def _resolve(path: Path) -> Path:
+    """`path.resolve()`, or the absolute path where symlinks loop (reported when it is read)."""
+    try:
+        return path.resolve()
+    except (OSError, RuntimeError):
+        return Path(os.path.abspath(path))
+
+
 def find_project(explicit: str | None) -> Project:
     """The folder holding Pulumi.yaml: `--project`, else the cwd or one of its parents."""
     if explicit:
-        candidates = [Path(explicit).resolve()]
+        candidates = [_resolve(Path(explicit))]
     else:
         here = Path.cwd().resolve()
         candidates = [here, *here.parents]
     for folder in candidates:
-        for filename in ("Pulumi.yaml", "Pulumi.yml"):
-            if (folder / filename).is_file():
+        for filename in _PROJECT_FILES:
+            # Not is_file(): a Pulumi.yaml that is a FIFO or a broken link is reported.
+            if os.path.lexists(folder / filename):
                 return _read_project(folder, folder / filename)
     where = candidates[0] if explicit else f"{candidates[0]} or any parent folder"
     raise InputError(
@@ -103,12 +116,10 @@ def find_project(explicit: str | None) -> Project:
 
 
 def _read_project(root: Path, path: Path) -> Project:
-    import yaml
-
     try:
-        document = yaml.load(path.read_text(encoding="utf-8"), Loader=_yaml_loader()) or {}
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as error:
-        raise InputError(f"{path}: cannot read the project file: {_yaml_problem(error)}") from None
+        document = read_yaml(path, what="project file") or {}
+    except FileProblem as problem:
+        raise InputError(str(problem)) from None
     if not isinstance(document, dict) or not isinstance(document.get("name"), str):
         raise InputError(f"{path}: expected a mapping with a `name:`.")
     config_dir = document.get("stackConfigDir") or "."
@@ -121,39 +132,17 @@ def _read_project(root: Path, path: Path) -> Project:
     return Project(root, document["name"], root / str(config_dir), program)
 
 
-def _yaml_loader() -> Any:
-    import yaml
-
-    # libyaml's safe loader when PyYAML was built with it: several times faster on big stacks.
-    return getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-
-
-def _yaml_problem(error: BaseException) -> str:
-    # Never echo the offending line: it may hold a plaintext secret.
-    mark = getattr(error, "problem_mark", None)
-    problem = getattr(error, "problem", None) or type(error).__name__
-    if mark is not None:
-        return f"line {mark.line + 1}, column {mark.column + 1}: {problem}"
-    return str(problem) if hasattr(error, "problem") else str(error)
-
-
 def read_stack_config(path: Path, project: str, stack: str) -> dict[str, Any]:
     """The stack file's `config:` with full keys (`<namespace>:<key>`), as Pulumi reads it."""
-    import yaml
-
     try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise InputError(
-            f"{path}: stack config file not found. Create it (`pulumi stack init "
-            f"{stack}` does) or pass --config FILE."
-        ) from None
-    except (OSError, UnicodeDecodeError) as error:
-        raise InputError(f"{path}: cannot read the stack config file: {error}") from None
-    try:
-        document = yaml.load(text, Loader=_yaml_loader())
-    except yaml.YAMLError as error:
-        raise InputError(f"{path}: not valid YAML: {_yaml_problem(error)}") from None
+        document = read_yaml(path, what="stack config file")
+    except FileProblem as problem:
+        if problem.kind == "missing":
+            raise InputError(
+                f"{path}: stack config file not found. Create it (`pulumi stack init "
+                f"{stack}` does) or pass --config FILE."
+            ) from None
+        raise InputError(str(problem)) from None
     if document is None:
         document = {}
     if not isinstance(document, dict):
@@ -222,6 +211,60 @@ def _working_directory(path: Path) -> Iterator[None]:
         os.chdir(previous)
 
 
+def _not_plan_files(folder: Path) -> list[str]:
+    """What in `folder` a plan does not write; a previous plan (or an empty folder) has none.
+
+    A plan is recognised by its file names alone, so plans written by earlier versions are
+    replaced too (an older version may have written fewer files, never others).
+    """
+    from .report import PLAN_FILES
+
+    return sorted(
+        entry.name + ("/" if entry.is_dir() else "")
+        for entry in os.scandir(folder)
+        if entry.name not in PLAN_FILES or not entry.is_file(follow_symlinks=False)
+    )
+
+
+def check_out_folder(
+    out: Path, project: Project, config_path: Path, *, stack: str, flag: str = "--out"
+) -> None:
+    """`InputError` unless `plan` may replace `out`: missing, empty, or a previous plan.
+
+    Never a project source folder: the project root or any folder above it, the stack
+    config folder, the program's folder, the `--config` file's folder, a folder with a
+    Pulumi.yaml.
+    """
+    target = _resolve(out)
+    root = _resolve(project.root)
+    # Later entries win where folders coincide (e.g. `stackConfigDir: .`).
+    protected = {parent: "a folder that contains the project" for parent in root.parents}
+    protected[_resolve(config_path.parent)] = "the folder of the stack config file"
+    protected[_resolve(project.program.parent)] = "the program's folder"
+    protected[_resolve(project.stack_config_dir)] = "the stack config folder"
+    protected[root] = "the project folder"
+    advice = f"Pass a folder of its own, e.g. --out build/plan/{stack}."
+    replaced = f"{flag} {out}: `plan` replaces its output folder as a whole"
+    if target in protected:
+        raise InputError(f"{replaced}, and this is {protected[target]}. {advice}")
+    try:
+        if not os.path.lexists(out):
+            return
+        if not out.is_dir():
+            raise InputError(f"{replaced}, and this is not a folder. {advice}")
+        if any(os.path.lexists(target / name) for name in _PROJECT_FILES):
+            raise InputError(f"{replaced}, and this one holds a Pulumi project. {advice}")
+        foreign = _not_plan_files(target)
+    except OSError as error:
+        raise InputError(f"{flag} {out}: cannot read the folder: {error.strerror}.") from None
+    if foreign:
+        shown = ", ".join(foreign[:3]) + (f" and {len(foreign) - 3} more" if foreign[3:] else "")
+        raise InputError(
+            f"{replaced}, and this one holds what is not a plan ({shown}). {advice} "
+            "Or empty it first if nothing in it is needed."
+        )
+
+
 # -- commands --------------------------------------------------------------------------
 
 
@@ -232,17 +275,23 @@ def _plan(args: argparse.Namespace, console: Console) -> int:
 
     stack: str = args.stack
     short = stack.rsplit("/", 1)[-1]
-    if not _STACK_NAME.match(short):
-        raise InputError(f"--stack {stack!r}: a stack name has letters, digits, `-`, `_`, `.`.")
+    if not _STACK_NAME.match(short) or short in (".", ".."):
+        raise InputError(
+            f"--stack {stack!r}: a stack name has letters, digits, `-`, `_`, `.` "
+            "(and is not `.` or `..`)."
+        )
     project = find_project(args.project)
     config_path = (
-        Path(args.config).resolve()
+        _resolve(Path(args.config))
         if args.config
         else (project.stack_config_dir / f"Pulumi.{short}.yaml")
     )
-    out = Path(args.out).resolve() if args.out else project.root / "build" / "plan" / short
+    out = _resolve(Path(args.out)) if args.out else project.root / "build" / "plan" / short
+    check_out_folder(
+        out, project, config_path, stack=short, flag="--out" if args.out else "the output folder"
+    )
     # Read the plan to compare with first: `--compare` may name the folder being replaced.
-    baseline = compare.load_plan_dir(Path(args.compare).resolve()) if args.compare else None
+    baseline = compare.load_plan_dir(_resolve(Path(args.compare))) if args.compare else None
 
     config = read_stack_config(config_path, project.name, short)
     collect_plaintext_secrets(config, console.redact)
@@ -319,12 +368,10 @@ def _merge(args: argparse.Namespace, console: Console) -> int:
 
     def parse(path: str) -> hujson.PolicyDocument | None:
         try:
-            text = Path(path).read_text(encoding="utf-8")
-        except FileNotFoundError:
-            problems.append(f"{path}: file not found.")
-            return None
-        except (OSError, UnicodeDecodeError) as error:
-            problems.append(f"{path}: cannot read: {error}")
+            text = read_text(path, what="policy file", max_bytes=POLICY_MAX_BYTES)
+        except FileProblem as problem:
+            missing = problem.kind == "missing"
+            problems.append(f"{path}: file not found." if missing else str(problem))
             return None
         if not text.strip():
             return hujson.PolicyDocument({})
@@ -363,6 +410,8 @@ def _merge(args: argparse.Namespace, console: Console) -> int:
     text = base.dumps(merged)
     if args.out:
         target = Path(args.out)
+        if target.is_dir():
+            raise InputError(f"--out {target}: is a folder; name the policy file to write.")
         staging = target.with_name(f".{target.name}.tmp-{os.getpid()}")
         try:
             staging.write_text(text, encoding="utf-8", newline="\n")
@@ -411,7 +460,8 @@ def build_parser() -> argparse.ArgumentParser:
     plan.add_argument(
         "--out",
         metavar="DIR",
-        help="output folder, replaced as a whole (default: build/plan/<stack>)",
+        help="output folder, replaced as a whole; it must be missing, empty or a previous "
+        "plan (default: build/plan/<stack>)",
     )
     plan.add_argument(
         "--project",
@@ -452,6 +502,16 @@ def main(
     argv: Sequence[str] | None = None, *, stdout: TextIO | None = None, stderr: TextIO | None = None
 ) -> int:
     console = Console(stdout or sys.stdout, stderr or sys.stderr)
+    try:
+        return _main(argv, console)
+    except KeyboardInterrupt:
+        # Ctrl-C: one line, no traceback; write_plan leaves the old output folder as it was.
+        with suppress(KeyboardInterrupt):
+            console.err("interrupted")
+        return EXIT_INTERRUPTED
+
+
+def _main(argv: Sequence[str] | None, console: Console) -> int:
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
@@ -472,9 +532,6 @@ def main(
     except PlanError as error:
         console.err(f"error: {error}")
         return EXIT_ERROR
-    except KeyboardInterrupt:
-        console.err("interrupted")
-        return 130
     except Exception as error:
         if args.debug:
             console.err(traceback.format_exc())
