@@ -4,6 +4,7 @@ from pathlib import Path
 
 from .policy import hujson
 from .problems import Problem
+from .safe_read import POLICY_MAX_BYTES, FileProblem, read_text
 
 
 def read_base_policy(
@@ -12,12 +13,18 @@ def read_base_policy(
     """Read `policy.base` (relative to the project root); problems name that key."""
     if not path_text:
         return None, "", []
+    if "\x00" in path_text:
+        return None, "", [Problem("policy.base", "holds a NUL character, which no file name can.",
+                                  "give the path of a HuJSON file.")]
     path = Path(path_text)
     if not path.is_absolute():
         path = project_root / path
     try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
+        text = read_text(path, what="base policy file", max_bytes=POLICY_MAX_BYTES)
+    except FileProblem as error:
+        if error.kind != "missing":
+            return None, "", [Problem("policy.base", f'"{_shown(path_text)}" cannot be used: '
+                                      f"{error.reason}.", "point it at a HuJSON file.")]
         return (
             None,
             "",
@@ -30,8 +37,6 @@ def read_base_policy(
                 )
             ],
         )
-    except (OSError, UnicodeDecodeError) as error:
-        return None, "", [Problem("policy.base", f'"{path_text}" cannot be read: {error}.')]
     try:
         document = hujson.parse(text, path_text)
     except hujson.HujsonError as error:
@@ -47,3 +52,7 @@ def read_base_policy(
             ],
         )
     return document, text, []
+
+
+def _shown(path_text: str) -> str:
+    return path_text.encode("unicode_escape").decode("ascii")

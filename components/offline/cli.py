@@ -9,56 +9,38 @@ Pulumi is imported only by `plan`, so `--help`, `diff` and `merge` start fast.
 """
 
 import argparse
-import json
 import os
-import re
 import sys
 import traceback
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
+from contextlib import suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
-from ..core.config import SECRET_VALUE_PATHS, is_secret_placeholder, namespace_config
+from ..core.safe_read import POLICY_MAX_BYTES, FileProblem, read_text
+from .project import (
+    NAMESPACE,
+    STACK_NAME_PART,
+    InputError,
+    Redactor,
+    _resolve,
+    _working_directory,
+    check_out_folder,
+    collect_plaintext_secrets,
+    contains_secure,
+    find_project,
+    program_view,
+    read_stack_config,
+)
 
-NAMESPACE = "tailscale-cluster-access"
 EXIT_OK = 0
 EXIT_ERROR = 1
 EXIT_INVALID = 2
-
-# Other namespaces (provider config): keys that smell like credentials.
-_SECRET_NAME = re.compile(r"secret|token|password|apikey|api_key|privatekey", re.IGNORECASE)
-_STACK_NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
+EXIT_INTERRUPTED = 130
 
 
-class InputError(Exception):
-    """Bad input from the user (exit 2); the message lists every problem."""
 
-
-class Redactor:
-    """Replaces known plaintext secrets in anything the CLI prints."""
-
-    def __init__(self) -> None:
-        self.secrets: dict[str, str] = {}
-
-    def add(self, value: str, where: str) -> None:
-        if value:
-            self.secrets.setdefault(value, where)
-
-    def __call__(self, text: str) -> str:
-        # Longest first, so a secret that contains another is replaced whole.
-        for secret in sorted(self.secrets, key=len, reverse=True):
-            text = text.replace(secret, "[secret]")
-        return text
-
-    def leaks(self, files: Mapping[str, str]) -> list[str]:
-        return [
-            f"{name} (value of {where})"
-            for name, text in sorted(files.items())
-            for secret, where in self.secrets.items()
-            if secret in text
-        ]
 
 
 @dataclass
@@ -74,152 +56,6 @@ class Console:
         self.stderr.write(self.redact(text) + ("" if text.endswith("\n") else "\n"))
 
 
-# -- project and stack files ---------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Project:
-    root: Path
-    name: str
-    stack_config_dir: Path
-    program: Path
-
-
-def find_project(explicit: str | None) -> Project:
-    """The folder holding Pulumi.yaml: `--project`, else the cwd or one of its parents."""
-    if explicit:
-        candidates = [Path(explicit).resolve()]
-    else:
-        here = Path.cwd().resolve()
-        candidates = [here, *here.parents]
-    for folder in candidates:
-        for filename in ("Pulumi.yaml", "Pulumi.yml"):
-            if (folder / filename).is_file():
-                return _read_project(folder, folder / filename)
-    where = candidates[0] if explicit else f"{candidates[0]} or any parent folder"
-    raise InputError(
-        f"no Pulumi.yaml in {where}. Run the command inside the project, or pass --project DIR."
-    )
-
-
-def _read_project(root: Path, path: Path) -> Project:
-    import yaml
-
-    try:
-        document = yaml.load(path.read_text(encoding="utf-8"), Loader=_yaml_loader()) or {}
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as error:
-        raise InputError(f"{path}: cannot read the project file: {_yaml_problem(error)}") from None
-    if not isinstance(document, dict) or not isinstance(document.get("name"), str):
-        raise InputError(f"{path}: expected a mapping with a `name:`.")
-    config_dir = document.get("stackConfigDir") or "."
-    main = document.get("main") or "."
-    program = root / str(main)
-    if program.is_dir():
-        program = program / "__main__.py"
-    if not program.is_file():
-        raise InputError(f"{path}: the program {program} does not exist.")
-    return Project(root, document["name"], root / str(config_dir), program)
-
-
-def _yaml_loader() -> Any:
-    import yaml
-
-    # libyaml's safe loader when PyYAML was built with it: several times faster on big stacks.
-    return getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-
-
-def _yaml_problem(error: BaseException) -> str:
-    # Never echo the offending line: it may hold a plaintext secret.
-    mark = getattr(error, "problem_mark", None)
-    problem = getattr(error, "problem", None) or type(error).__name__
-    if mark is not None:
-        return f"line {mark.line + 1}, column {mark.column + 1}: {problem}"
-    return str(problem) if hasattr(error, "problem") else str(error)
-
-
-def read_stack_config(path: Path, project: str, stack: str) -> dict[str, Any]:
-    """The stack file's `config:` with full keys (`<namespace>:<key>`), as Pulumi reads it."""
-    import yaml
-
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise InputError(
-            f"{path}: stack config file not found. Create it (`pulumi stack init "
-            f"{stack}` does) or pass --config FILE."
-        ) from None
-    except (OSError, UnicodeDecodeError) as error:
-        raise InputError(f"{path}: cannot read the stack config file: {error}") from None
-    try:
-        document = yaml.load(text, Loader=_yaml_loader())
-    except yaml.YAMLError as error:
-        raise InputError(f"{path}: not valid YAML: {_yaml_problem(error)}") from None
-    if document is None:
-        document = {}
-    if not isinstance(document, dict):
-        raise InputError(
-            f"{path}: expected a mapping with a `config:` key, found {type(document).__name__}."
-        )
-    config = document.get("config") or {}
-    if not isinstance(config, dict):
-        raise InputError(
-            f"{path}: `config:` must map keys to values, found {type(config).__name__}."
-        )
-    full: dict[str, Any] = {}
-    for key, value in config.items():
-        name = str(key)
-        full[name if ":" in name else f"{project}:{name}"] = value
-    # Pulumi hands YAML dates and the like to the program as text.
-    converted: dict[str, Any] = json.loads(json.dumps(full, default=str))
-    return converted
-
-
-def contains_secure(value: Any) -> bool:
-    """A `secure:` value anywhere inside (encrypted with the stack's key, unreadable here)."""
-    if isinstance(value, Mapping):
-        return is_secret_placeholder(value) or any(contains_secure(v) for v in value.values())
-    if isinstance(value, list):
-        return any(contains_secure(item) for item in value)
-    return False
-
-
-def program_view(config: Mapping[str, Any], namespace: str = NAMESPACE) -> dict[str, Any]:
-    """The namespace's keys as the program's config loader decodes them."""
-    return namespace_config(config, namespace)
-
-
-def _at_path(value: Any, path: str) -> Any:
-    for part in path.split("."):
-        if not isinstance(value, Mapping):
-            return None
-        value = value.get(part)
-    return value
-
-
-def collect_plaintext_secrets(config: Mapping[str, Any], redact: Redactor) -> None:
-    raw = program_view(config)
-    # Plaintext values under these paths must never reach a plan file or the terminal.
-    for path in SECRET_VALUE_PATHS:
-        value = _at_path(raw, path)
-        if isinstance(value, str):
-            redact.add(value, f"{NAMESPACE}:{path}")
-    for key, value in config.items():
-        if (
-            not key.startswith(f"{NAMESPACE}:")
-            and _SECRET_NAME.search(key)
-            and isinstance(value, str)
-        ):
-            redact.add(value, key)
-
-
-@contextmanager
-def _working_directory(path: Path) -> Iterator[None]:
-    previous = Path.cwd()
-    os.chdir(path)
-    try:
-        yield
-    finally:
-        os.chdir(previous)
 
 
 # -- commands --------------------------------------------------------------------------
@@ -232,17 +68,23 @@ def _plan(args: argparse.Namespace, console: Console) -> int:
 
     stack: str = args.stack
     short = stack.rsplit("/", 1)[-1]
-    if not _STACK_NAME.match(short):
-        raise InputError(f"--stack {stack!r}: a stack name has letters, digits, `-`, `_`, `.`.")
+    if not STACK_NAME_PART.match(short) or short in (".", ".."):
+        raise InputError(
+            f"--stack {stack!r}: a stack name has letters, digits, `-`, `_`, `.` "
+            "(and is not `.` or `..`)."
+        )
     project = find_project(args.project)
     config_path = (
-        Path(args.config).resolve()
+        _resolve(Path(args.config))
         if args.config
         else (project.stack_config_dir / f"Pulumi.{short}.yaml")
     )
-    out = Path(args.out).resolve() if args.out else project.root / "build" / "plan" / short
+    out = _resolve(Path(args.out)) if args.out else project.root / "build" / "plan" / short
+    check_out_folder(
+        out, project, config_path, stack=short, flag="--out" if args.out else "the output folder"
+    )
     # Read the plan to compare with first: `--compare` may name the folder being replaced.
-    baseline = compare.load_plan_dir(Path(args.compare).resolve()) if args.compare else None
+    baseline = compare.load_plan_dir(_resolve(Path(args.compare))) if args.compare else None
 
     config = read_stack_config(config_path, project.name, short)
     collect_plaintext_secrets(config, console.redact)
@@ -319,12 +161,10 @@ def _merge(args: argparse.Namespace, console: Console) -> int:
 
     def parse(path: str) -> hujson.PolicyDocument | None:
         try:
-            text = Path(path).read_text(encoding="utf-8")
-        except FileNotFoundError:
-            problems.append(f"{path}: file not found.")
-            return None
-        except (OSError, UnicodeDecodeError) as error:
-            problems.append(f"{path}: cannot read: {error}")
+            text = read_text(path, what="policy file", max_bytes=POLICY_MAX_BYTES)
+        except FileProblem as problem:
+            missing = problem.kind == "missing"
+            problems.append(f"{path}: file not found." if missing else str(problem))
             return None
         if not text.strip():
             return hujson.PolicyDocument({})
@@ -363,6 +203,8 @@ def _merge(args: argparse.Namespace, console: Console) -> int:
     text = base.dumps(merged)
     if args.out:
         target = Path(args.out)
+        if target.is_dir():
+            raise InputError(f"--out {target}: is a folder; name the policy file to write.")
         staging = target.with_name(f".{target.name}.tmp-{os.getpid()}")
         try:
             staging.write_text(text, encoding="utf-8", newline="\n")
@@ -411,7 +253,8 @@ def build_parser() -> argparse.ArgumentParser:
     plan.add_argument(
         "--out",
         metavar="DIR",
-        help="output folder, replaced as a whole (default: build/plan/<stack>)",
+        help="output folder, replaced as a whole; it must be missing, empty or a previous "
+        "plan (default: build/plan/<stack>)",
     )
     plan.add_argument(
         "--project",
@@ -452,6 +295,16 @@ def main(
     argv: Sequence[str] | None = None, *, stdout: TextIO | None = None, stderr: TextIO | None = None
 ) -> int:
     console = Console(stdout or sys.stdout, stderr or sys.stderr)
+    try:
+        return _main(argv, console)
+    except KeyboardInterrupt:
+        # Ctrl-C: one line, no traceback; write_plan leaves the old output folder as it was.
+        with suppress(KeyboardInterrupt):
+            console.err("interrupted")
+        return EXIT_INTERRUPTED
+
+
+def _main(argv: Sequence[str] | None, console: Console) -> int:
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
@@ -472,9 +325,6 @@ def main(
     except PlanError as error:
         console.err(f"error: {error}")
         return EXIT_ERROR
-    except KeyboardInterrupt:
-        console.err("interrupted")
-        return 130
     except Exception as error:
         if args.debug:
             console.err(traceback.format_exc())

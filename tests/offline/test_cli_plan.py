@@ -383,7 +383,9 @@ def test_unexpected_program_failure_exits_1_with_one_line(tmp_path: Path) -> Non
 def test_a_new_plan_replaces_the_whole_folder(tmp_path: Path) -> None:
     out = tmp_path / "plan"
     out.mkdir()
-    (out / "stale.txt").write_text("from an older version")
+    # A previous plan (of plan files only) is replaced; other folders are refused (see
+    # test_cli_input_safety).
+    (out / "summary.md").write_text("from an older plan")
     code, stdout, err = plan(out, "dev")
     assert code == 0, err
     assert "Planned stack dev: 11 resources, 2 access rows, 1 warning" in stdout

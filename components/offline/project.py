@@ -1,0 +1,241 @@
+"""The project and its stack files, as the CLI reads them: Pulumi.yaml, Pulumi.<stack>.yaml,
+the secrets they hold (redacted from everything printed), and where a plan may be written."""
+
+import json
+import os
+import re
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ..core.config import SECRET_VALUE_PATHS, is_secret_placeholder, namespace_config
+from ..core.identifiers import Identifier
+from ..core.safe_read import FileProblem, read_yaml
+
+NAMESPACE = "tailscale-cluster-access"
+# Other namespaces (provider config): keys that smell like credentials.
+_SECRET_NAME = re.compile(r"secret|token|password|apikey|api_key|privatekey", re.IGNORECASE)
+# The last part of a stack name (`org/project/` prefixes stripped).
+STACK_NAME_PART = Identifier(r"[A-Za-z0-9_.-]+")
+# Where `plan --out` must never write: it replaces the folder as a whole.
+_PROJECT_FILES = ("Pulumi.yaml", "Pulumi.yml")
+
+
+class InputError(Exception):
+    """Bad input from the user (exit 2); the message lists every problem."""
+
+
+class Redactor:
+    """Replaces known plaintext secrets in anything the CLI prints."""
+
+    def __init__(self) -> None:
+        self.secrets: dict[str, str] = {}
+
+    def add(self, value: str, where: str) -> None:
+        if value:
+            self.secrets.setdefault(value, where)
+
+    def __call__(self, text: str) -> str:
+        # Longest first, so a secret that contains another is replaced whole.
+        for secret in sorted(self.secrets, key=len, reverse=True):
+            text = text.replace(secret, "[secret]")
+        return text
+
+    def leaks(self, files: Mapping[str, str]) -> list[str]:
+        return [
+            f"{name} (value of {where})"
+            for name, text in sorted(files.items())
+            for secret, where in self.secrets.items()
+            if secret in text
+        ]
+
+
+# -- project and stack files ---------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Project:
+    root: Path
+    name: str
+    stack_config_dir: Path
+    program: Path
+
+
+def _resolve(path: Path) -> Path:
+    """`path.resolve()`, or the absolute path where symlinks loop (reported when it is read)."""
+    try:
+        return path.resolve()
+    except (OSError, RuntimeError):
+        return Path(os.path.abspath(path))
+
+
+def find_project(explicit: str | None) -> Project:
+    """The folder holding Pulumi.yaml: `--project`, else the cwd or one of its parents."""
+    if explicit:
+        candidates = [_resolve(Path(explicit))]
+    else:
+        here = Path.cwd().resolve()
+        candidates = [here, *here.parents]
+    for folder in candidates:
+        for filename in _PROJECT_FILES:
+            # Not is_file(): a Pulumi.yaml that is a FIFO or a broken link is reported.
+            if os.path.lexists(folder / filename):
+                return _read_project(folder, folder / filename)
+    where = candidates[0] if explicit else f"{candidates[0]} or any parent folder"
+    raise InputError(
+        f"no Pulumi.yaml in {where}. Run the command inside the project, or pass --project DIR."
+    )
+
+
+def _read_project(root: Path, path: Path) -> Project:
+    try:
+        document = read_yaml(path, what="project file") or {}
+    except FileProblem as problem:
+        raise InputError(str(problem)) from None
+    if not isinstance(document, dict) or not isinstance(document.get("name"), str):
+        raise InputError(f"{path}: expected a mapping with a `name:`.")
+    config_dir = document.get("stackConfigDir") or "."
+    main = document.get("main") or "."
+    program = root / str(main)
+    if program.is_dir():
+        program = program / "__main__.py"
+    if not program.is_file():
+        raise InputError(f"{path}: the program {program} does not exist.")
+    return Project(root, document["name"], root / str(config_dir), program)
+
+
+def read_stack_config(path: Path, project: str, stack: str) -> dict[str, Any]:
+    """The stack file's `config:` with full keys (`<namespace>:<key>`), as Pulumi reads it."""
+    try:
+        document = read_yaml(path, what="stack config file")
+    except FileProblem as problem:
+        if problem.kind == "missing":
+            raise InputError(
+                f"{path}: stack config file not found. Create it (`pulumi stack init "
+                f"{stack}` does) or pass --config FILE."
+            ) from None
+        raise InputError(str(problem)) from None
+    if document is None:
+        document = {}
+    if not isinstance(document, dict):
+        raise InputError(
+            f"{path}: expected a mapping with a `config:` key, found {type(document).__name__}."
+        )
+    config = document.get("config") or {}
+    if not isinstance(config, dict):
+        raise InputError(
+            f"{path}: `config:` must map keys to values, found {type(config).__name__}."
+        )
+    full: dict[str, Any] = {}
+    for key, value in config.items():
+        name = str(key)
+        full[name if ":" in name else f"{project}:{name}"] = value
+    # Pulumi hands YAML dates and the like to the program as text.
+    converted: dict[str, Any] = json.loads(json.dumps(full, default=str))
+    return converted
+
+
+def contains_secure(value: Any) -> bool:
+    """A `secure:` value anywhere inside (encrypted with the stack's key, unreadable here)."""
+    if isinstance(value, Mapping):
+        return is_secret_placeholder(value) or any(contains_secure(v) for v in value.values())
+    if isinstance(value, list):
+        return any(contains_secure(item) for item in value)
+    return False
+
+
+def program_view(config: Mapping[str, Any], namespace: str = NAMESPACE) -> dict[str, Any]:
+    """The namespace's keys as the program's config loader decodes them."""
+    return namespace_config(config, namespace)
+
+
+def _at_path(value: Any, path: str) -> Any:
+    for part in path.split("."):
+        if not isinstance(value, Mapping):
+            return None
+        value = value.get(part)
+    return value
+
+
+def collect_plaintext_secrets(config: Mapping[str, Any], redact: Redactor) -> None:
+    raw = program_view(config)
+    # Plaintext values under these paths must never reach a plan file or the terminal.
+    for path in SECRET_VALUE_PATHS:
+        value = _at_path(raw, path)
+        if isinstance(value, str):
+            redact.add(value, f"{NAMESPACE}:{path}")
+    for key, value in config.items():
+        if (
+            not key.startswith(f"{NAMESPACE}:")
+            and _SECRET_NAME.search(key)
+            and isinstance(value, str)
+        ):
+            redact.add(value, key)
+
+
+@contextmanager
+def _working_directory(path: Path) -> Iterator[None]:
+    previous = Path.cwd()
+    os.chdir(path)
+    try:
+        yield
+    finally:
+        os.chdir(previous)
+
+
+def _not_plan_files(folder: Path) -> list[str]:
+    """What in `folder` a plan does not write; a previous plan (or an empty folder) has none.
+
+    A plan is recognised by its file names alone, so plans written by earlier versions are
+    replaced too (an older version may have written fewer files, never others).
+    """
+    from .report import PLAN_FILES
+
+    return sorted(
+        entry.name + ("/" if entry.is_dir() else "")
+        for entry in os.scandir(folder)
+        if entry.name not in PLAN_FILES or not entry.is_file(follow_symlinks=False)
+    )
+
+
+def check_out_folder(
+    out: Path, project: Project, config_path: Path, *, stack: str, flag: str = "--out"
+) -> None:
+    """`InputError` unless `plan` may replace `out`: missing, empty, or a previous plan.
+
+    Never a project source folder: the project root or any folder above it, the stack
+    config folder, the program's folder, the `--config` file's folder, a folder with a
+    Pulumi.yaml.
+    """
+    target = _resolve(out)
+    root = _resolve(project.root)
+    # Later entries win where folders coincide (e.g. `stackConfigDir: .`).
+    protected = {parent: "a folder that contains the project" for parent in root.parents}
+    protected[_resolve(config_path.parent)] = "the folder of the stack config file"
+    protected[_resolve(project.program.parent)] = "the program's folder"
+    protected[_resolve(project.stack_config_dir)] = "the stack config folder"
+    protected[root] = "the project folder"
+    advice = f"Pass a folder of its own, e.g. --out build/plan/{stack}."
+    replaced = f"{flag} {out}: `plan` replaces its output folder as a whole"
+    if target in protected:
+        raise InputError(f"{replaced}, and this is {protected[target]}. {advice}")
+    try:
+        if not os.path.lexists(out):
+            return
+        if not out.is_dir():
+            raise InputError(f"{replaced}, and this is not a folder. {advice}")
+        if any(os.path.lexists(target / name) for name in _PROJECT_FILES):
+            raise InputError(f"{replaced}, and this one holds a Pulumi project. {advice}")
+        foreign = _not_plan_files(target)
+    except OSError as error:
+        raise InputError(f"{flag} {out}: cannot read the folder: {error.strerror}.") from None
+    if foreign:
+        shown = ", ".join(foreign[:3]) + (f" and {len(foreign) - 3} more" if foreign[3:] else "")
+        raise InputError(
+            f"{replaced}, and this one holds what is not a plan ({shown}). {advice} "
+            "Or empty it first if nothing in it is needed."
+        )
+
+
