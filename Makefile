@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: plan test lint typecheck unit bench e2e clean
+.PHONY: plan test lint typecheck unit bench e2e conformance clean
 
 $(STAMP): pyproject.toml requirements.txt requirements-dev.txt constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -40,6 +40,13 @@ bench: $(STAMP)
 ## e2e: real deployment test; needs the Pulumi CLI, a cluster and Tailscale credentials
 e2e: $(STAMP)
 	$(BIN)/python -m pytest -q e2e
+
+## conformance: render the operator chart each stack pins (helm; CHART=path or online) and
+## check it against the plans; skips, listing what is missing, without helm or a chart
+CHART ?=
+CRDS ?=
+conformance: $(STAMP)
+	CHART="$(CHART)" CRDS="$(CRDS)" $(BIN)/python -m conformance
 
 clean:
 	rm -rf build .mypy_cache .ruff_cache .hypothesis
