@@ -12,9 +12,15 @@ _SPECIAL = re.compile(r"([\\`<|])")
 _BACKTICKS = re.compile(r"`+")
 
 
+# Control characters, bidirectional overrides and isolates (Trojan Source), zero-width, BOM.
+_INVISIBLE = re.compile("[\x00-\x08\x0b-\x1f\x7f\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]")
+
+
 def one_line(text: str) -> str:
-    """`text` on one line: line breaks show as `\\n`."""
-    return text.replace("\r\n", "\\n").replace("\r", "\\n").replace("\n", "\\n")
+    """`text` on one line (line breaks show as `\\n`), without invisible characters, and
+    `<!--` broken up as the pull-request comment does."""
+    text = text.replace("\r\n", "\\n").replace("\r", "\\n").replace("\n", "\\n")
+    return _INVISIBLE.sub("", text).replace("<!--", "< !--")
 
 
 def text(value: object) -> str:
