@@ -302,8 +302,9 @@ def compare_plans(old: LoadedPlan, new: LoadedPlan) -> Comparison:
     for section in _section_order(set(old.policy) | set(new.policy)):
         change = _section_change(section, old.policy.get(section), new.policy.get(section))
         if change is not None:
-            details = value_changes(old.policy.get(section) or {},
-                                    new.policy.get(section) or {}, "", text)
+            # Inside a section both sides have; an added or removed one is named as a whole.
+            details = value_changes(old.policy[section], new.policy[section], "", text) \
+                if change.status == "changed" else []
             result.policy.append(SectionChange(change.section, change.status, change.added,
                                                change.removed, change.changed, tuple(details)))
     fields = [key for key in model.ACCESS_FIELDS if key != "src"]
