@@ -61,7 +61,7 @@ def test_a_new_group_member_is_named_with_the_rights_it_gains(
     line = (f"- mallory@evil.example gains {ADMIN_RIGHTS} via group:ml-engineers "
             "(added to group:ml-engineers)")
     assert line in printed.splitlines()
-    assert "**Access**\n\n- no change" in printed
+    assert "**Access rows**\n\n- no change" in printed
     assert "  - group:ml-engineers: added mallory@evil.example" in printed.splitlines()
     # summary.md of `plan --compare` says it too, and lists who is behind each source.
     summary = (after / "summary.md").read_text()

@@ -366,7 +366,7 @@ def render_comparison(comparison: Comparison) -> str:
     resources = ([f"- added {change.describe()}" for change in comparison.resources_added]
                  + [f"- removed {change.describe()}" for change in comparison.resources_removed]
                  + [f"- changed {change.describe()}" for change in comparison.resources_changed])
-    for title, lines in (("Who gains or loses access", identities), ("Access", access),
+    for title, lines in (("Who gains or loses access", identities), ("Access rows", access),
                          ("Tailnet policy sections", policy), ("Helm releases", helm),
                          ("Resources", resources)):
         out += [f"**{title}**", "", *(lines or ["- no change"]), ""]
