@@ -119,6 +119,12 @@ def _plan(args: argparse.Namespace, console: Console) -> int:
         raise InputError(str(error)) from None
     plan = build_plan(run, stack=short, project=project.name, warnings=cluster_plan.warnings)
     files = render.render_files(plan)
+    comparison = None
+    if baseline is not None:
+        comparison = compare.compare_plans(baseline, compare.load_plan_files(files, out))
+        # The reviewer reading summary.md sees who gains what, not only the new state.
+        files[model.SUMMARY_FILE] += "\n" + compare.render_comparison(comparison).replace(
+            "### Changes to stack", "### Changes since the compared plan: stack", 1)
     leaks = console.redact.leaks(files)
     if leaks:
         raise model.PlanError(
@@ -137,8 +143,7 @@ def _plan(args: argparse.Namespace, console: Console) -> int:
     )
     for warning in plan.warnings:
         console.err(f"warning: {warning}")
-    if baseline is not None:
-        comparison = compare.compare_plans(baseline, compare.load_plan_dir(out))
+    if comparison is not None:
         console.out("")
         console.out(compare.render_comparison(comparison))
     return EXIT_OK

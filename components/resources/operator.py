@@ -9,6 +9,7 @@ from pulumi_kubernetes.helm import v3 as helm
 
 from ..core.config import ArgChecker, chart_version_tuple
 from ..core.problems import Problem
+from ..core.secret_keys import OAUTH_SECRET_KEYS
 from ..core.spec import HELM_CHART, HELM_REPOSITORY, MIN_CHART_VERSION, OAUTH_SCOPES
 from .errors import raise_for_problems
 from .kube import depends_on_of
@@ -129,7 +130,7 @@ class TailscaleOperator(pulumi.ComponentResource):
             f"{name}-oauth",
             metadata={"name": OAUTH_SECRET_NAME, "namespace": args["namespace"]},
             type="Opaque",
-            string_data={"client_id": client_id, "client_secret": client_secret},
+            string_data=dict(zip(OAUTH_SECRET_KEYS, (client_id, client_secret), strict=True)),
             opts=pulumi.ResourceOptions(
                 parent=self,
                 depends_on=[namespace],

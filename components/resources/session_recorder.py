@@ -7,6 +7,7 @@ from pulumi_kubernetes.core import v1 as core
 
 from ..core.config import ArgChecker
 from ..core.problems import Problem
+from ..core.secret_keys import S3_SECRET_KEYS
 from .errors import raise_for_problems
 from .kube import TailscaleCustomResource, depends_on_of
 from .secrets import as_secret
@@ -90,8 +91,9 @@ class SessionRecorder(pulumi.ComponentResource):
                 f"{name}-s3-credentials",
                 metadata={"name": credentials_secret, "namespace": args["namespace"]},
                 type="Opaque",
-                string_data={"AWS_ACCESS_KEY_ID": as_secret(s3.get("access_key_id")),
-                             "AWS_SECRET_ACCESS_KEY": as_secret(s3.get("secret_access_key"))},
+                string_data=dict(zip(S3_SECRET_KEYS,
+                                     (as_secret(s3.get("access_key_id")),
+                                      as_secret(s3.get("secret_access_key"))), strict=True)),
                 opts=pulumi.ResourceOptions(parent=self, depends_on=after or None,
                                             additional_secret_outputs=["stringData", "data"]),
             )

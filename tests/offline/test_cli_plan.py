@@ -211,7 +211,8 @@ def test_prod_manifests_hold_the_proxy_group_and_the_recorder(plans: dict[str, P
         "type": "kube-apiserver", "replicas": 2, "tags": ["tag:k8s"],
         "kubeAPIServer": {"hostname": "gpu-prod", "mode": "auth"}}
     assert by_kind["Recorder"]["spec"]["storage"]["s3"]["bucket"] == "gpu-prod-kubectl-recordings"
-    assert by_kind["Secret"]["stringData"] == "[secret]"
+    # The keys the operator's Secret declares; every value masked.
+    assert by_kind["Secret"]["stringData"] == {"client_id": "[secret]", "client_secret": "[secret]"}
 
 
 def test_helm_values_name_chart_version_repository_and_values(plans: dict[str, Path]) -> None:
@@ -227,11 +228,22 @@ def test_helm_values_name_chart_version_repository_and_values(plans: dict[str, P
     assert values["apiServerProxyConfig"] == {"mode": "false", "allowImpersonation": "true"}
 
 
+# Sensitive rights (core.kubernetes_rights) of the roles the committed stacks bind.
+ROLE_RIGHTS = {
+    "cluster-admin": ["cluster-admin", "impersonate", "namespaces:delete", "nodes:proxy",
+                      "pods:attach", "pods:create", "pods:exec", "rbac:bind-escalate",
+                      "secrets:read", "serviceaccounts:token", "workloads:write"],
+    "view": [],
+}
+
+
 def row(src: str, endpoint: str, ports: list[int], groups: list[str], roles: list[str],
         recorded: bool = False, enforced: bool = False,
         posture: list[str] | None = None) -> dict[str, Any]:
     return {"src": src, "endpoint": endpoint, "ports": ports, "kubernetesGroups": groups,
-            "clusterRoles": roles, "recorded": recorded, "enforced": enforced,
+            "clusterRoles": roles,
+            "sensitiveRights": sorted({r for role in roles for r in ROLE_RIGHTS[role]}),
+            "recorded": recorded, "enforced": enforced,
             "posture": posture or []}
 
 
@@ -276,8 +288,8 @@ def test_summary_warns_about_unrecorded_admin_access_only_where_it_exists(
     assert "### Warnings\n\nNone." in prod
     assert "| `kubernetes:tailscale.com/v1alpha1:Recorder` | 1 |" in prod
     assert "Recorder" not in dev
-    assert "| group:ml-engineers | gpu-prod | 80, 443 | system:masters | cluster-admin | yes | " \
-           "yes | posture:latest |" in prod
+    assert ("| group:ml-engineers | gpu-prod | 80, 443 | system:masters | cluster-admin | "
+            + ", ".join(ROLE_RIGHTS["cluster-admin"]) + " | yes | yes | posture:latest |") in prod
 
 
 def test_plan_is_byte_identical_when_run_twice(plans: dict[str, Path], tmp_path: Path) -> None:

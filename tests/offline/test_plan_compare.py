@@ -16,6 +16,9 @@ from tailscale_cluster_access.offline.report.compare import (
     render_comparison,
 )
 
+EDIT_RIGHTS = ["impersonate", "pods:attach", "pods:create", "pods:exec", "secrets:read",
+               "serviceaccounts:token", "workloads:write"]
+
 
 def run_cli(*argv: str) -> tuple[int, str, str]:
     out, err = io.StringIO(), io.StringIO()
@@ -59,6 +62,8 @@ def test_access_changes_are_reported_row_by_row(before_after: tuple[Path, Path, 
     changes = {(c.src, c.field): (c.old, c.new) for c in comparison.access_changed}
     assert changes == {
         ("group:ml-readers", "clusterRoles"): (["view"], ["edit"]),
+        # view -> edit: reading secrets and exec into pods, among others.
+        ("group:ml-readers", "sensitiveRights"): ([], EDIT_RIGHTS),
         ("group:ml-engineers", "recorded"): (True, False),
         ("group:ml-engineers", "enforced"): (True, False),
     }
@@ -88,8 +93,13 @@ def test_plan_compare_prints_it_for_reviewers(before_after: tuple[Path, Path, st
                  "- group:ml-engineers: recorded true -> false",
                  "- group:ml-engineers: enforced true -> false",
                  "- added group:ml-ops: endpoint gpu-prod, ports 80, 443, kubernetesGroups "
-                 "tailnet-readers, clusterRoles edit, recorded true, enforced true, "
-                 "posture (none)",
+                 "tailnet-readers, clusterRoles edit, sensitiveRights " + ", ".join(EDIT_RIGHTS)
+                 + ", recorded true, enforced true, posture (none)",
+                 "- group:ml-readers: sensitiveRights gained " + ", ".join(EDIT_RIGHTS),
+                 "- bob@example.com gains " + ", ".join(EDIT_RIGHTS) + " via group:ml-readers "
+                 "(group:ml-readers: clusterRoles view -> edit)",
+                 "- carol@example.com gains " + ", ".join(EDIT_RIGHTS) + " via group:ml-ops "
+                 "(added to group:ml-ops)",
                  "- `grants`: 1 added (src group:ml-ops); 1 changed (src group:ml-engineers)",
                  "- added `ClusterRoleBinding` gpu-prod-rbac-tailnet-readers-edit",
                  "- removed `ClusterRoleBinding` gpu-prod-rbac-tailnet-readers-view",

@@ -5,8 +5,18 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from ...core.kubernetes_rights import sensitive_rights
+from ...core.secret_keys import SECRET_KEYS_BY_COMPONENT
 from ..runner import ProgramRun, Registration, Secret, Unknown, replace_markers
-from .model import ACCESS_FIELDS, SECRET_TEXT, UNKNOWN_TEXT, PlanData, PlanError, deep_sorted
+from .model import (
+    ACCESS_FIELDS,
+    SECRET_TEXT,
+    UNKNOWN_TEXT,
+    PlanData,
+    PlanError,
+    deep_sorted,
+    urn_parts,
+)
 
 ACL_TYPE = "tailscale:index/acl:Acl"
 # Kubernetes type tokens that are not one object of the cluster's API.
@@ -59,9 +69,11 @@ def kubernetes_object(registration: Registration) -> dict[str, Any] | None:
     # Pulumi auto-names objects without a name: known only at `pulumi up`.
     metadata.setdefault("name", UNKNOWN_TEXT)
     if group == "core" and version == "v1" and kind == "Secret":
+        # The component's declared keys, when the whole map arrived as one secret.
+        declared = SECRET_KEYS_BY_COMPONENT.get(urn_parts(registration.parent or "")[0], ())
         for key in _SECRET_DATA_FIELDS:
             if key in body:
-                body[key] = _masked(body[key])
+                body[key] = _masked(body[key], declared if key == "stringData" else ())
     return {
         "apiVersion": version if group == "core" else f"{group}/{version}",
         "kind": kind,
@@ -70,10 +82,12 @@ def kubernetes_object(registration: Registration) -> dict[str, Any] | None:
     }
 
 
-def _masked(data: Any) -> Any:
+def _masked(data: Any, declared: Sequence[str] = ()) -> Any:
     # Keys of Secret data are not secret; values always are, even if they arrived in plaintext.
     if isinstance(data, Mapping):
         return {key: SECRET_TEXT for key in data}
+    if data == SECRET_TEXT and declared:
+        return {key: SECRET_TEXT for key in declared}
     return SECRET_TEXT
 
 
@@ -112,6 +126,10 @@ def _policy(run: ProgramRun) -> tuple[str, bool]:
 def _access_row(row: Any) -> dict[str, Any]:
     if not isinstance(row, Mapping):
         raise PlanError(f"accessMatrix holds {row!r}, not an access row.")
+    row = dict(row)
+    roles = row.get("clusterRoles")
+    if "sensitiveRights" not in row and isinstance(roles, list):
+        row["sensitiveRights"] = sensitive_rights(str(role) for role in roles)
     first = [key for key in ("cluster", *ACCESS_FIELDS) if key in row]
     return {key: row[key] for key in [*first, *sorted(set(row) - set(first))]}
 

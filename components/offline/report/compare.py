@@ -1,15 +1,21 @@
 """What changed between two plan folders, in a reviewer's terms (not a text diff)."""
 
 import json
+import re
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from ...core.policy import hujson
 from ...core.policy.values import canonical
 from . import model
+from .details import helm_changes, value_changes
+from .identities import IdentityChange, describe, identity_changes, row_rights
+from .markdown import code, text
 from .model import PlanFolderError, short_type
 
 
@@ -21,6 +27,7 @@ class LoadedPlan:
     policy: dict[str, Any]
     resources: list[dict[str, Any]]
     warnings: tuple[str, ...] = ()
+    helm: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -31,7 +38,16 @@ class FieldChange:
     new: Any
 
     def describe(self) -> str:
-        return f"{self.src}: {self.field} {_value(self.old)} -> {_value(self.new)}"
+        if self.field == "sensitiveRights":
+            old, new = set(_names(self.old)), set(_names(self.new))
+            parts = [f"{verb} {', '.join(map(text, sorted(names)))}"
+                     for verb, names in (("gained", new - old), ("lost", old - new)) if names]
+            return f"{text(self.src)}: sensitiveRights {'; '.join(parts)}"
+        return f"{text(self.src)}: {text(self.field)} {_value(self.old)} -> {_value(self.new)}"
+
+
+def _names(value: Any) -> list[str]:
+    return [str(item) for item in value] if isinstance(value, list) else []
 
 
 @dataclass(frozen=True)
@@ -42,15 +58,17 @@ class SectionChange:
     added: tuple[str, ...] = ()
     removed: tuple[str, ...] = ()
     changed: tuple[str, ...] = ()
+    details: tuple[str, ...] = ()
+    """What changed inside: `group:x: added mallory@evil.example`, markdown-safe."""
 
     def describe(self) -> str:
         if self.status != "changed":
             names = _entries(self.added or self.removed)
-            return f"`{self.section}`: section {self.status} ({names})"
-        parts = [f"{len(names)} {verb} ({', '.join(names)})"
+            return f"{code(self.section)}: section {self.status} ({names})"
+        parts = [f"{len(names)} {verb} ({', '.join(map(text, names))})"
                  for verb, names in (("added", self.added), ("removed", self.removed),
                                      ("changed", self.changed)) if names]
-        return f"`{self.section}`: " + "; ".join(parts)
+        return f"{code(self.section)}: " + "; ".join(parts)
 
 
 @dataclass(frozen=True)
@@ -62,8 +80,8 @@ class ResourceChange:
     """Changed inputs as dotted paths (`spec.replicas`); `(parent)`/`(dependencies)` too."""
 
     def describe(self) -> str:
-        what = f"`{short_type(self.type)}` {self.name}"
-        return f"{what}: {', '.join(f'`{key}`' for key in self.keys)}" if self.keys else what
+        what = f"{code(short_type(self.type))} {text(self.name)}"
+        return f"{what}: {', '.join(code(key) for key in self.keys)}" if self.keys else what
 
 
 @dataclass
@@ -80,10 +98,14 @@ class Comparison:
     resources_changed: list[ResourceChange] = field(default_factory=list)
     warnings_added: list[str] = field(default_factory=list)
     warnings_removed: list[str] = field(default_factory=list)
+    identities: list[IdentityChange] = field(default_factory=list)
+    helm: list[str] = field(default_factory=list)
+    """Chart and values changes, markdown-safe lines."""
 
     @property
     def empty(self) -> bool:
         return not (self.access_added or self.access_removed or self.access_changed
+                    or self.identities or self.helm
                     or self.policy or self.resources_added or self.resources_removed
                     or self.resources_changed or self.warnings_added or self.warnings_removed)
 
@@ -95,15 +117,24 @@ def _value(value: Any) -> str:
         return ", ".join(_value(item) for item in value) or "(none)"
     if value is None:
         return "(none)"
-    return str(value)
+    return text(value)
 
 
 def _entries(names: Sequence[str]) -> str:
-    return ", ".join(names) if names else "empty"
+    return ", ".join(map(text, names)) if names else "empty"
 
 
-def _read(directory: Path, name: str) -> str:
+_UNESCAPE = re.compile(r"\\([\\`<|])")
+"""Undoes `markdown.text` on a warning read back from summary.md."""
+
+Reader = Callable[[str], str]
+"""File name -> text; raises FileNotFoundError for a missing file."""
+
+
+def _read(directory: Path, name: str, reader: Reader | None = None) -> str:
     try:
+        if reader is not None:
+            return reader(name)
         return (directory / name).read_text(encoding="utf-8")
     except FileNotFoundError:
         raise PlanFolderError(f"{directory} is not a plan folder: {name} is missing "
@@ -112,9 +143,9 @@ def _read(directory: Path, name: str) -> str:
         raise PlanFolderError(f"cannot read {directory / name}: {error}") from None
 
 
-def _json_list(directory: Path, name: str) -> list[dict[str, Any]]:
+def _json_list(directory: Path, name: str, reader: Reader | None) -> list[dict[str, Any]]:
     try:
-        value = json.loads(_read(directory, name))
+        value = json.loads(_read(directory, name, reader))
     except ValueError as error:
         raise PlanFolderError(f"{directory / name} is not valid JSON: {error}") from None
     if not isinstance(value, list) or not all(isinstance(item, dict) for item in value):
@@ -127,25 +158,50 @@ def load_plan_dir(directory: Path) -> LoadedPlan:
     if not directory.is_dir():
         raise PlanFolderError(f"{directory} is not a folder (expected the output of "
                         "`tailscale-cluster-access plan`).")
-    access = _json_list(directory, model.ACCESS_JSON_FILE)
-    resources = _json_list(directory, model.RESOURCES_FILE)
+    return load_plan(directory)
+
+
+def load_plan_files(files: Mapping[str, str], directory: Path) -> LoadedPlan:
+    """A plan not written yet (`render_files`' result), as if it were in `directory`."""
+    return load_plan(directory, lambda name: files[name] if name in files else _missing(name))
+
+
+def _missing(name: str) -> str:
+    raise FileNotFoundError(name)
+
+
+def _optional(directory: Path, name: str, reader: Reader | None) -> str:
     try:
-        policy = hujson.parse(_read(directory, model.POLICY_FILE),
+        return _read(directory, name, reader)
+    except PlanFolderError:
+        return ""
+
+
+def load_plan(directory: Path, reader: Reader | None = None) -> LoadedPlan:
+    access = _json_list(directory, model.ACCESS_JSON_FILE, reader)
+    resources = _json_list(directory, model.RESOURCES_FILE, reader)
+    try:
+        policy = hujson.parse(_read(directory, model.POLICY_FILE, reader),
                               str(directory / model.POLICY_FILE)).data
     except hujson.HujsonError as error:
         raise PlanFolderError(f"{error}") from None
     # Warnings live only in the summary; an older plan without one simply has none.
-    summary = directory / model.SUMMARY_FILE
-    text = summary.read_text(encoding="utf-8") if summary.is_file() else ""
-    warnings = tuple(line[len(model.WARNING_BULLET):] for line in text.splitlines()
-                     if line.startswith(model.WARNING_BULLET))
+    summary = _optional(directory, model.SUMMARY_FILE, reader)
+    warnings = tuple(_UNESCAPE.sub(r"\1", line[len(model.WARNING_BULLET):])
+                     for line in summary.splitlines() if line.startswith(model.WARNING_BULLET))
+    try:
+        helm = [r for r in yaml.safe_load_all(_optional(directory, model.HELM_FILE, reader))
+                if isinstance(r, dict)]
+    except yaml.YAMLError as error:
+        raise PlanFolderError(f"{directory / model.HELM_FILE} is not valid YAML: "
+                              f"{error}") from None
     stack = directory.name
     for resource in resources:
         urn = str(resource.get("urn", ""))
         if urn.startswith("urn:pulumi:"):
             stack = urn[len("urn:pulumi:"):].split("::", 1)[0]
             break
-    return LoadedPlan(directory, stack, access, policy, resources, warnings)
+    return LoadedPlan(directory, stack, access, policy, resources, warnings, helm)
 
 
 
@@ -228,8 +284,9 @@ def _section_order(keys: set[str]) -> list[str]:
 def compare_plans(old: LoadedPlan, new: LoadedPlan) -> Comparison:
     result = Comparison(old=str(old.path), new=str(new.path), stack=new.stack)
 
-    old_rows = {str(row.get("src")): row for row in old.access}
-    new_rows = {str(row.get("src")): row for row in new.access}
+    old_access, new_access = _with_rights(old.access), _with_rights(new.access)
+    old_rows = {str(row.get("src")): row for row in old_access}
+    new_rows = {str(row.get("src")): row for row in new_access}
     result.access_added = [row for src, row in new_rows.items() if src not in old_rows]
     result.access_removed = [row for src, row in old_rows.items() if src not in new_rows]
     for src, row in new_rows.items():
@@ -245,7 +302,15 @@ def compare_plans(old: LoadedPlan, new: LoadedPlan) -> Comparison:
     for section in _section_order(set(old.policy) | set(new.policy)):
         change = _section_change(section, old.policy.get(section), new.policy.get(section))
         if change is not None:
-            result.policy.append(change)
+            # Inside a section both sides have; an added or removed one is named as a whole.
+            details = value_changes(old.policy[section], new.policy[section], "", text) \
+                if change.status == "changed" else []
+            result.policy.append(SectionChange(change.section, change.status, change.added,
+                                               change.removed, change.changed, tuple(details)))
+    fields = [key for key in model.ACCESS_FIELDS if key != "src"]
+    result.identities = identity_changes(old_access, old.policy, new_access, new.policy,
+                                         fields, _value)
+    result.helm = helm_changes(old.helm, new.helm, text)
 
     old_resources = {str(r.get("urn")): r for r in old.resources}
     new_resources = {str(r.get("urn")): r for r in new.resources}
@@ -274,29 +339,39 @@ def compare_plans(old: LoadedPlan, new: LoadedPlan) -> Comparison:
     return result
 
 
+def _with_rights(rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """Rows with `sensitiveRights`, computed for plans made before rows carried them."""
+    return [{**row, "sensitiveRights": row_rights(row)} for row in rows]
+
+
 def _row_text(row: Mapping[str, Any]) -> str:
     fields = [key for key in model.ACCESS_FIELDS if key != "src" and key in row]
-    return f"{row.get('src')}: " + ", ".join(f"{key} {_value(row[key])}" for key in fields)
+    return f"{text(row.get('src'))}: " + ", ".join(f"{key} {_value(row[key])}"
+                                                    for key in fields)
 
 
 def render_comparison(comparison: Comparison) -> str:
     """Markdown for a pull-request comment or a terminal."""
-    out = [f"### Changes to stack `{comparison.stack}`", "",
-           f"From `{comparison.old}` to `{comparison.new}`.", ""]
+    out = [f"### Changes to stack {code(comparison.stack)}", "",
+           f"From {code(comparison.old)} to {code(comparison.new)}.", ""]
     if comparison.empty:
         return "\n".join([*out, "No changes: same access, same policy, same resources."]) + "\n"
     access = ([f"- added {_row_text(row)}" for row in comparison.access_added]
               + [f"- removed {_row_text(row)}" for row in comparison.access_removed]
               + [f"- {change.describe()}" for change in comparison.access_changed])
-    policy = [f"- {change.describe()}" for change in comparison.policy]
+    identities = [f"- {describe(change, text)}" for change in comparison.identities]
+    policy = [line for change in comparison.policy
+              for line in (f"- {change.describe()}", *(f"  - {d}" for d in change.details))]
+    helm = [f"- {line}" for line in comparison.helm]
     resources = ([f"- added {change.describe()}" for change in comparison.resources_added]
                  + [f"- removed {change.describe()}" for change in comparison.resources_removed]
                  + [f"- changed {change.describe()}" for change in comparison.resources_changed])
-    for title, lines in (("Access", access), ("Tailnet policy sections", policy),
+    for title, lines in (("Who gains or loses access", identities), ("Access rows", access),
+                         ("Tailnet policy sections", policy), ("Helm releases", helm),
                          ("Resources", resources)):
         out += [f"**{title}**", "", *(lines or ["- no change"]), ""]
     if comparison.warnings_added or comparison.warnings_removed:
         out += ["**Warnings**", ""]
-        out += [f"- new: {text}" for text in comparison.warnings_added]
-        out += [f"- gone: {text}" for text in comparison.warnings_removed]
+        out += [f"- new: {text(line)}" for line in comparison.warnings_added]
+        out += [f"- gone: {text(line)}" for line in comparison.warnings_removed]
     return "\n".join(out).rstrip("\n") + "\n"

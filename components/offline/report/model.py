@@ -22,9 +22,10 @@ PLAN_FILES = (POLICY_FILE, MANIFESTS_FILE, HELM_FILE, RESOURCES_FILE, ACCESS_JSO
 # How summary.md lists a warning (`compare` reads them back).
 WARNING_BULLET = "- :warning: "
 
-# Column order of an access row, as `AccessRow.to_json` writes it.
-ACCESS_FIELDS = ("src", "endpoint", "ports", "kubernetesGroups", "clusterRoles", "recorded",
-                 "enforced", "posture")
+# Column order of an access row: `AccessRow.to_json`'s fields, and the report's
+# `sensitiveRights` (from `core.kubernetes_rights`) after the ClusterRoles they come from.
+ACCESS_FIELDS = ("src", "endpoint", "ports", "kubernetesGroups", "clusterRoles",
+                 "sensitiveRights", "recorded", "enforced", "posture")
 
 
 class PlanError(Exception):

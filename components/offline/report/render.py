@@ -11,12 +11,13 @@ from typing import Any
 
 import yaml
 
-from . import model
+from . import markdown, model
+from .identities import identity_access, rights_of
 from .mermaid import mermaid_graph
 from .model import SECRET_TEXT, UNKNOWN_TEXT, PlanData, PlanError
 
-_TABLE_HEADER = ("Source", "Endpoint", "Ports", "Kubernetes groups", "ClusterRoles", "Recorded",
-                 "Enforced", "Posture")
+_TABLE_HEADER = ("Source", "Endpoint", "Ports", "Kubernetes groups", "ClusterRoles",
+                 "Sensitive rights", "Recorded", "Enforced", "Posture")
 
 
 def _cell(value: Any) -> str:
@@ -24,15 +25,14 @@ def _cell(value: Any) -> str:
         return "yes" if value else "no"
     if isinstance(value, list | tuple):
         return ", ".join(_cell(item) for item in value) or "—"
-    text = str(value) if value != "" else "—"
-    return text.replace("|", "\\|").replace("\n", " ")
+    return markdown.cell(value) if value != "" else "—"
 
 
 def _output_cell(value: Any) -> str:
     if isinstance(value, str) and "\n" in value:
         return f"({value.count(chr(10))} lines, shown in the files above)"
     if isinstance(value, Mapping | list):
-        return "`" + json.dumps(value, sort_keys=True).replace("|", "\\|") + "`"
+        return markdown.code(json.dumps(value, sort_keys=True), in_table=True)
     return _cell(value)
 
 
@@ -46,6 +46,17 @@ def access_table(rows: Sequence[Mapping[str, Any]]) -> str:
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(_cell(row.get(key, "")) for key in fields) + " |"
               for row in rows]
+    return "\n".join(lines) + "\n"
+
+
+def identity_table(rows: Sequence[Mapping[str, Any]], policy: Mapping[str, Any]) -> str:
+    """Who is behind each source: every member of a granted group, with what it gets."""
+    identities = identity_access(rows, policy)
+    if not identities:
+        return "_Nobody._\n"
+    lines = ["| Identity | Via | Sensitive rights |", "|---|---|---|"]
+    lines += [f"| {_cell(who)} | {_cell(sorted(via))} | {_cell(rights_of(via))} |"
+              for who, via in identities.items()]
     return "\n".join(lines) + "\n"
 
 
@@ -73,25 +84,32 @@ def _leaves(value: Any) -> Iterator[Any]:
         yield value
 
 
-def summary_markdown(plan: PlanData) -> str:
+def summary_markdown(plan: PlanData, policy: Mapping[str, Any] | None = None) -> str:
     policy_note = ("writes the **whole tailnet policy file** (`policy.hujson`)" if
                    plan.policy_managed else
                    "does **not** write the tailnet policy (`policy.manage: false`); "
                    "`policy.hujson` is the fragment to hand to whoever owns the policy file")
-    out = [f"## Plan for stack `{plan.stack}`", "",
-           f"Offline plan of `{plan.project}`: the real stack program under Pulumi's mocks, "
-           f"without credentials. This stack {policy_note}.", "",
-           "### Who gets what", "", access_table(plan.access).rstrip("\n"), "",
-           "### Warnings", ""]
-    out += [f"{model.WARNING_BULLET}{text}" for text in plan.warnings] or ["None."]
+    out = [f"## Plan for stack {markdown.code(plan.stack)}", "",
+           f"Offline plan of {markdown.code(plan.project)}: the real stack program under "
+           f"Pulumi's mocks, without credentials. This stack {policy_note}.", "",
+           "### Who gets what", "", access_table(plan.access).rstrip("\n"), ""]
+    if policy is not None:
+        out += ["### Who is behind each source", "",
+                "Members of the groups in `policy.hujson` (the stack's and the base's).", "",
+                identity_table(plan.access, policy).rstrip("\n"), ""]
+    out += ["### Warnings", ""]
+    out += [f"{model.WARNING_BULLET}{markdown.text(line)}" for line in plan.warnings] or [
+        "None."]
 
     counts = Counter(resource["type"] for resource in plan.resources)
     out += ["", f"### Resources ({len(plan.resources)})", "", "| Type | Count |", "|---|---|"]
-    out += [f"| `{type_token}` | {counts[type_token]} |" for type_token in sorted(counts)]
+    out += [f"| {markdown.code(type_token, in_table=True)} | {counts[type_token]} |"
+            for type_token in sorted(counts)]
 
     if plan.outputs:
         out += ["", "### Stack outputs", "", "| Output | Value |", "|---|---|"]
-        out += [f"| `{key}` | {_output_cell(value)} |" for key, value in plan.outputs.items()]
+        out += [f"| {markdown.code(key, in_table=True)} | {_output_cell(value)} |"
+                for key, value in plan.outputs.items()]
 
     unknown_outputs = [key for key, value in plan.outputs.items() if value == UNKNOWN_TEXT]
     unknown_inputs = sum(1 for r in plan.resources for leaf in _leaves(r["inputs"])
@@ -112,6 +130,16 @@ def summary_markdown(plan: PlanData) -> str:
     return "\n".join(out) + "\n"
 
 
+def _parsed_policy(text: str) -> Mapping[str, Any] | None:
+    from ...core.policy import hujson
+
+    try:
+        data = hujson.parse(text, model.POLICY_FILE).data
+    except hujson.HujsonError:
+        return None
+    return data if isinstance(data, Mapping) else None
+
+
 def render_files(plan: PlanData) -> dict[str, str]:
     """File name -> text of every plan file. Same plan, same bytes."""
     resources = [{key: resource[key] for key in
@@ -129,13 +157,15 @@ def render_files(plan: PlanData) -> dict[str, str]:
             f"Helm releases of stack {plan.stack}: chart, version, repository and values."),
         model.RESOURCES_FILE: _json(resources),
         model.ACCESS_JSON_FILE: _json(plan.access),
-        model.ACCESS_MD_FILE: f"# Access matrix of stack `{plan.stack}`\n\n"
+        model.ACCESS_MD_FILE: f"# Access matrix of stack {markdown.code(plan.stack)}\n\n"
                               + access_table(plan.access)
                               + "\nOne row per tailnet source. ClusterRoles resolve the "
                                 "Kubernetes groups through the stack's bindings and the "
-                                "built-in ones (`system:masters` is `cluster-admin`).\n",
+                                "built-in ones (`system:masters` is `cluster-admin`); "
+                                "sensitive rights are what those ClusterRoles allow "
+                                "(`unknown:<role>`: a role the plan has no rules for).\n",
         model.GRAPH_FILE: mermaid_graph(resources),
-        model.SUMMARY_FILE: summary_markdown(plan),
+        model.SUMMARY_FILE: summary_markdown(plan, _parsed_policy(plan.policy)),
     }
 
 
