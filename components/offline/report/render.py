@@ -73,6 +73,11 @@ def _leaves(value: Any) -> Iterator[Any]:
         yield value
 
 
+def _credentials_line(plan: PlanData) -> list[str]:
+    kind = plan.outputs.get("operatorCredentials")
+    return [f"Operator credentials: {kind}.", ""] if isinstance(kind, str) else []
+
+
 def summary_markdown(plan: PlanData) -> str:
     policy_note = ("writes the **whole tailnet policy file** (`policy.hujson`)" if
                    plan.policy_managed else
@@ -82,6 +87,7 @@ def summary_markdown(plan: PlanData) -> str:
            f"Offline plan of `{plan.project}`: the real stack program under Pulumi's mocks, "
            f"without credentials. This stack {policy_note}.", "",
            "### Who gets what", "", access_table(plan.access).rstrip("\n"), "",
+           *_credentials_line(plan),
            "### Warnings", ""]
     out += [f"{model.WARNING_BULLET}{text}" for text in plan.warnings] or ["None."]
 
@@ -103,8 +109,8 @@ def summary_markdown(plan: PlanData) -> str:
             f"{unknown_inputs} resource input(s)"
             + (f" and the outputs {', '.join(f'`{k}`' for k in unknown_outputs)}"
                if unknown_outputs else "") + ".",
-            f"- Secrets are never read or shown: {secret_inputs} input(s) show as "
-            f"`{SECRET_TEXT}`.",
+            (f"- Secrets are never read or shown: {secret_inputs} input(s) are masked."
+             if secret_inputs else "- Secrets: this stack holds none."),
             "- Whether Tailscale accepts the policy: it runs the policy's `tests` only when "
             "the policy is written (pulumi-tailscale 0.29 does not check it at preview).",
             "- What is deployed now: this plan does not read the live tailnet policy or the "
@@ -122,7 +128,7 @@ def render_files(plan: PlanData) -> dict[str, str]:
         model.MANIFESTS_FILE: _yaml(
             plan.manifests,
             f"Kubernetes objects stack {plan.stack} creates directly (Helm release not "
-            f"included).\nSecret data shows as {SECRET_TEXT}; {UNKNOWN_TEXT} is known only "
+            f"included).\nSecret data is masked; {UNKNOWN_TEXT} is known only "
             "after `pulumi up`."),
         model.HELM_FILE: _yaml(
             plan.helm_releases,
