@@ -50,7 +50,8 @@ NESTED_TYPES: dict[str, tuple[set[str], set[str]]] = {
     "S3StorageArgs": ({"endpoint", "bucket", "accessKeyId", "secretAccessKey", "roleArn"},
                       {"endpoint", "bucket"}),
     "PolicyArgs": ({"manage", "base", "adoptExisting", "networkRules"}, set()),
-    "OAuthArgs": ({"clientId", "clientSecret"}, set()),
+    "OAuthArgs": ({"clientId", "clientSecret", "workloadIdentity"}, set()),
+    "WorkloadIdentityArgs": ({"issuer", "audience", "allowPublicDiscovery"}, {"issuer"}),
 }
 
 
@@ -135,6 +136,10 @@ def test_nested_input_types(schema: dict[str, Any]) -> None:
     assert inputs["roleBindings"]["items"]["$ref"] == TYPE_REF + "RoleBindingArgs"
     assert inputs["groups"]["additionalProperties"]["items"]["type"] == "string"
     assert inputs["oauth"]["$ref"] == TYPE_REF + "OAuthArgs"
+    oauth = type_named(schema, TYPE_REF + "OAuthArgs")["properties"]
+    assert oauth["workloadIdentity"]["$ref"] == TYPE_REF + "WorkloadIdentityArgs"
+    identity = type_named(schema, TYPE_REF + "WorkloadIdentityArgs")["properties"]
+    assert identity["allowPublicDiscovery"]["type"] == "boolean"
     for name, (properties, required) in NESTED_TYPES.items():
         spec = type_named(schema, TYPE_REF + name)
         assert properties <= set(spec["properties"]), name

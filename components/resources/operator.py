@@ -17,6 +17,8 @@ from ..core.spec import (
     MIN_CHART_VERSION,
     OAUTH_SCOPES,
     OAUTH_SECRET_NAME,
+    WORKLOAD_IDENTITY_BROKEN_CHART_VERSIONS,
+    WORKLOAD_IDENTITY_BROKEN_REASON,
     OAuthSettings,
 )
 from .errors import raise_for_problems
@@ -121,6 +123,12 @@ class TailscaleOperator(pulumi.ComponentResource):
             check.problems.append(Problem("workload_identity_issuer",
                                           f"{issuer!r} is not an https URL.",
                                           "give the cluster's OIDC issuer URL."))
+        low, high = WORKLOAD_IDENTITY_BROKEN_CHART_VERSIONS
+        if issuer and version is not None and low <= version <= high:
+            check.problems.append(Problem("chart_version",
+                                          f"{args.get('chart_version')!r} "
+                                          f"{WORKLOAD_IDENTITY_BROKEN_REASON}",
+                                          'use "1.98.4" or newer.'))
         if issuer and args.get("oauth_client_id"):
             check.problems.append(Problem("workload_identity_issuer",
                                           "cannot be combined with oauth_client_id.",

@@ -130,8 +130,9 @@ def test_policy_file_is_what_the_acl_resource_writes(plans: dict[str, Path], sta
     assert (plans[stack] / "policy.hujson").read_text() == acl["inputs"]["acl"]
 
 
-# Patterns and fields of the operator's CRDs (tailscale/tailscale de9ec7ee,
-# k8s/cmd/operator/deploy/crds/tailscale.com_{proxygroups,recorders}.yaml).
+# Patterns and fields of the operator's CRDs, release v1.102.3 (the default chart;
+# k8s/cmd/operator/deploy/crds/tailscale.com_{proxygroups,recorders}.yaml). `tailnet` is new in
+# v1.102.3 (absent in v1.92.4); the stacks never set it.
 TAG = re.compile(r"^tag:[a-zA-Z][a-zA-Z0-9-]*$")
 HOSTNAME = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
 SERVICE_ACCOUNT_NAME = re.compile(r"^[a-z0-9]([a-z0-9-.]{0,61}[a-z0-9])?$")

@@ -154,3 +154,19 @@ def test_prod_plan_holds_no_secret(tmp_path: Path) -> None:
     summary = (out / "summary.md").read_text()
     assert "Operator credentials: workload identity: no stored secret." in summary
     assert "Secrets: this stack holds none." in summary
+
+
+def test_operator_component_refuses_a_broken_chart_for_workload_identity() -> None:
+    from tailscale_cluster_access import TailscaleOperator
+
+    recording = RecordingMonitor(PreviewMocks())
+    pulumi.runtime.set_mocks(recording.mocks, project="p", stack="s", preview=False,
+                             monitor=recording)
+    with pytest.raises(InvalidArgs) as raised:
+        TailscaleOperator("op", {"namespace": "tailscale", "chart_version": "1.98.3",
+                                 "hostname": "tailscale-operator",
+                                 "operator_tag": "tag:k8s-operator", "proxy_tag": "tag:k8s",
+                                 "api_server_proxy_mode": "true", "allow_impersonation": False,
+                                 "workload_identity_issuer": ISSUER})
+    assert "#19844" in str(raised.value)
+    assert recording.registrations == []
