@@ -119,8 +119,11 @@ def test_resources_form_a_closed_graph(plans: dict[str, Path], stack: str) -> No
         assert set(resource["dependencies"]) <= seen
         seen.add(resource["urn"])
     types = {r["type"] for r in resources}
-    assert {"tailscale:index/acl:Acl", "tailscale:index/oauthClient:OauthClient",
-            "kubernetes:helm.sh/v3:Release", "kubernetes:core/v1:Secret"} <= types
+    assert {"tailscale:index/acl:Acl", "kubernetes:helm.sh/v3:Release"} <= types
+    # prod's operator uses workload identity: a federated identity, no client, no Secret.
+    credentials = ({"tailscale:index/federatedIdentity:FederatedIdentity"} if stack == "prod"
+                   else {"tailscale:index/oauthClient:OauthClient", "kubernetes:core/v1:Secret"})
+    assert credentials <= types
 
 
 @pytest.mark.parametrize("stack", STACK_NAMES)
@@ -201,7 +204,8 @@ def test_manifests_validate_against_the_kubernetes_schemas(plans: dict[str, Path
                     assert value == "[secret]" or (
                         isinstance(value, dict) and set(value.values()) == {"[secret]"})
         kubernetes_validate.validate(obj, version, strict=True)
-    assert {"Namespace", "Secret", "ClusterRoleBinding"} <= kinds
+    assert {"Namespace", "ClusterRoleBinding"} <= kinds
+    assert ("Secret" in kinds) == (stack != "prod")
     assert "Release" not in kinds
 
 
@@ -212,7 +216,10 @@ def test_prod_manifests_hold_the_proxy_group_and_the_recorder(plans: dict[str, P
         "type": "kube-apiserver", "replicas": 2, "tags": ["tag:k8s"],
         "kubeAPIServer": {"hostname": "gpu-prod", "mode": "auth"}}
     assert by_kind["Recorder"]["spec"]["storage"]["s3"]["bucket"] == "gpu-prod-kubectl-recordings"
-    assert by_kind["Secret"]["stringData"] == "[secret]"
+    # Workload identity: no OAuth Secret (the recorder uses IRSA, no S3 keys either).
+    assert "Secret" not in by_kind
+    dev = {m["kind"]: m for m in yaml.safe_load_all((plans["dev"] / "manifests.yaml").read_text())}
+    assert dev["Secret"]["stringData"] == "[secret]"
 
 
 def test_helm_values_name_chart_version_repository_and_values(plans: dict[str, Path]) -> None:
