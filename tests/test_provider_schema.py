@@ -260,6 +260,28 @@ def test_construct_maps_camel_case_inputs_and_keeps_the_secret(tmp_path: Path) -
     assert run.outputs["proxyUrl"] == "https://tailscale-operator.tailxyz.ts.net"
 
 
+def test_construct_with_workload_identity(tmp_path: Path) -> None:
+    issuer = "https://kubernetes.example.com"
+    run = construct(tmp_path, "SecureClusterAccess", {
+        "cluster": "gpu-x",
+        "groups": {"group:ml-readers": ["bob@example.com"],
+                   "group:ml-engineers": ["alice@example.com"]},
+        "operator": {"namespace": "ts"},
+        "oauth": {"workloadIdentity": {"issuer": issuer, "audience": "tailscale",
+                                       "allowPublicDiscovery": True}},
+        "policy": {"manage": False},
+    })
+    identity = run.one("tailscale:index/federatedIdentity:FederatedIdentity").inputs
+    assert identity["issuer"] == issuer
+    assert identity["subject"] == "system:serviceaccount:ts:operator"
+    assert identity["audience"] == "tailscale"
+    assert run.by_type("tailscale:index/oauthClient:OauthClient") == []
+    assert run.by_type("kubernetes:core/v1:Secret") == []
+    bindings = {r.inputs["metadata"]["name"]
+                for r in run.by_type("kubernetes:rbac.authorization.k8s.io/v1:ClusterRoleBinding")}
+    assert "oidc-discovery" in bindings
+
+
 def test_invalid_inputs_fail_before_anything_is_registered(tmp_path: Path) -> None:
     with pytest.raises(ComponentInitError) as failure:
         construct(tmp_path, "SecureClusterAccess", {"cluster": "GPU_X"})

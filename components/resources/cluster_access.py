@@ -170,7 +170,7 @@ class SecureClusterAccess(pulumi.ComponentResource):
     kubeconfig_command: pulumi.Output[str]
     """The exact `tailscale configure kubeconfig ...` command for users."""
     oauth_client_id: pulumi.Output[str]
-    """ID of the operator's OAuth client."""
+    """ID of the operator's OAuth client (with workload identity: of its federated identity)."""
     policy_fragment: pulumi.Output[str]
     """This cluster's policy sections (HuJSON), for whoever owns the policy file."""
     access_matrix: pulumi.Output[str]

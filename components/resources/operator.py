@@ -84,7 +84,7 @@ class TailscaleOperator(pulumi.ComponentResource):
     """The Tailscale Kubernetes operator (guide step 2), with its API server proxy settings."""
 
     oauth_client_id: pulumi.Output[str]
-    """ID of the OAuth client the operator authenticates with."""
+    """ID of the OAuth client (or federated identity) the operator authenticates with."""
     namespace: pulumi.Output[str]
     """Namespace the operator runs in."""
     release_name: pulumi.Output[str]
