@@ -170,3 +170,17 @@ def test_operator_component_refuses_a_broken_chart_for_workload_identity() -> No
                                  "workload_identity_issuer": ISSUER})
     assert "#19844" in str(raised.value)
     assert recording.registrations == []
+
+
+def test_empty_workload_identity_asks_for_the_issuer() -> None:
+    problems = problems_of({"oauth": {"workloadIdentity": {}}})
+    assert set(problems) == {"oauth.workloadIdentity.issuer"}
+
+
+def test_access_matrix_file_states_the_credential_kind(tmp_path: Path) -> None:
+    for stack, kind in (("prod", "workload identity: no stored secret"),
+                        ("dev", "OAuth client secret in Secret operator-oauth")):
+        out = tmp_path / stack
+        assert main(["plan", "--stack", stack, "--out", str(out),
+                     "--project", str(PROJECT_ROOT)]) == 0
+        assert f"Operator credentials: {kind}." in (out / "access.md").read_text()

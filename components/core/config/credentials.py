@@ -68,8 +68,8 @@ def is_https_url(value: str) -> bool:
             and not parts.fragment and not any(c.isspace() for c in value))
 
 
-def read_workload_identity(reader: ConfigReader) -> WorkloadIdentity | None:
-    if not reader.data:
+def read_workload_identity(reader: ConfigReader, given: bool) -> WorkloadIdentity | None:
+    if not given:
         return None
     issuer = reader.string("issuer", "")
     audience = reader.string("audience", "")
@@ -90,7 +90,8 @@ def read_workload_identity(reader: ConfigReader) -> WorkloadIdentity | None:
 def read_oauth(reader: ConfigReader) -> OAuthSettings:
     client_id = reader.string("clientId", "")
     has_secret = check_secret_value(reader, "clientSecret")
-    workload_identity = read_workload_identity(reader.obj("workloadIdentity"))
+    workload_identity = read_workload_identity(reader.obj("workloadIdentity"),
+                                               reader.has("workloadIdentity"))
     reader.finish()
     if workload_identity is not None:
         given = [reader.key(name) for name, is_set in (("clientId", bool(client_id)),

@@ -139,7 +139,9 @@ def render_files(plan: PlanData) -> dict[str, str]:
                               + access_table(plan.access)
                               + "\nOne row per tailnet source. ClusterRoles resolve the "
                                 "Kubernetes groups through the stack's bindings and the "
-                                "built-in ones (`system:masters` is `cluster-admin`).\n",
+                                "built-in ones (`system:masters` is `cluster-admin`).\n"
+                              + "".join(f"\n{line}\n" for line in _credentials_line(plan)
+                                        if line),
         model.GRAPH_FILE: mermaid_graph(resources),
         model.SUMMARY_FILE: summary_markdown(plan),
     }
