@@ -18,6 +18,7 @@ cluster = SecureClusterAccess.from_plan(plan.spec.cluster, plan)
 pulumi.export("proxyUrl", cluster.proxy_url)
 pulumi.export("kubeconfigCommand", cluster.kubeconfig_command)
 pulumi.export("oauthClientId", cluster.oauth_client_id)
+pulumi.export("operatorCredentials", plan.spec.oauth.credential_kind)
 # proxyHostname, policyFragment, accessMatrix and fleetIdentity: what the `tailnet` program of
 # a fleet reads (and checks for collisions), defined once beside that program's reader.
 for key, value in cluster_stack_outputs(plan, cluster.proxy_hostname).items():

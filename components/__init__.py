@@ -33,6 +33,7 @@ _COMPONENTS = {
     "SessionRecordingArgs": ".resources.cluster_access",
     "PolicyArgs": ".resources.cluster_access",
     "OAuthArgs": ".resources.cluster_access",
+    "WorkloadIdentityArgs": ".resources.cluster_access",
     "RoleBindingArgs": ".resources.role_bindings",
     "S3StorageArgs": ".session_recorder",
     "TailnetPolicy": ".resources.tailnet_policy",
@@ -61,6 +62,7 @@ if TYPE_CHECKING:
         SecureClusterAccessArgs,
         SessionRecordingArgs,
         TagsArgs,
+        WorkloadIdentityArgs,
     )
     from .resources.fleet_policy import TailnetFleetPolicy, TailnetFleetPolicyArgs
     from .resources.operator import TailscaleOperator, TailscaleOperatorArgs
@@ -90,5 +92,5 @@ __all__ = [
     "SessionRecorder", "SessionRecorderArgs", "SessionRecordingArgs", "TagsArgs",
     "TailnetFleetPolicy", "TailnetFleetPolicyArgs", "TailnetPolicy", "TailnetPolicyArgs",
     "TailscaleOperator", "TailscaleOperatorArgs", "access_matrix", "build_fragment",
-    "merge_policies", "parse_spec", "plan_cluster",
+    "WorkloadIdentityArgs", "merge_policies", "parse_spec", "plan_cluster",
 ]

@@ -1,4 +1,6 @@
-"""Mandatory rules for every stack that uses the tailscale-cluster-access components.
+"""Rules for every stack that uses the tailscale-cluster-access components (all mandatory but
+`operator-credentials-not-static`, advisory unless a stack's policy-pack config makes it
+mandatory: `{"operator-credentials-not-static": "mandatory"}`).
 
 The rules read resource inputs as `pulumi preview --policy-pack policy-pack` sees them:
 the operator's Helm release (`values`), the `ProxyGroup` and `Recorder` custom resources,
@@ -298,7 +300,8 @@ def helm_oauth_problems(props: dict[str, Any]) -> list[str]:
                         "stored in the release and readable with `helm get values`")
     volume = values.get("oauthSecretVolume")
     audience = dig(values, "oauth", "audience")
-    if not volume and not (isinstance(audience, str) and audience):
+    # Workload identity: the audience may be Tailscale's generated one, unknown at preview.
+    if not volume and not (audience is UNKNOWN or (isinstance(audience, str) and audience)):
         problems.append("has no oauthSecretVolume: mount the credentials from a Kubernetes "
                         'Secret ({"secret": {"secretName": "operator-oauth"}}) or use '
                         "oauth.audience (workload identity)")
@@ -316,7 +319,8 @@ def validate_helm_oauth(args: ResourceValidationArgs, report: ReportViolation) -
 HELM_OAUTH = ResourceValidationPolicy(
     name="operator-oauth-secret-from-kubernetes-secret",
     description="The tailscale-operator Helm release takes its OAuth credentials from "
-                "oauthSecretVolume (a Kubernetes Secret), never from oauth.clientSecret.",
+                "oauthSecretVolume (a Kubernetes Secret) or uses workload identity "
+                "(oauth.clientId + oauth.audience), never oauth.clientSecret.",
     enforcement_level=EnforcementLevel.MANDATORY,
     validate=validate_helm_oauth,
 )
@@ -362,6 +366,43 @@ OAUTH_SECRET_PLACEMENT = StackValidationPolicy(
                 "value).",
     enforcement_level=EnforcementLevel.MANDATORY,
     validate=validate_oauth_secret_placement,
+)
+
+
+# --- 4b. workload identity instead of a stored secret (advisory) -------------------------
+
+CREDENTIALS_NOT_STATIC_POLICY = "operator-credentials-not-static"
+
+
+def uses_workload_identity(props: dict[str, Any]) -> bool:
+    """oauth.audience set (or computed: Tailscale's generated audience) and no client secret."""
+    audience = dig(props, "values", "oauth", "audience")
+    secret = dig(props, "values", "oauth", "clientSecret")
+    return ((audience is UNKNOWN or (isinstance(audience, str) and bool(audience.strip())))
+            and not (secret is UNKNOWN or (isinstance(secret, str) and secret.strip())))
+
+
+def validate_credentials_not_static(args: ResourceValidationArgs,
+                                    report: ReportViolation) -> None:
+    props = plain(args.props)
+    if args.resource_type == OAUTH_CLIENT:
+        report("The stack creates a tailscale.OauthClient: its secret is a long-lived "
+               "credential. Use workload identity (oauth.workloadIdentity.issuer) so that no "
+               "secret is stored.", None)
+    elif is_tailscale_operator_chart(args.resource_type, props) and not \
+            uses_workload_identity(props):
+        report("The tailscale-operator Helm release authenticates with a stored OAuth client "
+               "secret (oauthSecretVolume or oauth.clientSecret). Use workload identity "
+               "(oauth.workloadIdentity.issuer: the cluster's OIDC issuer): the operator then "
+               "exchanges its ServiceAccount token and no secret exists.", None)
+
+
+CREDENTIALS_NOT_STATIC = ResourceValidationPolicy(
+    name=CREDENTIALS_NOT_STATIC_POLICY,
+    description="The operator uses workload identity, not a stored OAuth client secret "
+                "(advisory; a stack's policy-pack config may make it mandatory).",
+    enforcement_level=EnforcementLevel.ADVISORY,
+    validate=validate_credentials_not_static,
 )
 
 
@@ -416,7 +457,7 @@ TAGS_OWNED_BY_OPERATOR = StackValidationPolicy(
 )
 
 
-RESOURCE_POLICIES: list[ResourceValidationPolicy] = [AUTH_MODE, HELM_OAUTH]
+RESOURCE_POLICIES: list[ResourceValidationPolicy] = [AUTH_MODE, HELM_OAUTH, CREDENTIALS_NOT_STATIC]
 STACK_POLICIES: list[StackValidationPolicy] = [
     NO_BROAD_ADMIN, RECORDING_ENFORCED, OAUTH_SECRET_PLACEMENT, TAGS_OWNED_BY_OPERATOR]
 POLICIES: list[Policy] = [

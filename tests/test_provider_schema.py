@@ -50,7 +50,8 @@ NESTED_TYPES: dict[str, tuple[set[str], set[str]]] = {
     "S3StorageArgs": ({"endpoint", "bucket", "accessKeyId", "secretAccessKey", "roleArn"},
                       {"endpoint", "bucket"}),
     "PolicyArgs": ({"manage", "base", "adoptExisting", "networkRules"}, set()),
-    "OAuthArgs": ({"clientId", "clientSecret"}, set()),
+    "OAuthArgs": ({"clientId", "clientSecret", "workloadIdentity"}, set()),
+    "WorkloadIdentityArgs": ({"issuer", "audience", "allowPublicDiscovery"}, {"issuer"}),
 }
 
 
@@ -135,6 +136,10 @@ def test_nested_input_types(schema: dict[str, Any]) -> None:
     assert inputs["roleBindings"]["items"]["$ref"] == TYPE_REF + "RoleBindingArgs"
     assert inputs["groups"]["additionalProperties"]["items"]["type"] == "string"
     assert inputs["oauth"]["$ref"] == TYPE_REF + "OAuthArgs"
+    oauth = type_named(schema, TYPE_REF + "OAuthArgs")["properties"]
+    assert oauth["workloadIdentity"]["$ref"] == TYPE_REF + "WorkloadIdentityArgs"
+    identity = type_named(schema, TYPE_REF + "WorkloadIdentityArgs")["properties"]
+    assert identity["allowPublicDiscovery"]["type"] == "boolean"
     for name, (properties, required) in NESTED_TYPES.items():
         spec = type_named(schema, TYPE_REF + name)
         assert properties <= set(spec["properties"]), name
@@ -253,6 +258,29 @@ def test_construct_maps_camel_case_inputs_and_keeps_the_secret(tmp_path: Path) -
     assert set(run.outputs) == SECURE_CLUSTER_ACCESS_OUTPUTS
     assert run.outputs["kubeconfigCommand"] == "tailscale configure kubeconfig tailscale-operator"
     assert run.outputs["proxyUrl"] == "https://tailscale-operator.tailxyz.ts.net"
+
+
+def test_construct_with_workload_identity(tmp_path: Path) -> None:
+    issuer = "https://kubernetes.example.com"
+    run = construct(tmp_path, "SecureClusterAccess", {
+        "cluster": "gpu-x",
+        "groups": {"group:ml-readers": ["bob@example.com"],
+                   "group:ml-engineers": ["alice@example.com"]},
+        "operator": {"namespace": "ts"},
+        "oauth": {"workloadIdentity": {"issuer": issuer, "audience": "tailscale",
+                                       "allowPublicDiscovery": True}},
+        "policy": {"manage": False},
+        "access": [{"src": ["group:ml-readers"], "kubernetesGroups": ["tailnet-readers"]}],
+    })
+    identity = run.one("tailscale:index/federatedIdentity:FederatedIdentity").inputs
+    assert identity["issuer"] == issuer
+    assert identity["subject"] == "system:serviceaccount:ts:operator"
+    assert identity["audience"] == "tailscale"
+    assert run.by_type("tailscale:index/oauthClient:OauthClient") == []
+    assert run.by_type("kubernetes:core/v1:Secret") == []
+    bindings = {r.inputs["metadata"]["name"]
+                for r in run.by_type("kubernetes:rbac.authorization.k8s.io/v1:ClusterRoleBinding")}
+    assert "oidc-discovery" in bindings
 
 
 def test_invalid_inputs_fail_before_anything_is_registered(tmp_path: Path) -> None:

@@ -10,9 +10,9 @@ from typing import Literal
 
 from .identifiers import DNS_LABEL
 
-# Chart 1.88 fixed the ProxyGroup DNS bug (tailscale/tailscale#16920); 1.92.4 is the
-# release Tailscale's own EKS example pins.
-DEFAULT_CHART_VERSION = "1.92.4"
+# Chart 1.88 fixed the ProxyGroup DNS bug (tailscale/tailscale#16920). The default was checked
+# against the v1.102.3 chart values and CRDs (ProxyGroup, Recorder, ProxyClass; see the README).
+DEFAULT_CHART_VERSION = "1.102.3"
 MIN_CHART_VERSION = (1, 88, 0)
 # Releases whose chart cannot run the operator the way this package installs it.
 BROKEN_CHART_VERSIONS = {
@@ -20,6 +20,10 @@ BROKEN_CHART_VERSIONS = {
     "then fails with 'CLIENT_ID_FILE and CLIENT_SECRET_FILE must be set' "
     "(tailscale/tailscale#18228, #18236; fixed by #18230).",
 }
+# Workload identity federation is broken in operator 1.98.0-1.98.3 (inclusive).
+WORKLOAD_IDENTITY_BROKEN_CHART_VERSIONS = ((1, 98, 0), (1, 98, 3))
+WORKLOAD_IDENTITY_BROKEN_REASON = (
+    "breaks workload identity federation (tailscale/tailscale#19844, #19919; fixed in 1.98.4).")
 # `enableEvents` (recording every API request) needs operator >= 1.96.
 MIN_CHART_VERSION_FOR_EVENTS = (1, 96, 0)
 
@@ -142,15 +146,46 @@ class PolicySettings:
     network_rules: NetworkRules = "acls"
 
 
+OAUTH_SECRET_NAME = "operator-oauth"
+# The ServiceAccount the operator chart runs the operator as.
+OPERATOR_SERVICE_ACCOUNT = "operator"
+# The ClusterRoleBinding that opens the issuer's discovery endpoints to anonymous callers.
+DISCOVERY_BINDING_NAME = "oidc-discovery"
+DISCOVERY_CLUSTER_ROLE = "system:service-account-issuer-discovery"
+DISCOVERY_GROUP = "system:unauthenticated"
+
+
+@dataclass(frozen=True)
+class WorkloadIdentity:
+    """The operator authenticates with its ServiceAccount token (no stored secret)."""
+
+    issuer: str
+    # Empty: Tailscale generates one (`api.tailscale.com/<client-id>`).
+    audience: str = ""
+    allow_public_discovery: bool = False
+
+
 @dataclass(frozen=True)
 class OAuthSettings:
-    # Empty: the stack creates its own OAuth client.
+    # Empty: the stack creates its own OAuth client (or federated identity).
     client_id: str = ""
     has_client_secret: bool = False
+    workload_identity: WorkloadIdentity | None = None
 
     @property
     def bring_your_own(self) -> bool:
         return bool(self.client_id)
+
+    @property
+    def credential_kind(self) -> str:
+        """How the operator authenticates, as the plan and the access summary say it."""
+        if self.workload_identity is not None:
+            return "workload identity: no stored secret"
+        return f"OAuth client secret in Secret {OAUTH_SECRET_NAME}"
+
+    def operator_subject(self, namespace: str) -> str:
+        """The `sub` claim of the operator's ServiceAccount token."""
+        return f"system:serviceaccount:{namespace}:{OPERATOR_SERVICE_ACCOUNT}"
 
 
 @dataclass(frozen=True)

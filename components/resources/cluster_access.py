@@ -1,7 +1,8 @@
 """SecureClusterAccess: the whole guide for one cluster, as one dependency graph.
 
-policy (the tags must exist) -> OAuth client -> namespace, Secret, Helm release
--> ProxyGroup / Recorder; ClusterRoleBindings beside them.
+policy (the tags must exist) -> OAuth client (or federated identity) -> namespace, Secret
+(not with workload identity), Helm release -> ProxyGroup / Recorder; ClusterRoleBindings beside
+them.
 """
 
 import json
@@ -9,15 +10,21 @@ from pathlib import Path
 from typing import NotRequired, TypedDict
 
 import pulumi
+from pulumi_kubernetes.rbac import v1 as rbac
 
 from ..core.cluster_plan import ClusterPlan, plan_cluster
 from ..core.config import SecretInputs
 from ..core.problems import InvalidConfig
-from ..core.spec import S3Storage
+from ..core.spec import (
+    DISCOVERY_BINDING_NAME,
+    DISCOVERY_CLUSTER_ROLE,
+    DISCOVERY_GROUP,
+    S3Storage,
+)
 from .api_server_proxy import ApiServerProxy
 from .errors import invalid_args
 from .operator import TailscaleOperator
-from .role_bindings import ClusterRoleBindings, RoleBindingArgs
+from .role_bindings import RBAC_API_GROUP, ClusterRoleBindings, RoleBindingArgs
 from .session_recorder import S3StorageArgs, SessionRecorder
 from .tailnet_policy import TailnetPolicy
 
@@ -35,7 +42,7 @@ class OperatorArgs(TypedDict):
     namespace: NotRequired[str]
     """Namespace of the operator (default `tailscale`)."""
     chart_version: NotRequired[str]
-    """Exact `tailscale-operator` chart version (default `1.92.4`, at least 1.88.0)."""
+    """Exact `tailscale-operator` chart version (default `1.102.3`, at least 1.88.0)."""
     hostname: NotRequired[str]
     """Tailnet hostname of the operator and its in-process proxy (default `tailscale-operator`)."""
 
@@ -91,11 +98,26 @@ class PolicyArgs(TypedDict):
     """`acls` (like the guide, default) or `grants` with `ip`."""
 
 
+class WorkloadIdentityArgs(TypedDict):
+    issuer: str
+    """The cluster's OIDC issuer, an https URL (EKS:
+    `https://oidc.eks.<region>.amazonaws.com/id/<id>`)."""
+    audience: NotRequired[str]
+    """Audience of the federated identity (default: the one Tailscale generates)."""
+    allow_public_discovery: NotRequired[bool]
+    """Bind `system:unauthenticated` to `system:service-account-issuer-discovery`
+    (ClusterRoleBinding `oidc-discovery`), for self-hosted issuers whose discovery endpoints
+    are not public yet (default false)."""
+
+
 class OAuthArgs(TypedDict):
     client_id: NotRequired[str]
     """An existing OAuth client's ID; without it the stack creates one."""
     client_secret: NotRequired[pulumi.Input[str]]
     """Its secret; stays a Pulumi secret."""
+    workload_identity: NotRequired[WorkloadIdentityArgs]
+    """Authenticate the operator with its ServiceAccount token through a federated identity
+    instead of an OAuth client secret (not with `client_id`/`client_secret`)."""
 
 
 class SecureClusterAccessArgs(TypedDict):
@@ -120,7 +142,7 @@ class SecureClusterAccessArgs(TypedDict):
     policy: NotRequired[PolicyArgs]
     """How the tailnet policy file is written."""
     oauth: NotRequired[OAuthArgs]
-    """Bring your own OAuth client."""
+    """Bring your own OAuth client, or use workload identity."""
     allow_broad_admin: NotRequired[bool]
     """Allow cluster-admin for broad sources such as `autogroup:member`."""
     tailnet_domain: NotRequired[str]
@@ -148,7 +170,7 @@ class SecureClusterAccess(pulumi.ComponentResource):
     kubeconfig_command: pulumi.Output[str]
     """The exact `tailscale configure kubeconfig ...` command for users."""
     oauth_client_id: pulumi.Output[str]
-    """ID of the operator's OAuth client."""
+    """ID of the operator's OAuth client (with workload identity: of its federated identity)."""
     policy_fragment: pulumi.Output[str]
     """This cluster's policy sections (HuJSON), for whoever owns the policy file."""
     access_matrix: pulumi.Output[str]
@@ -208,7 +230,12 @@ class SecureClusterAccess(pulumi.ComponentResource):
             "api_server_proxy_mode": spec.chart_proxy_mode,
             "allow_impersonation": spec.allow_impersonation,
         }
-        if spec.oauth.bring_your_own:
+        identity = spec.oauth.workload_identity
+        if identity is not None:
+            operator_args["workload_identity_issuer"] = identity.issuer
+            if identity.audience:
+                operator_args["workload_identity_audience"] = identity.audience
+        elif spec.oauth.bring_your_own:
             operator_args["oauth_client_id"] = spec.oauth.client_id
             operator_args["oauth_client_secret"] = plan.secrets.get("oauth.clientSecret")
         self.operator = TailscaleOperator(
@@ -256,6 +283,19 @@ class SecureClusterAccess(pulumi.ComponentResource):
                         for b in spec.role_bindings
                     ]
                 },
+                opts=child,
+            )
+
+        if identity is not None and identity.allow_public_discovery:
+            # Tailscale fetches the issuer's discovery document and keys anonymously.
+            self.discovery_binding = rbac.ClusterRoleBinding(  # type: ignore[call-overload]
+                f"{name}-{DISCOVERY_BINDING_NAME}",
+                metadata={"name": DISCOVERY_BINDING_NAME,
+                          "labels": {"app.kubernetes.io/managed-by": "tailscale-cluster-access"}},
+                subjects=[{"kind": "Group", "name": DISCOVERY_GROUP,
+                           "apiGroup": RBAC_API_GROUP}],
+                role_ref={"kind": "ClusterRole", "name": DISCOVERY_CLUSTER_ROLE,
+                          "apiGroup": RBAC_API_GROUP},
                 opts=child,
             )
 

@@ -1,4 +1,5 @@
-"""TailscaleOperator: OAuth client, namespace, credentials Secret, the operator's Helm release."""
+"""TailscaleOperator: OAuth client (or federated identity), namespace, credentials Secret, the
+operator's Helm release."""
 
 from typing import Any, NotRequired, TypedDict
 
@@ -8,21 +9,29 @@ from pulumi_kubernetes.core import v1 as core
 from pulumi_kubernetes.helm import v3 as helm
 
 from ..core.config import ArgChecker, chart_version_tuple
+from ..core.config.credentials import is_https_url
 from ..core.problems import Problem
 from ..core.secret_keys import OAUTH_SECRET_KEYS
-from ..core.spec import HELM_CHART, HELM_REPOSITORY, MIN_CHART_VERSION, OAUTH_SCOPES
+from ..core.spec import (
+    HELM_CHART,
+    HELM_REPOSITORY,
+    MIN_CHART_VERSION,
+    OAUTH_SCOPES,
+    OAUTH_SECRET_NAME,
+    WORKLOAD_IDENTITY_BROKEN_CHART_VERSIONS,
+    WORKLOAD_IDENTITY_BROKEN_REASON,
+    OAuthSettings,
+)
 from .errors import raise_for_problems
 from .kube import depends_on_of
 from .secrets import as_secret
-
-OAUTH_SECRET_NAME = "operator-oauth"
 
 
 class TailscaleOperatorArgs(TypedDict):
     namespace: str
     """Namespace for the operator (the guide's `tailscale`)."""
     chart_version: str
-    """Exact `tailscale-operator` chart version, e.g. `1.92.4`."""
+    """Exact `tailscale-operator` chart version, e.g. `1.102.3`."""
     hostname: str
     """Tailnet hostname of the operator device (and of the in-process API server proxy)."""
     operator_tag: str
@@ -37,13 +46,24 @@ class TailscaleOperatorArgs(TypedDict):
     """Bring your own OAuth client; without it the component creates one."""
     oauth_client_secret: NotRequired[pulumi.Input[str]]
     """Secret of the client given in `oauth_client_id`; stays a Pulumi secret."""
+    workload_identity_issuer: NotRequired[str]
+    """Workload identity: the cluster's OIDC issuer (https URL). The component creates a
+    federated identity for the operator's ServiceAccount instead of an OAuth client; no secret
+    is stored."""
+    workload_identity_audience: NotRequired[str]
+    """Audience of the federated identity (default: the one Tailscale generates)."""
 
 
-def helm_values(args: TailscaleOperatorArgs) -> dict[str, Any]:
-    """Chart values. The OAuth credentials are mounted from a Secret, never passed as values."""
+def helm_values(args: TailscaleOperatorArgs,
+                oauth: dict[str, pulumi.Input[str]] | None = None) -> dict[str, Any]:
+    """Chart values. The OAuth credentials are mounted from a Secret, never passed as values;
+    with workload identity (`oauth` = clientId and audience) nothing secret exists."""
+    credentials: dict[str, Any] = (
+        {"oauth": oauth} if oauth is not None
+        else {"oauthSecretVolume": {"secret": {"secretName": OAUTH_SECRET_NAME}}})
     return {
         "installCRDs": True,
-        "oauthSecretVolume": {"secret": {"secretName": OAUTH_SECRET_NAME}},
+        **credentials,
         "operatorConfig": {
             "defaultTags": [args["operator_tag"]],
             "hostname": args["hostname"],
@@ -65,7 +85,7 @@ class TailscaleOperator(pulumi.ComponentResource):
     """The Tailscale Kubernetes operator (guide step 2), with its API server proxy settings."""
 
     oauth_client_id: pulumi.Output[str]
-    """ID of the OAuth client the operator authenticates with."""
+    """ID of the OAuth client (or federated identity) the operator authenticates with."""
     namespace: pulumi.Output[str]
     """Namespace the operator runs in."""
     release_name: pulumi.Output[str]
@@ -89,7 +109,7 @@ class TailscaleOperator(pulumi.ComponentResource):
                     "chart_version",
                     f"{args.get('chart_version')!r} is not "
                     "an exact chart version of 1.88.0 or newer.",
-                    'pin a release such as "1.92.4".',
+                    'pin a release such as "1.102.3".',
                 )
             )
         if bool(args.get("oauth_client_id")) != bool(args.get("oauth_client_secret")):
@@ -99,44 +119,81 @@ class TailscaleOperator(pulumi.ComponentResource):
                     "give oauth_client_id and oauth_client_secret together, or neither.",
                 )
             )
+        issuer = args.get("workload_identity_issuer")
+        if issuer is not None and not (isinstance(issuer, str) and is_https_url(issuer)):
+            check.problems.append(Problem("workload_identity_issuer",
+                                          f"{issuer!r} is not an https URL.",
+                                          "give the cluster's OIDC issuer URL."))
+        low, high = WORKLOAD_IDENTITY_BROKEN_CHART_VERSIONS
+        if issuer and version is not None and low <= version <= high:
+            check.problems.append(Problem("chart_version",
+                                          f"{args.get('chart_version')!r} "
+                                          f"{WORKLOAD_IDENTITY_BROKEN_REASON}",
+                                          'use "1.98.4" or newer.'))
+        if issuer and args.get("oauth_client_id"):
+            check.problems.append(Problem("workload_identity_issuer",
+                                          "cannot be combined with oauth_client_id.",
+                                          "give one of them."))
         raise_for_problems(check.problems, "TailscaleOperator")
         super().__init__("tailscale-cluster-access:index:TailscaleOperator", name, None, opts)
         # The OAuth client can only carry tags that already exist in the policy.
         after = depends_on_of(opts)
-
-        client_id: pulumi.Input[str]
-        if args.get("oauth_client_id"):
-            client_id = args["oauth_client_id"]
-            client_secret = as_secret(args.get("oauth_client_secret"))
-        else:
-            client = tailscale.OauthClient(
-                f"{name}-oauth-client",
-                description=f"Tailscale Kubernetes operator {args['hostname']}"[:50],
-                scopes=list(OAUTH_SCOPES),
-                tags=[args["operator_tag"]],
-                opts=pulumi.ResourceOptions(
-                    parent=self, depends_on=after, additional_secret_outputs=["key"]
-                ),
-            )
-            client_id = client.id
-            client_secret = pulumi.Output.secret(client.key)
 
         namespace = core.Namespace(
             f"{name}-namespace",
             metadata={"name": args["namespace"]},
             opts=pulumi.ResourceOptions(parent=self, depends_on=after),
         )
-        oauth_secret = core.Secret(
-            f"{name}-oauth",
-            metadata={"name": OAUTH_SECRET_NAME, "namespace": args["namespace"]},
-            type="Opaque",
-            string_data=dict(zip(OAUTH_SECRET_KEYS, (client_id, client_secret), strict=True)),
-            opts=pulumi.ResourceOptions(
-                parent=self,
-                depends_on=[namespace],
-                additional_secret_outputs=["stringData", "data"],
-            ),
-        )
+        self.oauth_secret: core.Secret | None = None
+        self.federated_identity: tailscale.FederatedIdentity | None = None
+        client_id: pulumi.Input[str]
+        oauth_values: dict[str, pulumi.Input[str]] | None = None
+        release_after: list[pulumi.Resource] = [namespace]
+        description = f"Tailscale Kubernetes operator {args['hostname']}"[:50]
+        if issuer:
+            audience = args.get("workload_identity_audience") or None
+            identity = tailscale.FederatedIdentity(
+                f"{name}-federated-identity",
+                description=description,
+                issuer=issuer,
+                subject=OAuthSettings().operator_subject(args["namespace"]),
+                scopes=list(OAUTH_SCOPES),
+                tags=[args["operator_tag"]],
+                audience=audience,
+                opts=pulumi.ResourceOptions(parent=self, depends_on=after),
+            )
+            self.federated_identity = identity
+            client_id = identity.id
+            oauth_values = {"clientId": identity.id,
+                            "audience": audience if audience else identity.audience}
+        else:
+            if args.get("oauth_client_id"):
+                client_id = args["oauth_client_id"]
+                client_secret = as_secret(args.get("oauth_client_secret"))
+            else:
+                client = tailscale.OauthClient(
+                    f"{name}-oauth-client",
+                    description=description,
+                    scopes=list(OAUTH_SCOPES),
+                    tags=[args["operator_tag"]],
+                    opts=pulumi.ResourceOptions(
+                        parent=self, depends_on=after, additional_secret_outputs=["key"]
+                    ),
+                )
+                client_id = client.id
+                client_secret = pulumi.Output.secret(client.key)
+            self.oauth_secret = core.Secret(
+                f"{name}-oauth",
+                metadata={"name": OAUTH_SECRET_NAME, "namespace": args["namespace"]},
+                type="Opaque",
+                string_data=dict(zip(OAUTH_SECRET_KEYS, (client_id, client_secret), strict=True)),
+                opts=pulumi.ResourceOptions(
+                    parent=self,
+                    depends_on=[namespace],
+                    additional_secret_outputs=["stringData", "data"],
+                ),
+            )
+            release_after.append(self.oauth_secret)
         release = helm.Release(
             f"{name}-release",
             name="tailscale-operator",
@@ -144,11 +201,10 @@ class TailscaleOperator(pulumi.ComponentResource):
             version=args["chart_version"],
             repository_opts={"repo": HELM_REPOSITORY},
             namespace=args["namespace"],
-            values=helm_values(args),
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[namespace, oauth_secret]),
+            values=helm_values(args, oauth_values),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=release_after),
         )
         self.release = release
-        self.oauth_secret = oauth_secret
         self.oauth_client_id = pulumi.Output.from_input(client_id).apply(_or_empty)
         self.namespace = pulumi.Output.from_input(args["namespace"])
         self.release_name = release.name.apply(_or_empty)

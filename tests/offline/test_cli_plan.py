@@ -119,8 +119,11 @@ def test_resources_form_a_closed_graph(plans: dict[str, Path], stack: str) -> No
         assert set(resource["dependencies"]) <= seen
         seen.add(resource["urn"])
     types = {r["type"] for r in resources}
-    assert {"tailscale:index/acl:Acl", "tailscale:index/oauthClient:OauthClient",
-            "kubernetes:helm.sh/v3:Release", "kubernetes:core/v1:Secret"} <= types
+    assert {"tailscale:index/acl:Acl", "kubernetes:helm.sh/v3:Release"} <= types
+    # prod's operator uses workload identity: a federated identity, no client, no Secret.
+    credentials = ({"tailscale:index/federatedIdentity:FederatedIdentity"} if stack == "prod"
+                   else {"tailscale:index/oauthClient:OauthClient", "kubernetes:core/v1:Secret"})
+    assert credentials <= types
 
 
 @pytest.mark.parametrize("stack", STACK_NAMES)
@@ -130,8 +133,9 @@ def test_policy_file_is_what_the_acl_resource_writes(plans: dict[str, Path], sta
     assert (plans[stack] / "policy.hujson").read_text() == acl["inputs"]["acl"]
 
 
-# Patterns and fields of the operator's CRDs (tailscale/tailscale de9ec7ee,
-# k8s/cmd/operator/deploy/crds/tailscale.com_{proxygroups,recorders}.yaml).
+# Patterns and fields of the operator's CRDs, release v1.102.3 (the default chart;
+# k8s/cmd/operator/deploy/crds/tailscale.com_{proxygroups,recorders}.yaml). `tailnet` is new in
+# v1.102.3 (absent in v1.92.4); the stacks never set it.
 TAG = re.compile(r"^tag:[a-zA-Z][a-zA-Z0-9-]*$")
 HOSTNAME = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
 SERVICE_ACCOUNT_NAME = re.compile(r"^[a-z0-9]([a-z0-9-.]{0,61}[a-z0-9])?$")
@@ -200,7 +204,8 @@ def test_manifests_validate_against_the_kubernetes_schemas(plans: dict[str, Path
                     assert value == "[secret]" or (
                         isinstance(value, dict) and set(value.values()) == {"[secret]"})
         kubernetes_validate.validate(obj, version, strict=True)
-    assert {"Namespace", "Secret", "ClusterRoleBinding"} <= kinds
+    assert {"Namespace", "ClusterRoleBinding"} <= kinds
+    assert ("Secret" in kinds) == (stack != "prod")
     assert "Release" not in kinds
 
 
@@ -211,8 +216,11 @@ def test_prod_manifests_hold_the_proxy_group_and_the_recorder(plans: dict[str, P
         "type": "kube-apiserver", "replicas": 2, "tags": ["tag:k8s"],
         "kubeAPIServer": {"hostname": "gpu-prod", "mode": "auth"}}
     assert by_kind["Recorder"]["spec"]["storage"]["s3"]["bucket"] == "gpu-prod-kubectl-recordings"
+    # Workload identity: no OAuth Secret (the recorder uses IRSA, no S3 keys either).
+    assert "Secret" not in by_kind
+    dev = {m["kind"]: m for m in yaml.safe_load_all((plans["dev"] / "manifests.yaml").read_text())}
     # The keys the operator's Secret declares; every value masked.
-    assert by_kind["Secret"]["stringData"] == {"client_id": "[secret]", "client_secret": "[secret]"}
+    assert dev["Secret"]["stringData"] == {"client_id": "[secret]", "client_secret": "[secret]"}
 
 
 def test_helm_values_name_chart_version_repository_and_values(plans: dict[str, Path]) -> None:

@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 from conftest import stack_config
 from pulumi_policy import (
+    EnforcementLevel,
     PolicyCustomTimeouts,
     PolicyResource,
     PolicyResourceOptions,
@@ -307,6 +308,47 @@ def test_policy_managed_elsewhere_leaves_tags_unjudged() -> None:
     assert check_stack(policies.TAGS_OWNED_BY_OPERATOR, *stack) == []
 
 
+# --- 4b. workload identity instead of a stored secret (advisory) -------------------------
+
+
+WORKLOAD_IDENTITY_VALUES = {"oauth": {"clientId": "k123", "audience": "api.tailscale.com/k123"}}
+
+
+def test_credentials_rule_is_advisory() -> None:
+    assert policies.CREDENTIALS_NOT_STATIC.name == "operator-credentials-not-static"
+    assert policies.CREDENTIALS_NOT_STATIC.enforcement_level == EnforcementLevel.ADVISORY
+
+
+def test_workload_identity_release_passes_every_oauth_rule() -> None:
+    release = operator_release(WORKLOAD_IDENTITY_VALUES)
+    del release["values"]["oauthSecretVolume"]
+    for policy in (policies.HELM_OAUTH, policies.CREDENTIALS_NOT_STATIC):
+        assert check(policy, resource_args(HELM, release)) == []
+    # The generated audience is unknown until the identity exists.
+    release["values"]["oauth"]["audience"] = UNKNOWN_STRING_VALUE
+    assert check(policies.CREDENTIALS_NOT_STATIC, resource_args(HELM, release)) == []
+
+
+@pytest.mark.parametrize("values", [{}, {"oauth": {"clientId": "k1", "clientSecret": "s"}}])
+def test_static_secret_release_is_flagged(values: dict[str, Any]) -> None:
+    (violation,) = check(policies.CREDENTIALS_NOT_STATIC,
+                         resource_args(HELM, operator_release(values)))
+    assert "workload identity" in violation[0]
+
+
+def test_oauth_client_is_flagged() -> None:
+    (violation,) = check(policies.CREDENTIALS_NOT_STATIC,
+                         resource_args(policies.OAUTH_CLIENT, {"scopes": ["auth_keys"]}))
+    assert "OauthClient" in violation[0]
+
+
+def test_real_stacks_and_the_credentials_rule(run_stack: Callable[..., ProgramRun]) -> None:
+    assert "operator-credentials-not-static" not in analyze(run_stack("prod"), advisory=True)
+    found = analyze(run_stack("dev"), advisory=True)
+    assert list(found) == ["operator-credentials-not-static"]
+    assert len(found["operator-credentials-not-static"]) == 2  # the client and the release
+
+
 # --- the committed stacks, as registered by the real program ------------------------------
 
 
@@ -315,8 +357,10 @@ def wire(value: Any) -> Any:
     return replace_markers(value, SECRET_PLACEHOLDER, UNKNOWN_STRING_VALUE)
 
 
-def analyze(run: ProgramRun, config: dict[str, Any] | None = None) -> dict[str, list[str]]:
-    """Every rule of the pack over one program run: policy name -> violation messages."""
+def analyze(run: ProgramRun, config: dict[str, Any] | None = None,
+            advisory: bool = False) -> dict[str, list[str]]:
+    """Every mandatory rule of the pack over one program run (the advisory ones too with
+    `advisory=True`): policy name -> violation messages."""
     found: dict[str, list[str]] = {}
 
     def reporter(name: str) -> Callable[..., None]:
@@ -325,6 +369,8 @@ def analyze(run: ProgramRun, config: dict[str, Any] | None = None) -> dict[str, 
     resources = [PolicyResource(r.type, unknown_checking_proxy(wire(r.inputs)), r.urn, r.name,
                                 OPTIONS, None, None, [], {}) for r in run.registrations]
     for policy in policies.RESOURCE_POLICIES:
+        if policy.enforcement_level == EnforcementLevel.ADVISORY and not advisory:
+            continue
         for r in run.registrations:
             args = ResourceValidationArgs(r.type, unknown_checking_proxy(wire(r.inputs)), r.urn,
                                           r.name, OPTIONS, None, (config or {}).get(policy.name))
@@ -335,7 +381,7 @@ def analyze(run: ProgramRun, config: dict[str, Any] | None = None) -> dict[str, 
     return found
 
 
-@pytest.mark.parametrize("stack", ["dev", "prod"])
+@pytest.mark.parametrize("stack", ["dev", "staging", "prod"])
 def test_committed_stacks_obey_every_rule(run_stack: Callable[..., ProgramRun],
                                           stack: str) -> None:
     run = run_stack(stack)
@@ -379,7 +425,6 @@ def test_the_pack_as_the_engine_drives_it() -> None:
     # PolicyPack() would start the gRPC server and block; drive its servicer directly.
     from google.protobuf import empty_pb2, struct_pb2
     from pulumi.runtime import proto
-    from pulumi_policy import EnforcementLevel
     from pulumi_policy.policy import _PolicyAnalyzerServicer
 
     servicer: Any = _PolicyAnalyzerServicer("tailscale-cluster-access", "0.1.0", policies.POLICIES,
@@ -387,22 +432,31 @@ def test_the_pack_as_the_engine_drives_it() -> None:
                                        None, None)
     info = servicer.GetAnalyzerInfo(empty_pb2.Empty(), None)
     mandatory = proto.EnforcementLevel.Value("MANDATORY")
-    assert len({p.name for p in info.policies}) == len(policies.POLICIES) == 6
-    assert {p.enforcementLevel for p in info.policies} == {mandatory}
+    advisory = proto.EnforcementLevel.Value("ADVISORY")
+    assert len({p.name for p in info.policies}) == len(policies.POLICIES) == 7
+    levels = {p.name: p.enforcementLevel for p in info.policies}
+    assert levels.pop("operator-credentials-not-static") == advisory
+    assert set(levels.values()) == {mandatory}
 
     props = struct_pb2.Struct()
     props.update(operator_release({"apiServerProxyConfig": {"mode": "noauth"}}))
     request = proto.AnalyzeRequest(type=HELM, properties=props, urn=urn(HELM, "op"), name="op")
-    (diagnostic,) = servicer.Analyze(request, None).diagnostics
-    assert diagnostic.policyName == "api-server-proxy-auth-mode"
-    assert diagnostic.enforcementLevel == mandatory
+    diagnostics = {d.policyName: d for d in servicer.Analyze(request, None).diagnostics}
+    assert set(diagnostics) == {"api-server-proxy-auth-mode", "operator-credentials-not-static"}
+    assert diagnostics["api-server-proxy-auth-mode"].enforcementLevel == mandatory
+    assert diagnostics["operator-credentials-not-static"].enforcementLevel == advisory
 
     configure = proto.ConfigureAnalyzerRequest()
     acknowledged = proto.PolicyConfig(enforcementLevel=mandatory)
     acknowledged.properties.update({"allowNoauth": True})
     configure.policyConfig["api-server-proxy-auth-mode"].CopyFrom(acknowledged)
+    # A stack's policy-pack config asks for the credentials rule to be mandatory.
+    configure.policyConfig["operator-credentials-not-static"].CopyFrom(
+        proto.PolicyConfig(enforcementLevel=mandatory))
     servicer.Configure(configure, None)
-    assert list(servicer.Analyze(request, None).diagnostics) == []
+    (diagnostic,) = servicer.Analyze(request, None).diagnostics
+    assert diagnostic.policyName == "operator-credentials-not-static"
+    assert diagnostic.enforcementLevel == mandatory
 
 
 def old_style(props: dict[str, Any]) -> dict[str, Any]:

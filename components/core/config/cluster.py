@@ -70,7 +70,7 @@ def read_operator(reader: ConfigReader) -> OperatorSettings:
         reader.problem(
             reader.key("chartVersion"),
             f'"{chart_version}" is not a chart version.',
-            'pin an exact release such as "1.92.4" (published chart versions equal '
+            'pin an exact release such as "1.102.3" (published chart versions equal '
             "Tailscale releases).",
         )
     elif parsed < MIN_CHART_VERSION:

@@ -18,7 +18,7 @@ from .cluster import (
     read_tag_scheme,
     read_tags,
 )
-from .credentials import SecretInputs, read_oauth, secret_inputs
+from .credentials import SecretInputs, check_workload_identity, read_oauth, secret_inputs
 from .identities import (
     DEFAULT_ACCESS,
     DEFAULT_ROLE_BINDINGS,
@@ -100,7 +100,7 @@ def cross_checks(spec: ClusterAccessSpec, base: Mapping[str, Any]) -> list[Probl
     """Rules that relate several settings (and the base policy) to each other."""
     return [*check_base_policy(spec, base), *check_access_rules(spec, base),
             *check_hostnames(spec), *check_recording(spec), *check_definitions(spec, base),
-            *check_tag_owners(spec, base)]
+            *check_tag_owners(spec, base), *check_workload_identity(spec)]
 
 
 def parse_spec(raw: Mapping[str, Any], *, base_policy: Mapping[str, Any] | None = None,

@@ -84,6 +84,11 @@ def _leaves(value: Any) -> Iterator[Any]:
         yield value
 
 
+def _credentials_line(plan: PlanData) -> list[str]:
+    kind = plan.outputs.get("operatorCredentials")
+    return [f"Operator credentials: {markdown.text(kind)}.", ""] if isinstance(kind, str) else []
+
+
 def summary_markdown(plan: PlanData, policy: Mapping[str, Any] | None = None) -> str:
     policy_note = ("writes the **whole tailnet policy file** (`policy.hujson`)" if
                    plan.policy_managed else
@@ -92,7 +97,8 @@ def summary_markdown(plan: PlanData, policy: Mapping[str, Any] | None = None) ->
     out = [f"## Plan for stack {markdown.code(plan.stack)}", "",
            f"Offline plan of {markdown.code(plan.project)}: the real stack program under "
            f"Pulumi's mocks, without credentials. This stack {policy_note}.", "",
-           "### Who gets what", "", access_table(plan.access).rstrip("\n"), ""]
+           "### Who gets what", "", access_table(plan.access).rstrip("\n"), "",
+           *_credentials_line(plan)]
     if policy is not None:
         out += ["### Who is behind each source", "",
                 "Members of the groups in `policy.hujson` (the stack's and the base's).", "",
@@ -121,8 +127,8 @@ def summary_markdown(plan: PlanData, policy: Mapping[str, Any] | None = None) ->
             f"{unknown_inputs} resource input(s)"
             + (f" and the outputs {', '.join(f'`{k}`' for k in unknown_outputs)}"
                if unknown_outputs else "") + ".",
-            f"- Secrets are never read or shown: {secret_inputs} input(s) show as "
-            f"`{SECRET_TEXT}`.",
+            (f"- Secrets are never read or shown: {secret_inputs} input(s) are masked."
+             if secret_inputs else "- Secrets: this stack holds none."),
             "- Whether Tailscale accepts the policy: it runs the policy's `tests` only when "
             "the policy is written (pulumi-tailscale 0.29 does not check it at preview).",
             "- What is deployed now: this plan does not read the live tailnet policy or the "
@@ -150,7 +156,7 @@ def render_files(plan: PlanData) -> dict[str, str]:
         model.MANIFESTS_FILE: _yaml(
             plan.manifests,
             f"Kubernetes objects stack {plan.stack} creates directly (Helm release not "
-            f"included).\nSecret data shows as {SECRET_TEXT}; {UNKNOWN_TEXT} is known only "
+            f"included).\nSecret data is masked; {UNKNOWN_TEXT} is known only "
             "after `pulumi up`."),
         model.HELM_FILE: _yaml(
             plan.helm_releases,
@@ -163,7 +169,9 @@ def render_files(plan: PlanData) -> dict[str, str]:
                                 "Kubernetes groups through the stack's bindings and the "
                                 "built-in ones (`system:masters` is `cluster-admin`); "
                                 "sensitive rights are what those ClusterRoles allow "
-                                "(`unknown:<role>`: a role the plan has no rules for).\n",
+                                "(`unknown:<role>`: a role the plan has no rules for).\n"
+                              + "".join(f"\n{line}\n" for line in _credentials_line(plan)
+                                        if line),
         model.GRAPH_FILE: mermaid_graph(resources),
         model.SUMMARY_FILE: summary_markdown(plan, _parsed_policy(plan.policy)),
     }
