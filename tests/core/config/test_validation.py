@@ -107,7 +107,7 @@ CASES: list[tuple[str, str, dict[str, Any], str | None, list[str]]] = [
         "broad admin through a binding",
         "dev",
         {
-            "access": [{"src": ["*@example.com"], "kubernetesGroups": ["ops"]}],
+            "access": [{"src": ["user:*@example.com"], "kubernetesGroups": ["ops"]}],
             "roleBindings": [{"group": "ops", "clusterRole": "cluster-admin"}],
         },
         None,
