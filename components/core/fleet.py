@@ -20,6 +20,7 @@ from .identifiers import STACK_NAME
 from .policy import hujson
 from .policy.merge import MergeError, merge_policies
 from .policy.sections import section
+from .policy.verify import origins, verify_policy
 from .problems import InvalidConfig, Problem
 from .spec import ClusterAccessSpec, Tags, fleet_tags
 
@@ -304,6 +305,8 @@ class FleetPlan:
     base_document: hujson.PolicyDocument | None
     access: list[dict[str, Any]]
     """The fleet access matrix: one row per cluster and tailnet source."""
+    warnings: tuple[str, ...] = ()
+    """Policy tests the offline evaluator could not decide."""
 
     @cached_property
     def policy(self) -> str:
@@ -372,10 +375,16 @@ def plan_fleet(stack_outputs: Sequence[tuple[str, Mapping[str, Any] | None]],
             problems += [Problem("policy", conflict.describe()) for conflict in error.conflicts]
         else:
             problems += undefined_references(merged)
+    warnings: list[str] = []
+    if not problems:
+        verified = verify_policy(merged, origins(merged, base, fragments))
+        problems += verified.problems
+        warnings = verified.warnings
     if problems:
         raise InvalidConfig(problems, subject=subject)
     return FleetPlan(members=tuple(members), pending=tuple(pending), merged=merged,
-                     base_document=document, access=fleet_access_matrix(members))
+                     base_document=document, access=fleet_access_matrix(members),
+                     warnings=tuple(warnings))
 
 
 def synthetic_cluster_config(index: int, *, tag_scheme: str = "per-cluster") -> dict[str, Any]:

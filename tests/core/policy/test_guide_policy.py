@@ -29,10 +29,12 @@ GUIDE_GRANTS = [
         "app": {CAP: [{"impersonate": {"groups": ["tailnet-readers"]}}]},
     },
 ]
-GUIDE_ACLS = [
+GUIDE_SNIPPET_ACLS = [
     {"action": "accept", "src": ["group:ml-engineers"], "dst": ["tag:k8s-operator:443"]},
     {"action": "accept", "src": ["group:ml-readers"], "dst": ["tag:k8s-operator:443"]},
 ]
+# The guide's rules, limited to TCP: without `proto` an acls rule also opens UDP and ICMP.
+GUIDE_ACLS = [{**acl, "proto": "tcp"} for acl in GUIDE_SNIPPET_ACLS]
 
 
 BASE = hujson.parse((PROJECT_ROOT / "policies" / "base.hujson").read_text()).data
@@ -122,11 +124,13 @@ def test_prod_records_and_requires_posture(run_stack: Callable[..., ProgramRun])
     assert "recorder" not in reader["app"][CAP][0]
     assert policy["tagOwners"]["tag:tsrecorder"] == ["tag:k8s-operator"]
     assert policy["postures"] == {"posture:latest": ["node:tsReleaseTrack == 'stable'"]}
-    assert {"action": "accept", "src": ["tag:k8s"], "dst": ["tag:tsrecorder:80"]} in policy["acls"]
+    assert {"action": "accept", "src": ["tag:k8s"], "dst": ["tag:tsrecorder:80"],
+            "proto": "tcp"} in policy["acls"]
     assert {
         "action": "accept",
         "src": ["group:ml-engineers"],
         "dst": ["tag:k8s:80", "tag:k8s:443"],
+        "proto": "tcp",
         "srcPosture": ["posture:latest"],
     } in policy["acls"]
     tests = policy["tests"]
@@ -218,7 +222,11 @@ def test_a_base_spelled_the_old_way_gets_the_entries_in_its_sections(
     policy = written_policy_text(run_stack("dev", {"policy": {"base": str(old_style)}}))
     assert "acls" not in policy and "tagOwners" not in policy
     assert policy["TagOwners"] == {"tag:ci": [], **GUIDE_TAG_OWNERS}
-    assert policy["ACLs"][1:] == GUIDE_ACLS
+    # The base's acls are in the legacy users/ports syntax: the stack's rules follow it.
+    assert policy["ACLs"][1:] == [
+        {"action": "accept", "users": acl["src"], "ports": acl["dst"], "proto": "tcp"}
+        for acl in GUIDE_SNIPPET_ACLS
+    ]
 
 
 def written_policy_text(run: ProgramRun) -> dict[str, Any]:
