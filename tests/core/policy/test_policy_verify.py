@@ -194,3 +194,13 @@ def test_fleet_refuses_a_cluster_test_the_fleet_base_breaks(tmp_path: Path) -> N
     assert "tag:tsrecorder deny" in message and "grants[0] (base)" in message
     fleet = plan_fleet([("org/cluster/dev", outputs)], "{}")
     assert run_tests(fleet.merged).ok
+
+
+def test_base_rules_reaching_the_endpoint_are_warned_about(tmp_path: Path) -> None:
+    base = {"acls": [{"action": "accept", "src": ["group:sre"], "dst": ["tag:k8s-operator:443"]}],
+            "groups": {"group:sre": ["carol@example.com"]}}
+    plan = plan_with(base, tmp_path)
+    assert any("lets group:sre reach the API server proxy tag:k8s-operator:443 through "
+               "acls[0] (base)" in w for w in plan.warnings), plan.warnings
+    # The stack's own rules are not reported.
+    assert not any("group:ml-readers reach" in w for w in plan.warnings)
