@@ -105,6 +105,12 @@ def plan_cluster(
     if spec.recorder_deployed:
         reach_targets.append((spec.tags.recorder, RECORDER_PORT, "recorder"))
     rows = access_matrix(spec)
+    if spec.proxy.high_availability and spec.tags.proxy_group == spec.tags.proxy:
+        notes.append(
+            f"{where}tags.proxyGroup is tags.proxy ({spec.tags.proxy}): the API server grants, "
+            "network rules and autoApprovers reach every proxy the operator creates (ingress, "
+            "egress, connectors), not only the ProxyGroup; give the ProxyGroup its own tag."
+        )
     return ClusterPlan(
         spec=spec,
         fragment=fragment,

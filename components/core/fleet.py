@@ -49,7 +49,7 @@ def fleet_identity(spec: ClusterAccessSpec, hostname: Any = None) -> dict[str, A
     return {
         "cluster": spec.cluster,
         "tags": {"operator": spec.tags.operator, "proxy": spec.tags.proxy,
-                 "recorder": spec.tags.recorder},
+                 "recorder": spec.tags.recorder, "proxyGroup": spec.tags.proxy_group},
         "endpointTag": spec.endpoint_tag,
         "hostname": spec.endpoint_hostname if hostname is None else hostname,
         "managesPolicy": spec.policy.manage,
@@ -131,7 +131,9 @@ def member_from_outputs(stack: str, outputs: Mapping[str, Any] | None
     assert isinstance(tags, Mapping)
     return FleetMember(
         stack=stack, cluster=str(fields["cluster"]),
-        tags=Tags(operator=tags["operator"], proxy=tags["proxy"], recorder=tags["recorder"]),
+        # Stacks deployed before tags.proxyGroup existed export no proxyGroup tag.
+        tags=Tags(operator=tags["operator"], proxy=tags["proxy"], recorder=tags["recorder"],
+                  proxy_group=str(tags.get("proxyGroup") or tags["proxy"])),
         endpoint_tag=str(fields["endpointTag"]), hostname=str(hostname),
         manages_policy=bool(identity["managesPolicy"]),
         fragment=fragment, access=tuple(row for row in access if isinstance(row, Mapping)),
@@ -150,7 +152,10 @@ def find_collisions(members: Sequence[FleetMember]) -> list[Problem]:
         by_stack.setdefault(member.stack, []).append(member)
         by_cluster.setdefault(member.cluster, []).append(member)
         by_hostname.setdefault(member.hostname, []).append(member)
-        for role in TAG_ROLES:
+        # The ProxyGroup's tag is in use only where the ProxyGroup serves the API.
+        in_use = (*TAG_ROLES, "proxy_group") if member.endpoint_tag == member.tags.proxy_group \
+            and member.tags.proxy_group != member.tags.proxy else TAG_ROLES
+        for role in in_use:
             by_tag.setdefault(getattr(member.tags, role), []).append((member, role))
         if member.manages_policy:
             problems.append(Problem(
@@ -256,8 +261,8 @@ def pending_fragment(cluster: str) -> dict[str, Any]:
     """
     tags = fleet_tags(cluster)
     return {"tagOwners": {tags.operator: [], tags.proxy: [tags.operator],
-                          tags.recorder: [tags.operator]},
-            "autoApprovers": {"services": {tags.proxy: [tags.proxy]}}}
+                          tags.recorder: [tags.operator], tags.proxy_group: [tags.operator]},
+            "autoApprovers": {"services": {tags.proxy_group: [tags.proxy_group]}}}
 
 
 def pending_name(cluster: str) -> str:
@@ -267,7 +272,7 @@ def pending_name(cluster: str) -> str:
 def pending_collisions(members: Sequence[FleetMember], pending: Sequence[str]) -> list[Problem]:
     problems: list[Problem] = []
     deployed = {m.cluster: m for m in members}
-    owners = {getattr(m.tags, role): m for m in members for role in TAG_ROLES}
+    owners = {getattr(m.tags, role): m for m in members for role in (*TAG_ROLES, "proxy_group")}
     for index, cluster in enumerate(pending):
         key = f"pendingClusters[{index}]"
         if cluster in deployed:
@@ -276,7 +281,7 @@ def pending_collisions(members: Sequence[FleetMember], pending: Sequence[str]) -
                                     "remove it from pendingClusters."))
             continue
         tags = fleet_tags(cluster)
-        for tag in (tags.operator, tags.proxy, tags.recorder):
+        for tag in (tags.operator, tags.proxy, tags.recorder, tags.proxy_group):
             if tag in owners:
                 problems.append(Problem(key, f'"{tag}" is already a tag of cluster '
                                         f"{owners[tag].cluster} ({owners[tag].stack}).",

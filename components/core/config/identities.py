@@ -326,13 +326,14 @@ def _source_problems(spec: ClusterAccessSpec, base: Mapping[str, Any], src: str,
                                 "define its members under groups, or in the base policy "
                                 "file (policy.base)."))
     owned_tags = keys_of(section(base, "tagOwners")) | {
-        spec.tags.operator, spec.tags.proxy, spec.tags.recorder}
+        spec.tags.operator, spec.tags.proxy, spec.tags.recorder, spec.tags.proxy_group}
     if src.startswith("tag:") and whole_policy_known and TAG.match(src) and src not in owned_tags:
         problems.append(Problem(key, f'"{src}" is used but nobody owns it.',
                                 "add it to tagOwners in the base policy file."))
     own_roles = [role for role, tag in (("operator", spec.tags.operator),
                                         ("proxy", spec.tags.proxy),
-                                        ("recorder", spec.tags.recorder)) if src == tag]
+                                        ("recorder", spec.tags.recorder),
+                                        ("ProxyGroup", spec.tags.proxy_group)) if src == tag]
     if own_roles:
         problems.append(Problem(key, f'"{src}" is this stack\'s own {own_roles[0]} tag; the '
                                 "devices that serve kubectl and record it cannot also be its "

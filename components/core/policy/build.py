@@ -25,7 +25,10 @@ def tag_owners(spec: ClusterAccessSpec) -> dict[str, list[str]]:
     """The guide's tagOwners; the operator also owns the recorder tag when it deploys one."""
     tags = spec.tags
     recorder_owners = [tags.operator] if spec.recorder_deployed else []
-    return {tags.operator: [], tags.proxy: [tags.operator], tags.recorder: recorder_owners}
+    owners = {tags.operator: [], tags.proxy: [tags.operator], tags.recorder: recorder_owners}
+    if spec.proxy.high_availability:
+        owners[tags.proxy_group] = [tags.operator]
+    return owners
 
 
 def kubernetes_capability(spec: ClusterAccessSpec, rule: AccessRule) -> dict[str, Any]:
@@ -213,7 +216,8 @@ def _sections(spec: ClusterAccessSpec, base: Mapping[str, Any] | None) -> dict[s
         policy["postures"] = {name: list(rules) for name, rules in spec.postures.items()}
     if spec.proxy.high_availability:
         # The ProxyGroup advertises a Tailscale Service tagged like its devices.
-        policy["autoApprovers"] = {"services": {spec.tags.proxy: [spec.tags.proxy]}}
+        group_tag = spec.tags.proxy_group
+        policy["autoApprovers"] = {"services": {group_tag: [group_tag]}}
     acls, ip_grants = network_rules(spec, legacy=acls_style(base or {}) == "legacy")
     policy["grants"] = capability_grants(spec) + ip_grants
     if acls:

@@ -204,3 +204,44 @@ def test_base_rules_reaching_the_endpoint_are_warned_about(tmp_path: Path) -> No
                "acls[0] (base)" in w for w in plan.warnings), plan.warnings
     # The stack's own rules are not reported.
     assert not any("group:ml-readers reach" in w for w in plan.warnings)
+
+
+# -- the ProxyGroup's own tag ----------------------------------------------------------------
+
+
+def test_the_proxy_group_has_its_own_tag_owned_by_the_operator(tmp_path: Path) -> None:
+    plan = plan_with({}, tmp_path, "prod")
+    assert plan.spec.endpoint_tag == "tag:k8s-apiserver"
+    assert plan.fragment["tagOwners"]["tag:k8s-apiserver"] == ["tag:k8s-operator"]
+    assert plan.fragment["autoApprovers"] == {
+        "services": {"tag:k8s-apiserver": ["tag:k8s-apiserver"]}}
+    assert {tuple(g["dst"]) for g in plan.fragment["grants"] if "app" in g} == {
+        ("tag:k8s-apiserver",)}
+    # tags.proxy stays the other proxies' tag: nothing here opens it.
+    assert "tag:k8s:" not in json.dumps(plan.fragment["acls"])
+    assert not any("tags.proxyGroup is tags.proxy" in w for w in plan.warnings)
+    assert_tests_pass(plan)
+
+
+def test_in_process_proxy_needs_no_proxy_group_tag(tmp_path: Path) -> None:
+    plan = plan_with({}, tmp_path, "dev")
+    assert "tag:k8s-apiserver" not in json.dumps(plan.fragment)
+
+
+def test_proxy_group_tag_equal_to_the_proxy_tag_is_warned_about(tmp_path: Path) -> None:
+    plan = plan_with({}, tmp_path, "prod", tags={"proxy": "tag:k8s", "proxyGroup": "tag:k8s"})
+    assert plan.spec.endpoint_tag == "tag:k8s"
+    assert any("tags.proxyGroup is tags.proxy (tag:k8s)" in w and "every proxy" in w
+               for w in plan.warnings), plan.warnings
+
+
+def test_proxy_group_tag_equal_to_the_operator_tag_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(InvalidConfig) as raised:
+        plan_with({}, tmp_path, "prod", tags={"proxyGroup": "tag:k8s-operator"})
+    assert "tags.proxyGroup" in raised.value.render()
+
+
+def test_per_cluster_scheme_gives_the_proxy_group_a_cluster_tag(tmp_path: Path) -> None:
+    plan = plan_with({}, tmp_path, "prod", tagScheme="per-cluster")
+    assert plan.spec.tags.proxy_group == "tag:k8s-apiserver-gpu-prod"
+    assert plan.spec.endpoint_tag == "tag:k8s-apiserver-gpu-prod"
