@@ -20,7 +20,7 @@ from .identifiers import STACK_NAME
 from .policy import hujson
 from .policy.merge import MergeError, merge_policies
 from .policy.sections import section
-from .policy.verify import origins, verify_policy
+from .policy.verify import align_acls_syntax, origins, verify_policy
 from .problems import InvalidConfig, Problem
 from .spec import ClusterAccessSpec, Tags, fleet_tags
 
@@ -373,6 +373,7 @@ def plan_fleet(stack_outputs: Sequence[tuple[str, Mapping[str, Any] | None]],
         fragments.append((member.cluster if unique else member.stack, parsed))
     fragments += [(pending_name(cluster), pending_fragment(cluster)) for cluster in pending]
     merged: dict[str, Any] = {}
+    fragments = [(name, dict(fragment)) for name, fragment in align_acls_syntax(base, fragments)]
     if not problems:
         try:
             merged = merge_policies(base, fragments)

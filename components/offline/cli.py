@@ -314,7 +314,7 @@ def _diff(args: argparse.Namespace, console: Console) -> int:
 def _merge(args: argparse.Namespace, console: Console) -> int:
     from ..core.policy import hujson
     from ..core.policy.merge import MergeError, merge_policies
-    from ..core.policy.verify import origins, verify_policy
+    from ..core.policy.verify import align_acls_syntax, origins, verify_policy
 
     problems: list[str] = []
 
@@ -357,6 +357,8 @@ def _merge(args: argparse.Namespace, console: Console) -> int:
             )
         )
     assert base is not None
+    fragments = [(name, dict(fragment)) for name, fragment in
+                 align_acls_syntax(base.data, fragments)]
     try:
         merged = merge_policies(base.data, fragments)
     except MergeError as error:

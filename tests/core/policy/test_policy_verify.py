@@ -245,3 +245,27 @@ def test_per_cluster_scheme_gives_the_proxy_group_a_cluster_tag(tmp_path: Path) 
     plan = plan_with({}, tmp_path, "prod", tagScheme="per-cluster")
     assert plan.spec.tags.proxy_group == "tag:k8s-apiserver-gpu-prod"
     assert plan.spec.endpoint_tag == "tag:k8s-apiserver-gpu-prod"
+
+
+LEGACY_BASE = {"groups": {"group:sre": ["carol@example.com"]},
+               "acls": [{"action": "accept", "users": ["group:sre"], "ports": ["tag:ci:22"]}]}
+
+
+def test_merge_writes_a_fragment_s_rules_in_a_legacy_base_s_syntax(tmp_path: Path) -> None:
+    fragment = plan_with({}, tmp_path).fragment
+    code, out, err = run_merge(tmp_path, LEGACY_BASE, fragment)
+    assert code == 0, err
+    merged = hujson.parse(out).data
+    assert acls_style(merged) == "legacy"
+    assert {"action": "accept", "users": ["group:ml-readers"],
+            "ports": ["tag:k8s-operator:443"], "proto": "tcp"} in merged["acls"]
+    assert run_tests(merged).ok
+
+
+def test_fleet_writes_cluster_rules_in_a_legacy_base_s_syntax(tmp_path: Path) -> None:
+    from tailscale_cluster_access.core.fleet import cluster_stack_outputs, plan_fleet
+
+    outputs = cluster_stack_outputs(plan_with({}, tmp_path, policy={"manage": False}))
+    fleet = plan_fleet([("org/cluster/dev", outputs)], json.dumps(LEGACY_BASE))
+    assert acls_style(fleet.merged) == "legacy"
+    assert run_tests(fleet.merged).ok
