@@ -16,9 +16,22 @@ from .config import SecretInputs, Spelling, read_cluster
 from .policy import hujson
 from .policy.access import AccessRow, access_matrix, access_warnings
 from .policy.build import build_fragment
+from .policy.evaluate import acls_style
 from .policy.merge import MergeError, merge_policies
+from .policy.verify import base_reach_warnings, origins, verify_policy
 from .problems import InvalidConfig, Problem
-from .spec import ClusterAccessSpec
+from .spec import RECORDER_PORT, ClusterAccessSpec
+
+
+def mixed_acls_problem(key: str) -> Problem:
+    """A base whose acls already mix legacy users/ports with src/dst entries."""
+    return Problem(
+        key,
+        "its acls mix old-style users/ports entries with new-style src/dst entries; "
+        "Tailscale rejects such a policy (\"ACLs contain a mix of old-style...\").",
+        "convert the old-style entries: rename \"users\" to \"src\" and \"ports\" to "
+        "\"dst\" in each of them (or the other way round for all of them).",
+    )
 
 
 @dataclass(frozen=True)
@@ -71,7 +84,10 @@ def plan_cluster(
     if problems:
         raise InvalidConfig(problems, prefix=prefix, subject=subject)
 
-    fragment = build_fragment(spec, base)
+    if base is not None and acls_style(base) == "mixed":
+        raise InvalidConfig([mixed_acls_problem("policy.base")], prefix=prefix, subject=subject)
+    notes: list[str] = []
+    fragment = build_fragment(spec, base, notes)
     try:
         merged = merge_policies(base or {}, [(spec.cluster, fragment)])
     except MergeError as error:
@@ -80,7 +96,21 @@ def plan_cluster(
             prefix=prefix,
             subject=subject,
         ) from None
+    where = f"{spec.cluster}: " if spec.cluster else ""
+    origin_of = origins(merged, base, [(spec.cluster or "stack", fragment)])
+    verified = verify_policy(merged, origin_of, key="policy.base", where=where)
+    if verified.problems:
+        raise InvalidConfig(verified.problems, prefix=prefix, subject=subject)
+    reach_targets = [(spec.endpoint_tag, port, "API server proxy") for port in spec.endpoint_ports]
+    if spec.recorder_deployed:
+        reach_targets.append((spec.tags.recorder, RECORDER_PORT, "recorder"))
     rows = access_matrix(spec)
+    if spec.proxy.high_availability and spec.tags.proxy_group == spec.tags.proxy:
+        notes.append(
+            f"{where}tags.proxyGroup is tags.proxy ({spec.tags.proxy}): the API server grants, "
+            "network rules and autoApprovers reach every proxy the operator creates (ingress, "
+            "egress, connectors), not only the ProxyGroup; give the ProxyGroup its own tag."
+        )
     return ClusterPlan(
         spec=spec,
         fragment=fragment,
@@ -88,6 +118,7 @@ def plan_cluster(
         merged=merged,
         base_document=document,
         access=rows,
-        warnings=access_warnings(spec, rows),
+        warnings=access_warnings(spec, rows) + notes + verified.warnings
+        + base_reach_warnings(merged, origin_of, reach_targets, where),
         secrets=secrets,
     )

@@ -20,6 +20,7 @@ from .identifiers import STACK_NAME
 from .policy import hujson
 from .policy.merge import MergeError, merge_policies
 from .policy.sections import section
+from .policy.verify import align_acls_syntax, origins, verify_policy
 from .problems import InvalidConfig, Problem
 from .spec import ClusterAccessSpec, Tags, fleet_tags
 
@@ -48,7 +49,7 @@ def fleet_identity(spec: ClusterAccessSpec, hostname: Any = None) -> dict[str, A
     return {
         "cluster": spec.cluster,
         "tags": {"operator": spec.tags.operator, "proxy": spec.tags.proxy,
-                 "recorder": spec.tags.recorder},
+                 "recorder": spec.tags.recorder, "proxyGroup": spec.tags.proxy_group},
         "endpointTag": spec.endpoint_tag,
         "hostname": spec.endpoint_hostname if hostname is None else hostname,
         "managesPolicy": spec.policy.manage,
@@ -130,7 +131,9 @@ def member_from_outputs(stack: str, outputs: Mapping[str, Any] | None
     assert isinstance(tags, Mapping)
     return FleetMember(
         stack=stack, cluster=str(fields["cluster"]),
-        tags=Tags(operator=tags["operator"], proxy=tags["proxy"], recorder=tags["recorder"]),
+        # Stacks deployed before tags.proxyGroup existed export no proxyGroup tag.
+        tags=Tags(operator=tags["operator"], proxy=tags["proxy"], recorder=tags["recorder"],
+                  proxy_group=str(tags.get("proxyGroup") or tags["proxy"])),
         endpoint_tag=str(fields["endpointTag"]), hostname=str(hostname),
         manages_policy=bool(identity["managesPolicy"]),
         fragment=fragment, access=tuple(row for row in access if isinstance(row, Mapping)),
@@ -149,7 +152,10 @@ def find_collisions(members: Sequence[FleetMember]) -> list[Problem]:
         by_stack.setdefault(member.stack, []).append(member)
         by_cluster.setdefault(member.cluster, []).append(member)
         by_hostname.setdefault(member.hostname, []).append(member)
-        for role in TAG_ROLES:
+        # The ProxyGroup's tag is in use only where the ProxyGroup serves the API.
+        in_use = (*TAG_ROLES, "proxy_group") if member.endpoint_tag == member.tags.proxy_group \
+            and member.tags.proxy_group != member.tags.proxy else TAG_ROLES
+        for role in in_use:
             by_tag.setdefault(getattr(member.tags, role), []).append((member, role))
         if member.manages_policy:
             problems.append(Problem(
@@ -255,8 +261,8 @@ def pending_fragment(cluster: str) -> dict[str, Any]:
     """
     tags = fleet_tags(cluster)
     return {"tagOwners": {tags.operator: [], tags.proxy: [tags.operator],
-                          tags.recorder: [tags.operator]},
-            "autoApprovers": {"services": {tags.proxy: [tags.proxy]}}}
+                          tags.recorder: [tags.operator], tags.proxy_group: [tags.operator]},
+            "autoApprovers": {"services": {tags.proxy_group: [tags.proxy_group]}}}
 
 
 def pending_name(cluster: str) -> str:
@@ -266,7 +272,7 @@ def pending_name(cluster: str) -> str:
 def pending_collisions(members: Sequence[FleetMember], pending: Sequence[str]) -> list[Problem]:
     problems: list[Problem] = []
     deployed = {m.cluster: m for m in members}
-    owners = {getattr(m.tags, role): m for m in members for role in TAG_ROLES}
+    owners = {getattr(m.tags, role): m for m in members for role in (*TAG_ROLES, "proxy_group")}
     for index, cluster in enumerate(pending):
         key = f"pendingClusters[{index}]"
         if cluster in deployed:
@@ -275,7 +281,7 @@ def pending_collisions(members: Sequence[FleetMember], pending: Sequence[str]) -
                                     "remove it from pendingClusters."))
             continue
         tags = fleet_tags(cluster)
-        for tag in (tags.operator, tags.proxy, tags.recorder):
+        for tag in (tags.operator, tags.proxy, tags.recorder, tags.proxy_group):
             if tag in owners:
                 problems.append(Problem(key, f'"{tag}" is already a tag of cluster '
                                         f"{owners[tag].cluster} ({owners[tag].stack}).",
@@ -304,6 +310,8 @@ class FleetPlan:
     base_document: hujson.PolicyDocument | None
     access: list[dict[str, Any]]
     """The fleet access matrix: one row per cluster and tailnet source."""
+    warnings: tuple[str, ...] = ()
+    """Policy tests the offline evaluator could not decide."""
 
     @cached_property
     def policy(self) -> str:
@@ -365,6 +373,7 @@ def plan_fleet(stack_outputs: Sequence[tuple[str, Mapping[str, Any] | None]],
         fragments.append((member.cluster if unique else member.stack, parsed))
     fragments += [(pending_name(cluster), pending_fragment(cluster)) for cluster in pending]
     merged: dict[str, Any] = {}
+    fragments = [(name, dict(fragment)) for name, fragment in align_acls_syntax(base, fragments)]
     if not problems:
         try:
             merged = merge_policies(base, fragments)
@@ -372,10 +381,16 @@ def plan_fleet(stack_outputs: Sequence[tuple[str, Mapping[str, Any] | None]],
             problems += [Problem("policy", conflict.describe()) for conflict in error.conflicts]
         else:
             problems += undefined_references(merged)
+    warnings: list[str] = []
+    if not problems:
+        verified = verify_policy(merged, origins(merged, base, fragments))
+        problems += verified.problems
+        warnings = verified.warnings
     if problems:
         raise InvalidConfig(problems, subject=subject)
     return FleetPlan(members=tuple(members), pending=tuple(pending), merged=merged,
-                     base_document=document, access=fleet_access_matrix(members))
+                     base_document=document, access=fleet_access_matrix(members),
+                     warnings=tuple(warnings))
 
 
 def synthetic_cluster_config(index: int, *, tag_scheme: str = "per-cluster") -> dict[str, Any]:

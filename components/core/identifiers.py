@@ -25,6 +25,8 @@ TAG = Identifier(r"tag:[a-zA-Z][a-zA-Z0-9-]*")
 GROUP = Identifier(r"group:[a-zA-Z0-9][a-zA-Z0-9._+-]*(@[a-zA-Z0-9.-]+\.[a-zA-Z]{2,})?")
 USER = Identifier(r"[a-zA-Z0-9._%+'-]+@[a-zA-Z0-9.-]+(\.[a-zA-Z]{2,}|@github|@passkey)?")
 DOMAIN_WILDCARD = Identifier(r"\*@[a-zA-Z0-9.-]+\.[a-zA-Z]{2,}")
+# kb/1337: every user of a domain is written `user:*@<domain>` (the bare form is refused).
+USER_DOMAIN_WILDCARD = Identifier(r"user:\*@[a-zA-Z0-9.-]+\.[a-zA-Z]{2,}")
 POSTURE = Identifier(r"posture:[a-zA-Z0-9][a-zA-Z0-9_-]*")
 # ClusterRole names are path segments; `system:aggregate-to-view` style colons are common.
 CLUSTER_ROLE = Identifier(r"[a-zA-Z0-9]([a-zA-Z0-9:._-]{0,251}[a-zA-Z0-9])?")

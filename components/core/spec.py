@@ -62,6 +62,8 @@ class Tags:
     operator: str = "tag:k8s-operator"
     proxy: str = "tag:k8s"
     recorder: str = "tag:tsrecorder"
+    proxy_group: str = "tag:k8s-apiserver"
+    """The ProxyGroup's own tag: rules to `proxy` reach every proxy the operator creates."""
 
 
 def fleet_tags(cluster: str) -> Tags:
@@ -78,6 +80,7 @@ def fleet_tags(cluster: str) -> Tags:
         operator=f"tag:k8s-operator-{cluster}",
         proxy=f"tag:k8s-{cluster}",
         recorder=f"tag:tsrecorder-{cluster}",
+        proxy_group=f"tag:k8s-apiserver-{cluster}",
     )
 
 
@@ -212,7 +215,7 @@ class ClusterAccessSpec:
     @property
     def endpoint_tag(self) -> str:
         """The tag of the devices that serve the Kubernetes API on the tailnet."""
-        return self.tags.proxy if self.proxy.high_availability else self.tags.operator
+        return self.tags.proxy_group if self.proxy.high_availability else self.tags.operator
 
     @property
     def endpoint_hostname(self) -> str:

@@ -161,6 +161,7 @@ def _diff(args: argparse.Namespace, console: Console) -> int:
 def _merge(args: argparse.Namespace, console: Console) -> int:
     from ..core.policy import hujson
     from ..core.policy.merge import MergeError, merge_policies
+    from ..core.policy.verify import align_acls_syntax, origins, verify_policy
 
     problems: list[str] = []
 
@@ -201,10 +202,22 @@ def _merge(args: argparse.Namespace, console: Console) -> int:
             )
         )
     assert base is not None
+    fragments = [(name, dict(fragment)) for name, fragment in
+                 align_acls_syntax(base.data, fragments)]
     try:
         merged = merge_policies(base.data, fragments)
     except MergeError as error:
         raise InputError(f"{error}\nNothing was written.") from None
+    verified = verify_policy(merged, origins(merged, base.data, fragments))
+    if verified.problems:
+        count = len(verified.problems)
+        raise InputError("\n".join([
+            f"The merged policy would be refused by Tailscale ({count} problem"
+            f"{'s' * (count != 1)}); nothing was written:",
+            *(f"  - {problem.render()}" for problem in verified.problems),
+        ]))
+    for warning in verified.warnings:
+        console.err(f"warning: {warning}")
     text = base.dumps(merged)
     if args.out:
         target = Path(args.out)

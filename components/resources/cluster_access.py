@@ -33,9 +33,13 @@ class TagsArgs(TypedDict):
     operator: NotRequired[str]
     """Tag of the operator device (default `tag:k8s-operator`)."""
     proxy: NotRequired[str]
-    """Tag of the proxies it creates, the ProxyGroup's included (default `tag:k8s`)."""
+    """Tag of the proxies it creates, other than the ProxyGroup (default `tag:k8s`)."""
     recorder: NotRequired[str]
     """Tag of the session recorder (default `tag:tsrecorder`)."""
+    proxy_group: NotRequired[str]
+    """Tag of the `kube-apiserver` ProxyGroup's devices, owned by the operator tag (default
+    `tag:k8s-apiserver`, `tag:k8s-apiserver-<cluster>` per cluster); grants, network rules,
+    tests and autoApprovers of the API server target it when `high_availability` is set."""
 
 
 class OperatorArgs(TypedDict):
@@ -252,7 +256,8 @@ class SecureClusterAccess(pulumi.ComponentResource):
                 "hostname": spec.endpoint_hostname,
                 "mode": spec.proxy.mode,
                 "replicas": spec.proxy.replicas,
-                "tags": [spec.tags.proxy],
+                # The ProxyGroup's own tag; tags.proxy stays the other proxies' default.
+                "tags": [spec.tags.proxy_group],
                 "tailnet_domain": spec.tailnet_domain,
                 "hostname_suffix": spec.proxy.hostname_suffix,
             },

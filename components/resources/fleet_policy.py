@@ -108,11 +108,14 @@ class TailnetFleetPolicy(pulumi.ComponentResource):
                                 if value is not None})
                        for stack, found in zip(stacks, values, strict=True)]
             try:
-                return plan_fleet(outputs, base, pending=pending, base_source="base",
+                plan = plan_fleet(outputs, base, pending=pending, base_source="base",
                                   subject=f"fleet {name!r}")
             except InvalidConfig as error:
                 # Stack outputs are only known here, inside apply: fail the update with the list.
                 raise InvalidArgs(error.render()) from None
+            for warning in plan.warnings:
+                pulumi.log.warn(warning, resource=self)
+            return plan
 
         fleet = pulumi.Output.all(*per_stack).apply(check)
         self.tailnet_policy = TailnetPolicy(

@@ -103,12 +103,14 @@ def grants_to(policy: Mapping[str, Any], tag: str) -> list[dict[str, Any]]:
 def test_fleet_tags_carry_the_cluster_name_and_stay_valid_tags() -> None:
     assert fleet_tags("gpu-east") == Tags(operator="tag:k8s-operator-gpu-east",
                                           proxy="tag:k8s-gpu-east",
-                                          recorder="tag:tsrecorder-gpu-east")
+                                          recorder="tag:tsrecorder-gpu-east",
+                                          proxy_group="tag:k8s-apiserver-gpu-east")
     longest = "9" + "a" * 61 + "9"
     assert DNS_LABEL_RE.match(longest)
     for name in ("gpu-east", "0gpu", longest):
         tags = fleet_tags(name)
-        assert all(TAG_RE.match(tag) for tag in (tags.operator, tags.proxy, tags.recorder))
+        assert all(TAG_RE.match(tag) for tag in (tags.operator, tags.proxy, tags.recorder,
+                                                 tags.proxy_group))
     with pytest.raises(ValueError, match="not a cluster name"):
         fleet_tags("GPU_East")
 
@@ -116,7 +118,7 @@ def test_fleet_tags_carry_the_cluster_name_and_stay_valid_tags() -> None:
 def test_per_cluster_tag_scheme_changes_the_defaults_only() -> None:
     spec = parse_spec(cluster_config("gpu-east", proxy={"highAvailability": True}))
     assert spec.tags == fleet_tags("gpu-east")
-    assert spec.endpoint_tag == "tag:k8s-gpu-east"
+    assert spec.endpoint_tag == "tag:k8s-apiserver-gpu-east"
     explicit = parse_spec(cluster_config("gpu-east", tags={"recorder": "tag:rec-east"}))
     assert explicit.tags.recorder == "tag:rec-east"
     assert explicit.tags.operator == "tag:k8s-operator-gpu-east"
@@ -132,10 +134,11 @@ def test_per_cluster_stack_tags_every_device_and_rule(tmp_path: Path) -> None:
     assert not run.by_type(ACL), "fragment mode must not write the policy"
     oauth = run.one("tailscale:index/oauthClient:OauthClient")
     assert oauth.inputs["tags"] == ["tag:k8s-operator-gpu-east"]
-    assert run.one(PROXY_GROUP).inputs["spec"]["tags"] == ["tag:k8s-gpu-east"]
+    assert run.one(PROXY_GROUP).inputs["spec"]["tags"] == ["tag:k8s-apiserver-gpu-east"]
     fragment = hujson.parse(run.outputs["policyFragment"]).data
     assert set(fragment["tagOwners"]) == {"tag:k8s-operator-gpu-east", "tag:k8s-gpu-east",
-                                          "tag:tsrecorder-gpu-east"}
+                                          "tag:tsrecorder-gpu-east",
+                                          "tag:k8s-apiserver-gpu-east"}
     assert "tag:k8s" not in json.dumps(fragment).replace("tag:k8s-", "")
 
 
@@ -332,7 +335,10 @@ def test_fifty_synthetic_clusters_plan_and_merge() -> None:
     plan = plan_fleet(list(fleet.items()))
     policy = hujson.parse(plan.policy).data
     assert len(plan.clusters) == len(set(plan.clusters)) == 50
-    assert len(policy["tagOwners"]) == 150
+    high_availability = sum(parse_spec(synthetic_cluster_config(i)).proxy.high_availability
+                            for i in range(50))
+    # Three tags per cluster, and the ProxyGroup's own tag where there is one.
+    assert len(policy["tagOwners"]) == 150 + high_availability
     for index in range(50):
         config = synthetic_cluster_config(index)
         spec = parse_spec(config)
@@ -389,7 +395,8 @@ def test_tailnet_program_writes_one_policy_for_three_clusters() -> None:
             ["system:masters", "tailnet-readers"]
     eu = fleet_tags("gpu-eu")
     assert policy["tagOwners"][eu.recorder] == [eu.operator]
-    recorded = [g for g in grants_to(policy, eu.proxy) if "recorder" in g["app"][CAPABILITY][0]]
+    eu_endpoint = parse_spec(configs[list(configs)[2]]).endpoint_tag
+    recorded = [g for g in grants_to(policy, eu_endpoint) if "recorder" in g["app"][CAPABILITY][0]]
     assert recorded[0]["app"][CAPABILITY][0]["recorder"] == [eu.recorder]
     assert run.outputs["clusters"] == ["gpu-east", "gpu-west", "gpu-eu"]
     matrix = run.outputs["accessMatrix"]
@@ -451,7 +458,8 @@ def test_tailnet_program_with_fifty_clusters() -> None:
     run, program_mocks = run_tailnet(fleet, config)
     assert len(program_mocks.read) == 50
     policy = hujson.parse(run.one(ACL).inputs["acl"]).data
-    assert len(policy["tagOwners"]) == 150
+    assert len(policy["tagOwners"]) == 150 + sum(
+        parse_spec(synthetic_cluster_config(i)).proxy.high_availability for i in range(50))
     assert len({row["cluster"] for row in run.outputs["accessMatrix"]}) == 50
 
 
@@ -469,7 +477,7 @@ def test_pending_cluster_gets_its_tags_but_no_access() -> None:
     assert policy["tagOwners"][tags.operator] == []
     assert policy["tagOwners"][tags.proxy] == [tags.operator]
     # Its ProxyGroup's Tailscale Service can be approved, so an HA proxy becomes ready.
-    assert policy["autoApprovers"]["services"][tags.proxy] == [tags.proxy]
+    assert policy["autoApprovers"]["services"][tags.proxy_group] == [tags.proxy_group]
     assert tags.proxy not in json.dumps(policy["grants"])
     assert new_config["cluster"] not in {row["cluster"] for row in plan.access}
 
@@ -499,7 +507,7 @@ def test_a_new_fleet_bootstraps_through_pending_clusters() -> None:
                            {**config, "pendingClusters": [], "clusters": [first_stack]})
     policy = hujson.parse(after.one(ACL).inputs["acl"]).data
     assert set(policy["tagOwners"]) == owned
-    assert grants_to(policy, fleet_tags(first["cluster"]).proxy)
+    assert grants_to(policy, parse_spec(first).endpoint_tag)
 
 
 def test_a_base_with_old_style_capitalised_keys_is_read_like_tailscale_reads_it() -> None:

@@ -213,7 +213,7 @@ def test_prod_manifests_hold_the_proxy_group_and_the_recorder(plans: dict[str, P
     manifests = list(yaml.safe_load_all((plans["prod"] / "manifests.yaml").read_text()))
     by_kind = {m["kind"]: m for m in manifests}
     assert by_kind["ProxyGroup"]["spec"] == {
-        "type": "kube-apiserver", "replicas": 2, "tags": ["tag:k8s"],
+        "type": "kube-apiserver", "replicas": 2, "tags": ["tag:k8s-apiserver"],
         "kubeAPIServer": {"hostname": "gpu-prod", "mode": "auth"}}
     assert by_kind["Recorder"]["spec"]["storage"]["s3"]["bucket"] == "gpu-prod-kubectl-recordings"
     # Workload identity: no OAuth Secret (the recorder uses IRSA, no S3 keys either).

@@ -160,7 +160,8 @@ def test_specific_group_may_be_admin() -> None:
     assert check_stack(policies.NO_BROAD_ADMIN, stack) == []
 
 
-@pytest.mark.parametrize("src", ["autogroup:member", "*", "autogroup:tagged", "*@example.com"])
+@pytest.mark.parametrize("src", ["autogroup:member", "*", "autogroup:tagged", "*@example.com",
+                                 "user:*@example.com"])
 def test_broad_source_with_system_masters_violates(src: str) -> None:
     policy_file = resource(ACL, acl([k8s_grant([src], ["system:masters"])]), name="policy")
     (violation,) = check_stack(policies.NO_BROAD_ADMIN, policy_file)

@@ -84,7 +84,7 @@ def test_staging_proxy_group(run_stack: Callable[..., ProgramRun]) -> None:
     assert spec == {
         "type": "kube-apiserver",
         "replicas": 2,
-        "tags": ["tag:k8s"],
+        "tags": ["tag:k8s-apiserver"],
         "kubeAPIServer": {"mode": "auth", "hostname": "gpu-staging"},
     }
 
@@ -94,7 +94,7 @@ def test_proxy_group_settings(run_stack: Callable[..., ProgramRun]) -> None:
         "staging",
         {
             "proxy": {"highAvailability": True, "replicas": 3, "hostname": "ai-cluster"},
-            "tags": {"proxy": "tag:gpu-cluster"},
+            "tags": {"proxyGroup": "tag:gpu-cluster"},
         },
     )
     spec = run.one("kubernetes:tailscale.com/v1alpha1:ProxyGroup").inputs["spec"]

@@ -31,12 +31,15 @@ def read_tags(reader: ConfigReader, defaults: Tags | None = None) -> Tags:
         operator=reader.string("operator", defaults.operator, TAG, fix),
         proxy=reader.string("proxy", defaults.proxy, TAG, fix),
         recorder=reader.string("recorder", defaults.recorder, TAG, fix),
+        proxy_group=reader.string("proxyGroup", defaults.proxy_group, TAG, fix),
     )
     reader.finish()
-    named = {"operator": tags.operator, "proxy": tags.proxy, "recorder": tags.recorder}
+    named = {"operator": tags.operator, "proxy": tags.proxy, "recorder": tags.recorder,
+             "proxyGroup": tags.proxy_group}
     seen: dict[str, str] = {}
     for role, tag in named.items():
-        if tag in seen:
+        # tags.proxyGroup equal to tags.proxy is allowed, with a warning (see the plan).
+        if tag in seen and {role, seen[tag]} != {"proxy", "proxyGroup"}:
             problems.append(
                 Problem(
                     reader.key(role),
@@ -195,7 +198,10 @@ def check_tag_owners(spec: ClusterAccessSpec, base: Mapping[str, Any]) -> list[P
     if not isinstance(owner_map, Mapping):
         return []
     problems: list[Problem] = []
-    for role, tag in (("proxy", spec.tags.proxy), ("recorder", spec.tags.recorder)):
+    roles = [("proxy", spec.tags.proxy), ("recorder", spec.tags.recorder)]
+    if spec.proxy.high_availability and spec.tags.proxy_group != spec.tags.proxy:
+        roles.append(("proxyGroup", spec.tags.proxy_group))
+    for role, tag in roles:
         if role == "recorder" and not spec.session_recording.enabled:
             continue
         owners = owner_map.get(tag)

@@ -12,6 +12,7 @@ from ..identifiers import (
     POSTURE,
     TAG,
     USER,
+    USER_DOMAIN_WILDCARD,
     Identifier,
 )
 from ..policy.sections import section
@@ -30,9 +31,11 @@ KNOWN_AUTOGROUPS = frozenset(
         "autogroup:billing-admin",
         "autogroup:auditor",
         "autogroup:shared",
-        "autogroup:nonroot",
     }
 )
+
+# Autogroups valid elsewhere in the policy but not as a network or grant source (kb/1337).
+SSH_ONLY_AUTOGROUPS = frozenset({"autogroup:nonroot"})
 
 
 BROAD_SOURCES = frozenset({"*", "autogroup:member", "autogroup:tagged", "autogroup:shared"})
@@ -40,7 +43,7 @@ BROAD_SOURCES = frozenset({"*", "autogroup:member", "autogroup:tagged", "autogro
 
 IDENTITY_HINT = (
     "use group:<name>, tag:<name>, a user's login email, autogroup:member (or another autogroup), "
-    '"*@<domain>" or "*"'
+    '"user:*@<domain>" or "*"'
 )
 
 
@@ -54,7 +57,8 @@ DEFAULT_ROLE_BINDINGS = [{"group": "tailnet-readers", "clusterRole": "view"}]
 
 
 def is_broad_source(src: str) -> bool:
-    return src in BROAD_SOURCES or bool(DOMAIN_WILDCARD.match(src))
+    return (src in BROAD_SOURCES or bool(USER_DOMAIN_WILDCARD.match(src))
+            or bool(DOMAIN_WILDCARD.match(src)))
 
 
 def is_scim_group(group: str) -> bool:
@@ -75,9 +79,17 @@ def check_tag(problems: list[Problem], key: str, value: str) -> None:
 
 
 def check_identity(problems: list[Problem], key: str, value: str) -> None:
-    if value == "*" or value in KNOWN_AUTOGROUPS or DOMAIN_WILDCARD.match(value):
+    if value == "*" or value in KNOWN_AUTOGROUPS or USER_DOMAIN_WILDCARD.match(value):
         return
-    if value.startswith("tag:"):
+    if DOMAIN_WILDCARD.match(value):
+        problems.append(Problem(
+            key, f"{describe(value)} is not a source Tailscale accepts.",
+            f'write every user of a domain as "user:{value}" (kb/1337).'))
+    elif value in SSH_ONLY_AUTOGROUPS:
+        problems.append(Problem(
+            key, f"{describe(value)} is valid only as an SSH user, not as a source.",
+            "use autogroup:member, a group or users instead."))
+    elif value.startswith("tag:"):
         check_tag(problems, key, value)
     elif value.startswith("group:"):
         if not GROUP.match(value):
@@ -314,13 +326,14 @@ def _source_problems(spec: ClusterAccessSpec, base: Mapping[str, Any], src: str,
                                 "define its members under groups, or in the base policy "
                                 "file (policy.base)."))
     owned_tags = keys_of(section(base, "tagOwners")) | {
-        spec.tags.operator, spec.tags.proxy, spec.tags.recorder}
+        spec.tags.operator, spec.tags.proxy, spec.tags.recorder, spec.tags.proxy_group}
     if src.startswith("tag:") and whole_policy_known and TAG.match(src) and src not in owned_tags:
         problems.append(Problem(key, f'"{src}" is used but nobody owns it.',
                                 "add it to tagOwners in the base policy file."))
     own_roles = [role for role, tag in (("operator", spec.tags.operator),
                                         ("proxy", spec.tags.proxy),
-                                        ("recorder", spec.tags.recorder)) if src == tag]
+                                        ("recorder", spec.tags.recorder),
+                                        ("ProxyGroup", spec.tags.proxy_group)) if src == tag]
     if own_roles:
         problems.append(Problem(key, f'"{src}" is this stack\'s own {own_roles[0]} tag; the '
                                 "devices that serve kubectl and record it cannot also be its "

@@ -1,15 +1,19 @@
 """The access matrix: who on the tailnet gets which Kubernetes rights, through which endpoint.
 
-One row per tailnet source. When a source appears in several rules its groups and
-roles are united, and it counts as recorded (or enforced) only if every path it has is,
-because a single unrecorded path is enough to act unrecorded.
+One row per tailnet source, with the union of the rules that name it, as Tailscale applies
+them: the proxy unites the capabilities of every grant that applies to a caller, so a session
+is recorded when any applicable grant names a recorder, and recording is enforced when any
+applicable grant enforces it. A grant with a posture applies only to devices that meet it, so
+it vouches for recording only when every rule of the source records (or it has no posture).
+A source's posture is required only if every rule reaching it requires one; the row lists the
+alternatives (meeting any one of them is enough).
 """
 
 from dataclasses import dataclass
 from typing import Any
 
 from ..config import is_broad_source
-from ..spec import ADMIN_CLUSTER_ROLES, ClusterAccessSpec
+from ..spec import ADMIN_CLUSTER_ROLES, AccessRule, ClusterAccessSpec
 
 
 @dataclass(frozen=True)
@@ -45,41 +49,47 @@ def _union(first: tuple[str, ...], second: tuple[str, ...]) -> tuple[str, ...]:
     return first + tuple(item for item in second if item not in first)
 
 
+def _on_every_path(flags: list[tuple[bool, tuple[str, ...]]]) -> bool:
+    """Whether some applicable rule sets the flag whatever the device's posture.
+
+    `flags` is (flag, posture) per rule of one source."""
+    if all(flag for flag, _ in flags):
+        return True
+    return any(flag and not posture for flag, posture in flags)
+
+
 def access_matrix(spec: ClusterAccessSpec) -> list[AccessRow]:
-    rows: dict[str, AccessRow] = {}
     recording_on = spec.session_recording.enabled
+    by_source: dict[str, list[AccessRule]] = {}
     for rule in spec.access:
-        roles: tuple[str, ...] = ()
-        for group in rule.kubernetes_groups:
-            roles = _union(roles, spec.cluster_roles_for(group))
-        recorded = rule.record_sessions and recording_on
-        enforced = recorded and spec.session_recording.enforce
         for src in rule.src:
-            row = AccessRow(
-                src=src,
-                endpoint=spec.endpoint_hostname,
-                ports=spec.endpoint_ports,
-                kubernetes_groups=rule.kubernetes_groups,
-                cluster_roles=roles,
-                recorded=recorded,
-                enforced=enforced,
-                posture=rule.posture,
-            )
-            previous = rows.get(src)
-            if previous is not None:
-                row = AccessRow(
-                    src=src,
-                    endpoint=row.endpoint,
-                    ports=row.ports,
-                    kubernetes_groups=_union(previous.kubernetes_groups, row.kubernetes_groups),
-                    cluster_roles=_union(previous.cluster_roles, row.cluster_roles),
-                    recorded=previous.recorded and row.recorded,
-                    enforced=previous.enforced and row.enforced,
-                    # Postures of different rules are alternatives, not a conjunction.
-                    posture=previous.posture if previous.posture == row.posture else (),
-                )
-            rows[src] = row
-    return list(rows.values())
+            by_source.setdefault(src, []).append(rule)
+    rows: list[AccessRow] = []
+    for src, rules in by_source.items():
+        groups: tuple[str, ...] = ()
+        roles: tuple[str, ...] = ()
+        for rule in rules:
+            groups = _union(groups, rule.kubernetes_groups)
+            for group in rule.kubernetes_groups:
+                roles = _union(roles, spec.cluster_roles_for(group))
+        recorded = [(rule.record_sessions and recording_on, rule.posture) for rule in rules]
+        enforced = [(flag and spec.session_recording.enforce, posture)
+                    for flag, posture in recorded]
+        posture: tuple[str, ...] = ()
+        if all(rule.posture for rule in rules):
+            for rule in rules:
+                posture = _union(posture, rule.posture)
+        rows.append(AccessRow(
+            src=src,
+            endpoint=spec.endpoint_hostname,
+            ports=spec.endpoint_ports,
+            kubernetes_groups=groups,
+            cluster_roles=roles,
+            recorded=_on_every_path(recorded),
+            enforced=_on_every_path(enforced),
+            posture=posture,
+        ))
+    return rows
 
 
 def access_warnings(spec: ClusterAccessSpec, rows: list[AccessRow]) -> list[str]:

@@ -10,10 +10,9 @@ from collections.abc import Mapping
 from typing import Any
 
 from ..spec import KUBERNETES_CAPABILITY, RECORDER_PORT, AccessRule, ClusterAccessSpec
+from .evaluate import acls_style, build_model, reachable
+from .merge import MergeError, merge_policies
 from .sections import section
-
-# Sources that also cover a tag: a deny test for that tag would contradict them.
-_SOURCES_COVERING_TAGS = frozenset({"*", "autogroup:tagged"})
 
 # `node:attr == 'value'` style posture conditions, the ones a test can satisfy.
 _POSTURE_CONDITION_RE = re.compile(
@@ -26,7 +25,10 @@ def tag_owners(spec: ClusterAccessSpec) -> dict[str, list[str]]:
     """The guide's tagOwners; the operator also owns the recorder tag when it deploys one."""
     tags = spec.tags
     recorder_owners = [tags.operator] if spec.recorder_deployed else []
-    return {tags.operator: [], tags.proxy: [tags.operator], tags.recorder: recorder_owners}
+    owners = {tags.operator: [], tags.proxy: [tags.operator], tags.recorder: recorder_owners}
+    if spec.proxy.high_availability:
+        owners[tags.proxy_group] = [tags.operator]
+    return owners
 
 
 def kubernetes_capability(spec: ClusterAccessSpec, rule: AccessRule) -> dict[str, Any]:
@@ -54,8 +56,13 @@ def capability_grants(spec: ClusterAccessSpec) -> list[dict[str, Any]]:
     return grants
 
 
-def network_rules(spec: ClusterAccessSpec) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """(acls, grants) that open the proxy's ports; app capabilities need network access too."""
+def network_rules(spec: ClusterAccessSpec, *, legacy: bool = False
+                  ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """(acls, grants) that open the proxy's ports; app capabilities need network access too.
+
+    `acls` rules carry `"proto": "tcp"` (without it a rule also opens UDP and ICMP, kb/1337);
+    `legacy` writes them as `users`/`ports`, for a base whose `acls` use that syntax (one list
+    may not mix the two)."""
     acls: list[dict[str, Any]] = []
     grants: list[dict[str, Any]] = []
     use_grants = spec.policy.network_rules == "grants"
@@ -65,6 +72,7 @@ def network_rules(spec: ClusterAccessSpec) -> tuple[list[dict[str, Any]], list[d
     ]
     if spec.recorder_deployed:
         flows.append(([spec.endpoint_tag], spec.tags.recorder, (RECORDER_PORT,), []))
+    src_key, dst_key = ("users", "ports") if legacy else ("src", "dst")
     for src, dst_tag, ports, posture in flows:
         if use_grants:
             grant: dict[str, Any] = {
@@ -78,8 +86,9 @@ def network_rules(spec: ClusterAccessSpec) -> tuple[list[dict[str, Any]], list[d
         else:
             acl: dict[str, Any] = {
                 "action": "accept",
-                "src": src,
-                "dst": [f"{dst_tag}:{port}" for port in ports],
+                src_key: src,
+                dst_key: [f"{dst_tag}:{port}" for port in ports],
+                "proto": "tcp",
             }
             if posture:
                 acl["srcPosture"] = posture
@@ -104,24 +113,9 @@ def posture_test_attributes(conditions: list[str] | tuple[str, ...]) -> dict[str
 
 def is_testable_source(src: str) -> bool:
     """Policy tests take one concrete identity: a user, a group or a tag."""
-    return src.startswith(("group:", "tag:")) or ("@" in src and not src.startswith("*"))
-
-
-def may_reach_anything(tag: str, spec: ClusterAccessSpec,
-                       base: Mapping[str, Any] | None) -> bool:
-    """Whether some rule (generated or in the base policy) has a source that covers `tag`.
-
-    Then a deny test from `tag` may be false, and Tailscale would refuse the whole policy."""
-    covering = _SOURCES_COVERING_TAGS | {tag}
-    if any(covering & set(rule.src) for rule in spec.access):
-        return True
-    for name in ("acls", "grants"):
-        entries = section(base, name)
-        for entry in entries if isinstance(entries, list) else []:
-            sources = entry.get("src") if isinstance(entry, Mapping) else None
-            if isinstance(sources, list) and covering & {str(s) for s in sources}:
-                return True
-    return False
+    if "*" in src:
+        return False
+    return src.startswith(("group:", "tag:")) or "@" in src
 
 
 def base_postures(base: Mapping[str, Any] | None) -> dict[str, tuple[str, ...]]:
@@ -132,13 +126,11 @@ def base_postures(base: Mapping[str, Any] | None) -> dict[str, tuple[str, ...]]:
             if isinstance(rules, list)}
 
 
-def policy_tests(spec: ClusterAccessSpec,
-                 base: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
-    """Tailscale runs these on every policy write: each rule reaches its endpoint, and the
-    recorder (which has no access) cannot, unless some rule lets it."""
-    known_postures = {**base_postures(base), **spec.postures}
-    endpoint = [f"{spec.endpoint_tag}:{port}" for port in spec.endpoint_ports]
-    tests: list[dict[str, Any]] = []
+def _accept_candidates(spec: ClusterAccessSpec, known_postures: Mapping[str, tuple[str, ...]],
+                       notes: list[str]) -> list[tuple[str, dict[str, Any]]]:
+    """(source, srcPostureAttrs) of every testable source of the access rules, once each."""
+    where = f"{spec.cluster}: " if spec.cluster else ""
+    candidates: list[tuple[str, dict[str, Any]]] = []
     seen: set[str] = set()
     for rule in spec.access:
         attributes: dict[str, Any] | None = {}
@@ -149,26 +141,73 @@ def policy_tests(spec: ClusterAccessSpec,
                 break
             attributes.update(found)
         if attributes is None:
+            notes.append(f"{where}no policy test for {', '.join(rule.src)}: the posture "
+                         f"{', '.join(rule.posture)} is beyond simple attr == 'value' "
+                         "conditions.")
             continue
         for src in rule.src:
-            if not is_testable_source(src) or src in seen:
-                continue
-            seen.add(src)
-            test: dict[str, Any] = {"src": src, "accept": endpoint}
+            if is_testable_source(src) and src not in seen:
+                seen.add(src)
+                candidates.append((src, attributes))
+    return candidates
+
+
+def _probe_policy(spec: ClusterAccessSpec, base: Mapping[str, Any] | None,
+                  sections: Mapping[str, Any]) -> Mapping[str, Any]:
+    """The policy the tests will run on: the base plus this fragment (tests aside)."""
+    try:
+        return merge_policies(base or {}, [(spec.cluster or "stack", sections)])
+    except MergeError:
+        # The plan refuses the conflict anyway; the fragment alone is the best guess.
+        return sections
+
+
+def policy_tests(spec: ClusterAccessSpec, base: Mapping[str, Any] | None = None,
+                 notes: list[str] | None = None) -> list[dict[str, Any]]:
+    """Tailscale runs these on every policy write, so each is decided first on the merged
+    policy by the offline evaluator: an `accept` only if it decides "allowed", a `deny` only if
+    "denied". Each source of a rule reaches its endpoint; the recorder (which has no access)
+    cannot, unless some rule lets it; the endpoint reaches the recorder."""
+    notes = [] if notes is None else notes
+    where = f"{spec.cluster}: " if spec.cluster else ""
+    model = build_model(_probe_policy(spec, base, _sections(spec, base)))
+    known_postures = {**base_postures(base), **spec.postures}
+    tests: list[dict[str, Any]] = []
+
+    def decided(src: str, tag: str, ports: tuple[int, ...], attrs: Mapping[str, Any],
+                want: str) -> list[str]:
+        kept: list[str] = []
+        for port in ports:
+            decision = reachable(model, src, tag, port, "tcp", attrs)
+            if decision.verdict == want:
+                kept.append(f"{tag}:{port}")
+            else:
+                reason = "; ".join(decision.reasons) or "allowed by " + ", ".join(
+                    rule.label for rule in decision.rules)
+                notes.append(f"{where}no policy test that {src} is {want} {tag}:{port}: the "
+                             f"offline evaluator finds it {decision.verdict} ({reason}).")
+        return kept
+
+    for src, attributes in _accept_candidates(spec, known_postures, notes):
+        accepted = decided(src, spec.endpoint_tag, spec.endpoint_ports, attributes, "allowed")
+        if accepted:
+            test: dict[str, Any] = {"src": src, "accept": accepted}
             if attributes:
                 test["srcPostureAttrs"] = attributes
             tests.append(test)
     recorder = spec.tags.recorder
     if spec.recorder_deployed:
-        tests.append({"src": spec.endpoint_tag, "accept": [f"{recorder}:{RECORDER_PORT}"]})
-    if not may_reach_anything(recorder, spec, base):
-        tests.append({"src": recorder, "deny": endpoint})
+        accepted = decided(spec.endpoint_tag, recorder, (RECORDER_PORT,), {}, "allowed")
+        if accepted:
+            tests.append({"src": spec.endpoint_tag, "accept": accepted})
+    denied = decided(recorder, spec.endpoint_tag, spec.endpoint_ports, {}, "denied")
+    if denied:
+        tests.append({"src": recorder, "deny": denied})
     return tests
 
 
-def build_fragment(spec: ClusterAccessSpec,
-                   base: Mapping[str, Any] | None = None) -> dict[str, Any]:
-    """The policy sections this cluster needs, in the order a reviewer reads them."""
+def _sections(spec: ClusterAccessSpec, base: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The fragment without its tests."""
     policy: dict[str, Any] = {}
     if spec.groups:
         policy["groups"] = {name: list(members) for name, members in spec.groups.items()}
@@ -177,10 +216,20 @@ def build_fragment(spec: ClusterAccessSpec,
         policy["postures"] = {name: list(rules) for name, rules in spec.postures.items()}
     if spec.proxy.high_availability:
         # The ProxyGroup advertises a Tailscale Service tagged like its devices.
-        policy["autoApprovers"] = {"services": {spec.tags.proxy: [spec.tags.proxy]}}
-    acls, ip_grants = network_rules(spec)
+        group_tag = spec.tags.proxy_group
+        policy["autoApprovers"] = {"services": {group_tag: [group_tag]}}
+    acls, ip_grants = network_rules(spec, legacy=acls_style(base or {}) == "legacy")
     policy["grants"] = capability_grants(spec) + ip_grants
     if acls:
         policy["acls"] = acls
-    policy["tests"] = policy_tests(spec, base)
+    return policy
+
+
+def build_fragment(spec: ClusterAccessSpec, base: Mapping[str, Any] | None = None,
+                   notes: list[str] | None = None) -> dict[str, Any]:
+    """The policy sections this cluster needs, in the order a reviewer reads them.
+
+    `notes` collects the tests left out and why (the plan shows them as warnings)."""
+    policy = _sections(spec, base)
+    policy["tests"] = policy_tests(spec, base, notes)
     return policy

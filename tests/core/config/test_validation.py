@@ -107,7 +107,7 @@ CASES: list[tuple[str, str, dict[str, Any], str | None, list[str]]] = [
         "broad admin through a binding",
         "dev",
         {
-            "access": [{"src": ["*@example.com"], "kubernetesGroups": ["ops"]}],
+            "access": [{"src": ["user:*@example.com"], "kubernetesGroups": ["ops"]}],
             "roleBindings": [{"group": "ops", "clusterRole": "cluster-admin"}],
         },
         None,
@@ -311,6 +311,35 @@ CASES: list[tuple[str, str, dict[str, Any], str | None, list[str]]] = [
         ["groups.group:ml-readers"],
     ),
     (
+        "autogroup:nonroot as a source (SSH only)",
+        "dev",
+        {"access": [{"src": ["autogroup:nonroot"], "kubernetesGroups": ["ops"]}]},
+        None,
+        ["access[0].src[0]"],
+    ),
+    (
+        "bare domain wildcard",
+        "dev",
+        {"access": [{"src": ["*@example.com"], "kubernetesGroups": ["ops"]}]},
+        None,
+        ["access[0].src[0]"],
+    ),
+    (
+        "base test broken by the stack's readers rule",
+        "dev",
+        {},
+        '{"tests": [{"src": "bob@example.com", "deny": ["tag:k8s-operator:443"]}]}',
+        ["policy.base"],
+    ),
+    (
+        "base acls mixing legacy and new syntax",
+        "dev",
+        {},
+        '{"acls": [{"action": "accept", "users": ["*"], "ports": ["*:*"]},'
+        ' {"action": "accept", "src": ["*"], "dst": ["*:*"]}]}',
+        ["policy.base"],
+    ),
+    (
         "base defines the posture otherwise",
         "prod",
         {},
@@ -451,3 +480,17 @@ def test_a_file_holding_an_empty_policy_replaces_the_whole_policy_on_purpose(
     config = bad_config("dev", {}, "{}", tmp_path)
     plan = plan_cluster(config, PROJECT_ROOT)
     assert '"tag:k8s-operator": []' in plan.policy
+
+
+def test_the_bare_domain_wildcard_suggests_the_user_form(tmp_path: Path) -> None:
+    error = problems_for(
+        "dev", {"access": [{"src": ["*@example.com"], "kubernetesGroups": ["ops"]}]}, None,
+        tmp_path)
+    assert '"user:*@example.com"' in error.render()
+
+
+def test_the_domain_wildcard_is_a_broad_source() -> None:
+    from tailscale_cluster_access.core.config import is_broad_source
+
+    assert is_broad_source("user:*@example.com")
+    assert not is_broad_source("user:bob@example.com")

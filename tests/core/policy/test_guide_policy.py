@@ -29,10 +29,12 @@ GUIDE_GRANTS = [
         "app": {CAP: [{"impersonate": {"groups": ["tailnet-readers"]}}]},
     },
 ]
-GUIDE_ACLS = [
+GUIDE_SNIPPET_ACLS = [
     {"action": "accept", "src": ["group:ml-engineers"], "dst": ["tag:k8s-operator:443"]},
     {"action": "accept", "src": ["group:ml-readers"], "dst": ["tag:k8s-operator:443"]},
 ]
+# The guide's rules, limited to TCP: without `proto` an acls rule also opens UDP and ICMP.
+GUIDE_ACLS = [{**acl, "proto": "tcp"} for acl in GUIDE_SNIPPET_ACLS]
 
 
 BASE = hujson.parse((PROJECT_ROOT / "policies" / "base.hujson").read_text()).data
@@ -96,10 +98,11 @@ def test_dev_binding_is_the_guides(run_stack: Callable[..., ProgramRun]) -> None
 
 def test_staging_targets_the_proxy_group_tag(run_stack: Callable[..., ProgramRun]) -> None:
     policy = written_policy(run_stack("staging"))
-    assert [grant["dst"] for grant in policy["grants"]] == [["tag:k8s"], ["tag:k8s"]]
-    assert [acl["dst"] for acl in policy["acls"]] == [["tag:k8s:80", "tag:k8s:443"]] * 2
-    assert policy["autoApprovers"] == {"services": {"tag:k8s": ["tag:k8s"]}}
-    assert {"src": "tag:tsrecorder", "deny": ["tag:k8s:80", "tag:k8s:443"]} in policy["tests"]
+    group = "tag:k8s-apiserver"  # the ProxyGroup's own tag (tags.proxyGroup)
+    assert [grant["dst"] for grant in policy["grants"]] == [[group], [group]]
+    assert [acl["dst"] for acl in policy["acls"]] == [[f"{group}:80", f"{group}:443"]] * 2
+    assert policy["autoApprovers"] == {"services": {group: [group]}}
+    assert {"src": "tag:tsrecorder", "deny": [f"{group}:80", f"{group}:443"]} in policy["tests"]
 
 
 def test_prod_records_and_requires_posture(run_stack: Callable[..., ProgramRun]) -> None:
@@ -107,7 +110,7 @@ def test_prod_records_and_requires_posture(run_stack: Callable[..., ProgramRun])
     admin, reader = policy["grants"]
     assert admin == {
         "src": ["group:ml-engineers"],
-        "dst": ["tag:k8s"],
+        "dst": ["tag:k8s-apiserver"],
         "app": {
             CAP: [
                 {
@@ -122,20 +125,22 @@ def test_prod_records_and_requires_posture(run_stack: Callable[..., ProgramRun])
     assert "recorder" not in reader["app"][CAP][0]
     assert policy["tagOwners"]["tag:tsrecorder"] == ["tag:k8s-operator"]
     assert policy["postures"] == {"posture:latest": ["node:tsReleaseTrack == 'stable'"]}
-    assert {"action": "accept", "src": ["tag:k8s"], "dst": ["tag:tsrecorder:80"]} in policy["acls"]
+    assert {"action": "accept", "src": ["tag:k8s-apiserver"], "dst": ["tag:tsrecorder:80"],
+            "proto": "tcp"} in policy["acls"]
     assert {
         "action": "accept",
         "src": ["group:ml-engineers"],
-        "dst": ["tag:k8s:80", "tag:k8s:443"],
+        "dst": ["tag:k8s-apiserver:80", "tag:k8s-apiserver:443"],
+        "proto": "tcp",
         "srcPosture": ["posture:latest"],
     } in policy["acls"]
     tests = policy["tests"]
     assert {
         "src": "group:ml-engineers",
-        "accept": ["tag:k8s:80", "tag:k8s:443"],
+        "accept": ["tag:k8s-apiserver:80", "tag:k8s-apiserver:443"],
         "srcPostureAttrs": {"node:tsReleaseTrack": "stable"},
     } in tests
-    assert {"src": "tag:k8s", "accept": ["tag:tsrecorder:80"]} in tests
+    assert {"src": "tag:k8s-apiserver", "accept": ["tag:tsrecorder:80"]} in tests
 
 
 def test_network_rules_as_grants(run_stack: Callable[..., ProgramRun]) -> None:
@@ -147,12 +152,12 @@ def test_network_rules_as_grants(run_stack: Callable[..., ProgramRun]) -> None:
     assert ip_grants == [
         {
             "src": ["group:ml-engineers"],
-            "dst": ["tag:k8s"],
+            "dst": ["tag:k8s-apiserver"],
             "ip": ["tcp:80", "tcp:443"],
             "srcPosture": ["posture:latest"],
         },
-        {"src": ["group:ml-readers"], "dst": ["tag:k8s"], "ip": ["tcp:80", "tcp:443"]},
-        {"src": ["tag:k8s"], "dst": ["tag:tsrecorder"], "ip": ["tcp:80"]},
+        {"src": ["group:ml-readers"], "dst": ["tag:k8s-apiserver"], "ip": ["tcp:80", "tcp:443"]},
+        {"src": ["tag:k8s-apiserver"], "dst": ["tag:tsrecorder"], "ip": ["tcp:80"]},
     ]
 
 
@@ -171,7 +176,7 @@ def test_one_source_of_truth(run_stack: Callable[..., ProgramRun], stack: str) -
     run = run_stack(stack)
     policy = written_policy(run)
     endpoint = (
-        "tag:k8s"
+        "tag:k8s-apiserver"
         if run.by_type("kubernetes:tailscale.com/v1alpha1:ProxyGroup")
         else "tag:k8s-operator"
     )
@@ -218,7 +223,11 @@ def test_a_base_spelled_the_old_way_gets_the_entries_in_its_sections(
     policy = written_policy_text(run_stack("dev", {"policy": {"base": str(old_style)}}))
     assert "acls" not in policy and "tagOwners" not in policy
     assert policy["TagOwners"] == {"tag:ci": [], **GUIDE_TAG_OWNERS}
-    assert policy["ACLs"][1:] == GUIDE_ACLS
+    # The base's acls are in the legacy users/ports syntax: the stack's rules follow it.
+    assert policy["ACLs"][1:] == [
+        {"action": "accept", "users": acl["src"], "ports": acl["dst"], "proto": "tcp"}
+        for acl in GUIDE_SNIPPET_ACLS
+    ]
 
 
 def written_policy_text(run: ProgramRun) -> dict[str, Any]:
