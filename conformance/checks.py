@@ -224,8 +224,13 @@ def _check_secret_keys(secret_name: str, namespace: str, keys: Sequence[str],
 
 def _check_workload_identity(pod: Mapping[str, Any], container: Mapping[str, Any],
                              env: Mapping[str, Any], oauth: Mapping[str, Any]) -> list[Check]:
-    audience = str(oauth.get("audience"))
-    name = f"projected serviceAccountToken with audience {audience!r}"
+    # Values only `pulumi up` knows (the identity's generated audience and ID) were rendered
+    # as dummies: compare with what the chart was given.
+    rendered = render_values(oauth)
+    audience = str(rendered.get("audience"))
+    unknown = " (known only after `pulumi up`; rendered with a stand-in)"
+    name = (f"projected serviceAccountToken with audience {audience!r}"
+            + (unknown if oauth.get("audience") == UNKNOWN_TEXT else ""))
     volume_name = None
     for volume in pod.get("volumes") or []:
         for source in (volume.get("projected") or {}).get("sources") or []:
@@ -239,7 +244,7 @@ def _check_workload_identity(pod: Mapping[str, Any], container: Mapping[str, Any
                     f"volume {volume_name!r} at {mount}" if mount else
                     f"volume {volume_name!r} is not mounted in the operator")]
     checks.append(_equal("CLIENT_ID = oauth.clientId", env.get("CLIENT_ID"),
-                         str(oauth.get("clientId", ""))))
+                         str(rendered.get("clientId", ""))))
     return checks
 
 

@@ -200,3 +200,18 @@ def test_render_values_replaces_placeholders():
     assert "[secret]" not in str(placed) and "[unknown]" not in str(placed)
     assert values["oauth"]["clientSecret"] == "[secret]"
     assert release().values == PROD_VALUES
+
+
+def test_workload_identity_with_the_generated_audience_unknown_until_up(rendered, crd_docs):
+    """The plan shows Tailscale's generated audience and the identity's ID as unknown: the
+    chart is rendered with stand-ins, and the checks compare with those."""
+    values = copy.deepcopy(PROD_VALUES)
+    del values["oauthSecretVolume"]
+    values["oauth"] = {"clientId": "[unknown]", "audience": "[unknown]"}
+    docs = workload_identity_docs(rendered, "dummy-unknown-for-rendering")
+    env = docs[[d["kind"] for d in docs].index("Deployment")]["spec"]["template"]["spec"][
+        "containers"][0]["env"]
+    env[-1]["value"] = "dummy-unknown-for-rendering"
+    checks = run(docs, crd_docs, manifests=PROD_MANIFESTS[1:], values=values)
+    assert failed(checks) == []
+    assert any("known only after `pulumi up`" in c.name and c.status == PASS for c in checks)
