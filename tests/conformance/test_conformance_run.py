@@ -128,7 +128,7 @@ def broken_chart(tmp_path: Path) -> Path:
 def test_broken_chart_is_reported(helm, plans, monkeypatch, capsys, tmp_path):
     monkeypatch.setenv("HELM", str(helm))
     chart = broken_chart(tmp_path)
-    assert run.main(["--plans", str(plans), "--chart", str(chart), "--stack", "prod",
+    assert run.main(["--plans", str(plans), "--chart", str(chart), "--stack", "staging",
                      "--no-fetch"]) == 1
     out = capsys.readouterr().out
     assert "conformance: FAILED" in out
@@ -136,7 +136,7 @@ def test_broken_chart_is_reported(helm, plans, monkeypatch, capsys, tmp_path):
     assert [line.split(":")[0] for line in failures] == [
         "  FAIL  OAuth credentials mounted from the stack's Secret",
         "  FAIL  PROXY_TAGS = proxyConfig.defaultTags",
-        "  FAIL  auth-mode ProxyGroup(s) gpu-prod",
+        "  FAIL  auth-mode ProxyGroup(s) gpu-staging",
     ]
 
 
