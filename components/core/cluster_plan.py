@@ -17,6 +17,7 @@ from .policy import hujson
 from .policy.access import AccessRow, access_matrix, access_warnings
 from .policy.build import build_fragment
 from .policy.merge import MergeError, merge_policies
+from .policy.ownership import owned_digests, with_ownership_marker
 from .problems import InvalidConfig, Problem
 from .spec import ClusterAccessSpec
 
@@ -47,7 +48,10 @@ class ClusterPlan:
         Rendered on first use: the program validates a stack more often than it shows it."""
         if not self.spec.policy.manage:
             return self.fragment_hujson
-        return (self.base_document or hujson.PolicyDocument({})).dumps(self.merged)
+        document = self.base_document or hujson.PolicyDocument({})
+        return with_ownership_marker(
+            document.dumps(self.merged),
+            owned_digests(self.merged, self.base_document.data if self.base_document else None))
 
 
 def plan_cluster(

@@ -23,7 +23,8 @@ import os
 import pulumi
 
 from ..core.policy import hujson
-from ..core.policy.drift import lost_entries
+from ..core.policy.drift import lost_items
+from ..core.policy.ownership import digest, marked_digests
 from ..core.tailscale_api import (
     CONFIG_ENV,
     ApiError,
@@ -105,7 +106,13 @@ def _drift_failure(policy_text: str, settings: ApiSettings, authorization: str,
         # Tailscale's verdict reports this one; there is nothing to compare.
         pulumi.log.warn(f"{DRIFT_SKIPPED}: {error}", resource=resource)
         return ""
-    lost = lost_entries(live, written)
+    owned = marked_digests(live_policy.hujson)
+    own = [text for item, text in lost_items(live, written) if digest(item) in owned]
+    lost = [text for item, text in lost_items(live, written) if digest(item) not in owned]
+    if own:
+        pulumi.log.info(f"The write replaces {len(own)} entr{'y' if len(own) == 1 else 'ies'} "
+                        "this stack wrote last time (its ownership marker lists them):\n"
+                        f"{_listing(own)}", resource=resource)
     if not lost:
         pulumi.log.info("The written policy keeps every entry of the live policy "
                         f"(tailnet {settings.tailnet!r}).", resource=resource)

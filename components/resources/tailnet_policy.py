@@ -11,6 +11,7 @@ from pulumi.runtime.settings import monitor_supports_feature
 
 from ..core.policy import hujson
 from ..core.policy.merge import MergeError, merge_policies
+from ..core.policy.ownership import owned_digests, with_ownership_marker
 from .errors import InvalidArgs
 from .preview_check import check_policy_at_preview
 
@@ -42,7 +43,8 @@ def render_policy(base_text: str, fragments: Sequence[tuple[str, str]],
     base = hujson.parse(base_text, base_source) if base_text.strip() else None
     parsed = [(name, hujson.parse(text, name).data) for name, text in fragments]
     merged = merge_policies(base.data if base else {}, parsed)
-    return (base or hujson.PolicyDocument({})).dumps(merged)
+    rendered = (base or hujson.PolicyDocument({})).dumps(merged)
+    return with_ownership_marker(rendered, owned_digests(merged, base.data if base else None))
 
 
 def _is_precondition_failure(error: str) -> bool:

@@ -681,3 +681,84 @@ def test_a_failed_token_request_warns_for_both_checks_and_continues(
     for skipped in (SKIPPED, DRIFT_SKIPPED):
         assert any(text.startswith(skipped) and "HTTP 401" in text for text in warnings)
     assert not any("tskey-client-wrong" in text for text in warnings)
+
+
+# --- the drift check across two runs: the stack's own changes are not drift ----------------
+
+
+def written_by(config: dict[str, Any]) -> str:
+    """The policy text the first run (an update) writes: what the live policy then is."""
+    return run_config(config, stack="dev", preview=False).one(ACL_TYPE).inputs["acl"]
+
+
+def second_preview(fake: FakeTailscale, monkeypatch: pytest.MonkeyPatch, live: str,
+                   config: dict[str, Any]) -> ProgramRun:
+    use_fake(monkeypatch, fake)
+    fake.live_policy = live
+    return run_config(config, stack="dev")
+
+
+def test_written_policy_records_what_the_stack_owns(tmp_path: Path) -> None:
+    from tailscale_cluster_access.core.policy.ownership import MARKER, marked_digests
+    written = written_by(with_base(tmp_path))
+    assert written.startswith(MARKER)
+    assert written.count(MARKER) >= 1 and marked_digests(written)
+    assert "alice@example.com" not in written.split("{", 1)[0]  # digests reveal nothing
+
+
+@pytest.mark.parametrize("change", ["group member", "access rule removed"])
+def test_own_change_since_the_last_write_passes(
+        fake: FakeTailscale, monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+        info_messages: None, change: str) -> None:
+    first = with_base(tmp_path)
+    live = written_by(first)
+    second = dict(first)
+    if change == "group member":
+        second["groups"] = {**first["groups"], "group:ml-readers": ["erin@example.com"]}
+    else:
+        second["access"] = first["access"][:1]
+        second["groups"] = {"group:ml-engineers": first["groups"]["group:ml-engineers"]}
+    run = second_preview(fake, monkeypatch, live, second)
+    written = run.one(ACL_TYPE).inputs["acl"]
+    assert written != live
+    assert any("this stack wrote last time" in text for _, text in run.messages)
+
+
+def test_foreign_edit_next_to_own_changes_still_fails(
+        fake: FakeTailscale, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    first = with_base(tmp_path)
+    live = written_by(first).replace('"acls": [', f'"acls": [\n{ADDED_RULE},', 1)
+    second = {**first, "groups": {**first["groups"], "group:ml-readers": ["erin@example.com"]}}
+    with pytest.raises(Exception) as caught:
+        second_preview(fake, monkeypatch, live, second)
+    message = str(caught.value)
+    assert f"  - acls: {ADDED_RULE}\n" in message
+    assert "delete or change 1 entry" in message  # the own group change is not listed
+
+
+def test_own_entry_edited_in_the_console_is_drift(
+        fake: FakeTailscale, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    first = with_base(tmp_path)
+    live = written_by(first).replace('"bob@example.com"', '"mallory@example.com"')
+    assert "mallory" in live
+    with pytest.raises(Exception, match=r"mallory@example\.com"):
+        second_preview(fake, monkeypatch, live, first)
+
+
+def test_fleet_pending_cluster_becoming_a_member_is_an_own_change() -> None:
+    from tailscale_cluster_access.core.fleet import pending_fragment
+    from tailscale_cluster_access.core.policy.drift import lost_items
+    from tailscale_cluster_access.core.policy.ownership import digest, marked_digests
+    from tailscale_cluster_access.resources.tailnet_policy import render_policy
+    pending = hujson.dumps(pending_fragment("gpu-east"))
+    member = hujson.dumps({"tagOwners": {"tag:k8s-operator-gpu-east": []},
+                           "grants": [{"src": ["group:ml"], "dst": ["tag:k8s-gpu-east"],
+                                       "ip": ["tcp:443"]}]})
+    live = render_policy(EXPORTED, [("pending cluster gpu-east", pending)])
+    written = render_policy(EXPORTED, [("gpu-east", member)])
+    lost = lost_items(hujson.parse(live).data, hujson.parse(written).data)
+    assert lost and all(digest(item) in marked_digests(live) for item, _ in lost)
+    foreign = hujson.parse(live).data
+    foreign["groups"]["group:sre"] = ["mallory@example.com"]
+    assert [text for item, text in lost_items(foreign, hujson.parse(written).data)
+            if digest(item) not in marked_digests(live)]
