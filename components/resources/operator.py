@@ -11,7 +11,7 @@ from ..core.config import ArgChecker, chart_version_tuple
 from ..core.problems import Problem
 from ..core.spec import HELM_CHART, HELM_REPOSITORY, MIN_CHART_VERSION, OAUTH_SCOPES
 from .errors import raise_for_problems
-from .kube import depends_on_of
+from .kube import child_options
 from .secrets import as_secret
 
 OAUTH_SECRET_NAME = "operator-oauth"
@@ -101,7 +101,6 @@ class TailscaleOperator(pulumi.ComponentResource):
         raise_for_problems(check.problems, "TailscaleOperator")
         super().__init__("tailscale-cluster-access:index:TailscaleOperator", name, None, opts)
         # The OAuth client can only carry tags that already exist in the policy.
-        after = depends_on_of(opts)
 
         client_id: pulumi.Input[str]
         if args.get("oauth_client_id"):
@@ -113,9 +112,7 @@ class TailscaleOperator(pulumi.ComponentResource):
                 description=f"Tailscale Kubernetes operator {args['hostname']}"[:50],
                 scopes=list(OAUTH_SCOPES),
                 tags=[args["operator_tag"]],
-                opts=pulumi.ResourceOptions(
-                    parent=self, depends_on=after, additional_secret_outputs=["key"]
-                ),
+                opts=child_options(self, opts, additional_secret_outputs=["key"]),
             )
             client_id = client.id
             client_secret = pulumi.Output.secret(client.key)
@@ -123,15 +120,15 @@ class TailscaleOperator(pulumi.ComponentResource):
         namespace = core.Namespace(
             f"{name}-namespace",
             metadata={"name": args["namespace"]},
-            opts=pulumi.ResourceOptions(parent=self, depends_on=after),
+            opts=child_options(self, opts),
         )
         oauth_secret = core.Secret(
             f"{name}-oauth",
             metadata={"name": OAUTH_SECRET_NAME, "namespace": args["namespace"]},
             type="Opaque",
             string_data={"client_id": client_id, "client_secret": client_secret},
-            opts=pulumi.ResourceOptions(
-                parent=self,
+            opts=child_options(
+                self, opts,
                 depends_on=[namespace],
                 additional_secret_outputs=["stringData", "data"],
             ),
@@ -144,7 +141,7 @@ class TailscaleOperator(pulumi.ComponentResource):
             repository_opts={"repo": HELM_REPOSITORY},
             namespace=args["namespace"],
             values=helm_values(args),
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[namespace, oauth_secret]),
+            opts=child_options(self, opts, depends_on=[namespace, oauth_secret]),
         )
         self.release = release
         self.oauth_secret = oauth_secret

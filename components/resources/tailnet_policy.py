@@ -13,6 +13,7 @@ from ..core.policy import hujson
 from ..core.policy.merge import MergeError, merge_policies
 from ..core.policy.ownership import owned_digests, with_ownership_marker
 from .errors import InvalidArgs
+from .kube import child_options
 from .preview_check import check_policy_at_preview
 
 ADOPT_HELP = (
@@ -123,7 +124,7 @@ class TailnetPolicy(pulumi.ComponentResource):
             acl=rendered,
             overwrite_existing_content=adopt_existing,
             reset_acl_on_destroy=False,
-            opts=pulumi.ResourceOptions(parent=self, hooks=_adoption_hooks(name)),
+            opts=child_options(self, opts, hooks=_adoption_hooks(name)),
         )
         self.acl = acl
         self.policy = pulumi.Output.from_input(rendered)

@@ -101,7 +101,7 @@ def test_dependency_order(run_stack: Callable[..., ProgramRun], stack: str) -> N
 
 def test_proxy_group_type_change_replaces_it(run_stack: Callable[..., ProgramRun]) -> None:
     options = run_stack("staging").one(PROXY_GROUP).options
-    assert options["replaceOnChanges"] == ["spec.type"]
+    assert options["replaceOnChanges"] == ["spec.tags"]
     assert options["deleteBeforeReplace"] is True
 
 
