@@ -6,7 +6,12 @@ import pulumi
 
 from ..core.config import ArgChecker
 from ..core.problems import Problem
-from ..core.spec import RANDOM_SUFFIX_LENGTH, SUFFIXED_HOSTNAME_MAX
+from ..core.spec import (
+    PROXY_GROUP_NAME_MAX,
+    PROXY_GROUP_NAME_REASON,
+    RANDOM_SUFFIX_LENGTH,
+    SUFFIXED_HOSTNAME_MAX,
+)
 from .errors import raise_for_problems
 from .kube import TailscaleCustomResource, child_options
 
@@ -80,12 +85,15 @@ class ApiServerProxy(pulumi.ComponentResource):
         check.one_of("hostname_suffix", suffix, ("", "none", "random"))
         random_suffix = suffix == "random" and bool(args.get("high_availability"))
         hostname_arg = args.get("hostname")
-        if (random_suffix and isinstance(hostname_arg, str)
-                and len(hostname_arg) > SUFFIXED_HOSTNAME_MAX):
+        limit = SUFFIXED_HOSTNAME_MAX if random_suffix else PROXY_GROUP_NAME_MAX
+        if (args.get("high_availability") and isinstance(hostname_arg, str)
+                and len(hostname_arg) > limit):
+            added = (f"; the random suffix adds {RANDOM_SUFFIX_LENGTH + 1}"
+                     if random_suffix else "")
             check.problems.append(Problem(
-                "hostname", f"is {len(hostname_arg)} characters; the random suffix adds "
-                f"{RANDOM_SUFFIX_LENGTH + 1} and a hostname has at most 63.",
-                f"use at most {SUFFIXED_HOSTNAME_MAX} characters."))
+                "hostname", f"is {len(hostname_arg)} characters{added}, and "
+                f"{PROXY_GROUP_NAME_REASON}.",
+                f"use at most {limit} characters."))
         raise_for_problems(check.problems, "ApiServerProxy")
         super().__init__("tailscale-cluster-access:index:ApiServerProxy", name, None, opts)
         hostname = args["hostname"]

@@ -15,6 +15,7 @@ from .kube import child_options
 from .secrets import as_secret
 
 OAUTH_SECRET_NAME = "operator-oauth"
+OAUTH_CLIENT_ANNOTATION = "tailscale-cluster-access/oauth-client-id"
 
 
 class TailscaleOperatorArgs(TypedDict):
@@ -38,15 +39,22 @@ class TailscaleOperatorArgs(TypedDict):
     """Secret of the client given in `oauth_client_id`; stays a Pulumi secret."""
 
 
-def helm_values(args: TailscaleOperatorArgs) -> dict[str, Any]:
-    """Chart values. The OAuth credentials are mounted from a Secret, never passed as values."""
+def helm_values(args: TailscaleOperatorArgs,
+                client_id: pulumi.Input[str] | None = None) -> dict[str, Any]:
+    """Chart values. The OAuth credentials are mounted from a Secret, never passed as values.
+
+    `client_id` (not secret) becomes a pod annotation: the operator reads its credentials only
+    at start, so new credentials (a rotated OAuth client has a new ID) must restart its pod."""
+    operator_config: dict[str, Any] = {
+        "defaultTags": [args["operator_tag"]],
+        "hostname": args["hostname"],
+    }
+    if client_id is not None:
+        operator_config["podAnnotations"] = {OAUTH_CLIENT_ANNOTATION: client_id}
     return {
         "installCRDs": True,
         "oauthSecretVolume": {"secret": {"secretName": OAUTH_SECRET_NAME}},
-        "operatorConfig": {
-            "defaultTags": [args["operator_tag"]],
-            "hostname": args["hostname"],
-        },
+        "operatorConfig": operator_config,
         # The chart takes proxy tags as one comma-separated string.
         "proxyConfig": {"defaultTags": args["proxy_tag"]},
         "apiServerProxyConfig": {
@@ -140,7 +148,7 @@ class TailscaleOperator(pulumi.ComponentResource):
             version=args["chart_version"],
             repository_opts={"repo": HELM_REPOSITORY},
             namespace=args["namespace"],
-            values=helm_values(args),
+            values=helm_values(args, client_id),
             opts=child_options(self, opts, depends_on=[namespace, oauth_secret]),
         )
         self.release = release

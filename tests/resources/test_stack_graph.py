@@ -166,10 +166,31 @@ def test_helm_release(run_stack: Callable[..., ProgramRun]) -> None:
     assert release["values"] == {
         "installCRDs": True,
         "oauthSecretVolume": {"secret": {"secretName": "operator-oauth"}},
-        "operatorConfig": {"defaultTags": ["tag:k8s-operator"], "hostname": "tailscale-operator"},
+        "operatorConfig": {"defaultTags": ["tag:k8s-operator"], "hostname": "tailscale-operator",
+                           # The created client's ID: unknown until it exists.
+                           "podAnnotations": {"tailscale-cluster-access/oauth-client-id":
+                                              release["values"]["operatorConfig"]
+                                              ["podAnnotations"]
+                                              ["tailscale-cluster-access/oauth-client-id"]}},
         "proxyConfig": {"defaultTags": "tag:k8s"},
         "apiServerProxyConfig": {"mode": "true", "allowImpersonation": "false"},
     }
+
+
+def test_new_oauth_credentials_restart_the_operator(
+        run_stack: Callable[..., ProgramRun]) -> None:
+    def annotations(client_id: str) -> dict[str, Any]:
+        run = run_stack("dev", {"oauth": {"clientId": client_id,
+                                          "clientSecret": f"tskey-client-{client_id}-s"}},
+                        secret_keys=["oauth"], preview=False)
+        return run.one(RELEASE).inputs["values"]["operatorConfig"]["podAnnotations"]
+
+    first, second = annotations("kFIRST"), annotations("kSECOND")
+    # The pod template changes with the credentials, so Kubernetes rolls the operator's pod;
+    # the annotation holds only the (public) client ID, never the secret.
+    assert first == {"tailscale-cluster-access/oauth-client-id": "kFIRST"}
+    assert second == {"tailscale-cluster-access/oauth-client-id": "kSECOND"}
+    assert "tskey" not in repr(first)
 
 
 def test_ha_release_turns_the_in_process_proxy_off(run_stack: Callable[..., ProgramRun]) -> None:
