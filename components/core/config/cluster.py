@@ -10,9 +10,9 @@ from ..problems import Problem
 from ..spec import (
     BROKEN_CHART_VERSIONS,
     MIN_CHART_VERSION,
-    RANDOM_SUFFIX_LENGTH,
     PROXY_GROUP_NAME_MAX,
     PROXY_GROUP_NAME_REASON,
+    RANDOM_SUFFIX_LENGTH,
     SUFFIXED_HOSTNAME_MAX,
     ClusterAccessSpec,
     HostnameSuffix,
