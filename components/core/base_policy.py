@@ -6,12 +6,26 @@ from .policy import hujson
 from .problems import Problem
 
 
+TEXT_PREFIX = "\0text:"
+
+
+def parse_base_text(text: str) -> tuple[hujson.PolicyDocument | None, str, list[Problem]]:
+    """Parse `policy.baseText`; problems name that key."""
+    try:
+        return hujson.parse(text, "policy.baseText"), text, []
+    except hujson.HujsonError as error:
+        return None, text, [Problem("policy.baseText", f"is not valid HuJSON: {error}")]
+
+
 def read_base_policy(
     path_text: str, project_root: Path
 ) -> tuple[hujson.PolicyDocument | None, str, list[Problem]]:
     """Read `policy.base` (relative to the project root); problems name that key."""
     if not path_text:
         return None, "", []
+    if path_text.startswith(TEXT_PREFIX):
+        # policy.baseText: the base policy itself.
+        return parse_base_text(path_text[len(TEXT_PREFIX):])
     path = Path(path_text)
     if not path.is_absolute():
         path = project_root / path

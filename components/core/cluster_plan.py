@@ -11,7 +11,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from .base_policy import read_base_policy
+from .base_policy import TEXT_PREFIX, read_base_policy
 from .config import SecretInputs, Spelling, read_cluster
 from .policy import hujson
 from .policy.access import AccessRow, access_matrix, access_warnings
@@ -65,6 +65,10 @@ def plan_cluster(
     base_path = ""
     if isinstance(policy_settings, Mapping) and isinstance(policy_settings.get("base"), str):
         base_path = policy_settings["base"]
+    if isinstance(policy_settings, Mapping) and not base_path:
+        text = policy_settings.get("baseText", policy_settings.get("base_text"))
+        if isinstance(text, str) and text.strip():
+            base_path = TEXT_PREFIX + text
     document, base_text, problems = read_base_policy(base_path, project_root)
     base = document.data if document else None
     try:

@@ -145,6 +145,8 @@ class SessionRecording:
 class PolicySettings:
     manage: bool = True
     base: str = ""
+    # The base policy given as HuJSON text (policy.baseText), instead of a file.
+    base_text: str = ""
     adopt_existing: bool = False
     network_rules: NetworkRules = "acls"
 

@@ -86,6 +86,9 @@ class PolicyArgs(TypedDict):
     """Write the tailnet policy file (default true); false exports only the fragment."""
     base: NotRequired[str]
     """Path (relative to the project root) of a HuJSON file with the rest of the policy."""
+    base_text: NotRequired[str]
+    """The rest of the policy as HuJSON text (e.g. `tailscale.get_acl().hujson`); instead of
+    `base`."""
     adopt_existing: NotRequired[bool]
     """Overwrite a policy Pulumi did not create yet; export it into `base` first."""
     network_rules: NotRequired[str]
