@@ -5,7 +5,6 @@ from pathlib import Path
 from .policy import hujson
 from .problems import Problem
 
-
 TEXT_PREFIX = "\0text:"
 
 

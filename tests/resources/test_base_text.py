@@ -33,6 +33,6 @@ def test_component_takes_base_text(tmp_path: Path) -> None:
                              monitor=recording)
     SecureClusterAccess("c", {"cluster": "gpu", "groups": GROUPS,
                               "policy": {"base_text": BASE}})
-    with pytest.raises(InvalidArgs, match="policy.baseText|base_text"):
+    with pytest.raises(InvalidArgs, match=r"policy\.baseText|base_text"):
         SecureClusterAccess("d", {"cluster": "gpu", "groups": GROUPS,
                                   "policy": {"base_text": "{not hujson"}})
