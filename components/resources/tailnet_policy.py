@@ -95,7 +95,6 @@ class TailnetPolicy(pulumi.ComponentResource):
                 text = render_policy(base_text, named([str(f) for f in texts]))
             except (hujson.HujsonError, MergeError) as error:
                 raise InvalidArgs(f"TailnetPolicy {name!r}: {error}") from None
-            check_policy_at_preview(text, None)
             return text
 
         rendered: pulumi.Input[str]
@@ -111,7 +110,6 @@ class TailnetPolicy(pulumi.ComponentResource):
     def from_rendered(cls, name: str, policy: str, *, adopt_existing: bool = False,
                       opts: pulumi.ResourceOptions | None = None) -> "TailnetPolicy":
         """The component for a policy already merged and validated (by `plan_cluster`)."""
-        check_policy_at_preview(policy, None)
         component = cls.__new__(cls)
         component._create(name, policy, adopt_existing, opts)
         return component
@@ -119,6 +117,15 @@ class TailnetPolicy(pulumi.ComponentResource):
     def _create(self, name: str, rendered: pulumi.Input[str], adopt_existing: bool,
                 opts: pulumi.ResourceOptions | None) -> None:
         super().__init__("tailscale-cluster-access:index:TailnetPolicy", name, None, opts)
+        # The provider the Acl is written with (opts.provider/providers here or on a parent).
+        provider = self.get_provider("tailscale:index/acl:Acl")
+
+        def check(text: str) -> str:
+            check_policy_at_preview(text, None, provider)
+            return text
+
+        rendered = (check(rendered) if isinstance(rendered, str)
+                    else pulumi.Output.all(rendered).apply(lambda texts: check(texts[0])))
         acl = tailscale.Acl(
             f"{name}-acl",
             acl=rendered,

@@ -34,7 +34,7 @@ from tailscale_cluster_access.core.tailscale_api import (
     settings_from,
     validate_policy,
 )
-from tailscale_cluster_access.offline import ProgramRun, run_program
+from tailscale_cluster_access.offline import PreviewMocks, ProgramRun, run_program
 from tailscale_cluster_access.resources.preview_check import (
     DRIFT_FIX,
     DRIFT_SKIPPED,
@@ -762,3 +762,58 @@ def test_fleet_pending_cluster_becoming_a_member_is_an_own_change() -> None:
     foreign["groups"]["group:sre"] = ["mallory@example.com"]
     assert [text for item, text in lost_items(foreign, hujson.parse(written).data)
             if digest(item) not in marked_digests(live)]
+
+
+# --- an explicit tailscale.Provider, and unusable credentials -------------------------------
+
+PROVIDER_PROGRAM = """
+import pulumi
+import pulumi_tailscale as tailscale
+from tailscale_cluster_access import TailnetPolicy
+
+provider = tailscale.Provider("ts", api_key={api_key!r}, base_url={base_url!r})
+TailnetPolicy("p", {{"fragments": [{policy!r}]}},
+              opts=pulumi.ResourceOptions(providers=[provider]))
+"""
+
+
+class ProviderEchoMocks(PreviewMocks):
+    """A provider resource's outputs are its inputs (as the engine reports them)."""
+
+    def new_resource(self, args: Any) -> tuple[str | None, dict[str, Any]]:
+        if args.typ.startswith("pulumi:providers:"):
+            return f"{args.name}_id", dict(args.inputs)
+        return super().new_resource(args)
+
+
+def provider_program(tmp_path: Path, fake: FakeTailscale, api_key: str = API_KEY) -> Path:
+    program = tmp_path / "__main__.py"
+    program.write_text(PROVIDER_PROGRAM.format(api_key=api_key, base_url=fake.base_url,
+                                               policy=POLICY))
+    return program
+
+
+def test_explicit_provider_credentials_are_used(fake: FakeTailscale, tmp_path: Path) -> None:
+    # No credentials in the environment or config: only the provider's inputs.
+    run_program(provider_program(tmp_path, fake), project="p", stack_name="s", config={},
+                program_mocks=ProviderEchoMocks())
+    (request,) = fake.validate_paths()
+    assert request.headers["Authorization"].startswith("Basic ")
+    assert fake.policy_reads()
+
+
+def test_explicit_provider_rejection_fails_the_preview(fake: FakeTailscale,
+                                                        tmp_path: Path) -> None:
+    fake.reply = lambda body: (400, {"message": "rejected by the fake"})
+    with pytest.raises(Exception, match="rejected by the fake"):
+        run_program(provider_program(tmp_path, fake), project="p", stack_name="s", config={},
+                    program_mocks=ProviderEchoMocks())
+
+
+def test_unusable_credentials_warn(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TAILSCALE_API_KEY", API_KEY)
+    monkeypatch.setenv("TAILSCALE_OAUTH_CLIENT_ID", CLIENT_ID)
+    monkeypatch.setenv("TAILSCALE_OAUTH_CLIENT_SECRET", CLIENT_SECRET)
+    run = run_config(stack_config("dev"), stack="dev")
+    warnings = [text for level, text in run.messages if level == "warning"]
+    assert any(text.startswith(SKIPPED) and "conflicting" in text for text in warnings)
