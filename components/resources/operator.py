@@ -149,7 +149,11 @@ class TailscaleOperator(pulumi.ComponentResource):
             repository_opts={"repo": HELM_REPOSITORY},
             namespace=args["namespace"],
             values=helm_values(args, client_id),
-            opts=child_options(self, opts, depends_on=[namespace, oauth_secret]),
+            # A namespace change replaces the release; the chart's cluster-scoped objects
+            # (CRDs, ClusterRoles, IngressClass) would clash with a second release created
+            # first, so the old one goes before the new one comes (NOTES §7).
+            opts=child_options(self, opts, depends_on=[namespace, oauth_secret],
+                               delete_before_replace=True),
         )
         self.release = release
         self.oauth_secret = oauth_secret

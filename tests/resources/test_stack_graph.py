@@ -269,3 +269,13 @@ def test_policy_base_is_relative_to_the_project_root_not_the_working_directory(
     )
     run = run_program(project / "__main__.py", project="consumer", stack_name="dev", config={})
     assert '"group:finance": ["f@x.com"]' in run.one(ACL).inputs["acl"]
+
+
+def test_namespace_change_deletes_the_old_release_first(
+        run_stack: Callable[..., ProgramRun]) -> None:
+    first = run_stack("dev").one(RELEASE)
+    second = run_stack("dev", {"operator": {"namespace": "tailscale-b"}}).one(RELEASE)
+    # The helm provider replaces a release whose namespace changes (confirmed only by the
+    # real provider's diff); the clash-free order is delete-before-replace.
+    assert first.inputs["namespace"] != second.inputs["namespace"]
+    assert second.options.get("deleteBeforeReplace") is True
