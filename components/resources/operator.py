@@ -11,6 +11,7 @@ from ..core.config import ArgChecker, chart_version_tuple
 from ..core.problems import Problem
 from ..core.spec import HELM_CHART, HELM_REPOSITORY, MIN_CHART_VERSION, OAUTH_SCOPES
 from .errors import raise_for_problems
+from .existing import existing_object_hooks
 from .kube import child_options
 from .secrets import as_secret
 
@@ -128,7 +129,7 @@ class TailscaleOperator(pulumi.ComponentResource):
         namespace = core.Namespace(
             f"{name}-namespace",
             metadata={"name": args["namespace"]},
-            opts=child_options(self, opts),
+            opts=child_options(self, opts, hooks=existing_object_hooks(f"{name}-namespace")),
         )
         oauth_secret = core.Secret(
             f"{name}-oauth",
@@ -138,6 +139,7 @@ class TailscaleOperator(pulumi.ComponentResource):
             opts=child_options(
                 self, opts,
                 depends_on=[namespace],
+                hooks=existing_object_hooks(f"{name}-oauth"),
                 additional_secret_outputs=["stringData", "data"],
             ),
         )
@@ -153,7 +155,8 @@ class TailscaleOperator(pulumi.ComponentResource):
             # (CRDs, ClusterRoles, IngressClass) would clash with a second release created
             # first, so the old one goes before the new one comes (NOTES §7).
             opts=child_options(self, opts, depends_on=[namespace, oauth_secret],
-                               delete_before_replace=True),
+                               delete_before_replace=True,
+                               hooks=existing_object_hooks(f"{name}-release")),
         )
         self.release = release
         self.oauth_secret = oauth_secret
