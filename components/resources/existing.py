@@ -19,7 +19,8 @@ _CLASH_MARKERS = ("already exists", "cannot re-use a name", "still in use")
 
 def _object_id(type_token: str, inputs: Mapping[str, Any]) -> str:
     """The ID `pulumi import` takes: `name` (Namespace) or `namespace/name`."""
-    metadata = inputs.get("metadata") if isinstance(inputs.get("metadata"), Mapping) else {}
+    raw = inputs.get("metadata")
+    metadata: Mapping[str, Any] = raw if isinstance(raw, Mapping) else {}
     name = str(inputs.get("name") or metadata.get("name") or "?")
     namespace = inputs.get("namespace") or metadata.get("namespace")
     if type_token == "kubernetes:core/v1:Namespace" or not namespace:
