@@ -360,7 +360,10 @@ def _merge(args: argparse.Namespace, console: Console) -> int:
         merged = merge_policies(base.data, fragments)
     except MergeError as error:
         raise InputError(f"{error}\nNothing was written.") from None
-    text = base.dumps(merged)
+    from ..core.policy.ownership import owned_digests, with_ownership_marker
+
+    # The same file TailnetPolicy writes, ownership record for the drift check included.
+    text = with_ownership_marker(base.dumps(merged), owned_digests(merged, base.data))
     if args.out:
         target = Path(args.out)
         staging = target.with_name(f".{target.name}.tmp-{os.getpid()}")
