@@ -535,3 +535,16 @@ def test_example_checker_reports_wrong_names(schema: dict[str, Any]) -> None:
         "c.access[0].kubernetes_groups: not in the schema",
         "c.access[0].kubernetesGroups: required",
     ]
+
+
+def test_fleet_program_installs_on_a_fresh_checkout() -> None:
+    """`pulumi install` in tailnet/ creates ../.venv and installs tailnet/requirements.txt."""
+    tailnet = ROOT / "tailnet"
+    options = yaml.safe_load((tailnet / "Pulumi.yaml").read_text())["runtime"]["options"]
+    assert options["toolchain"] == "pip"
+    assert (tailnet / options["virtualenv"]).resolve() == ROOT / ".venv"
+    lines = [line.strip() for line in (tailnet / "requirements.txt").read_text().splitlines()
+             if line.strip() and not line.startswith("#")]
+    assert "-e .." in lines and "-c ../constraints.txt" in lines
+    assert (tailnet / ".." / "pyproject.toml").resolve() == ROOT / "pyproject.toml"
+    assert (tailnet / ".." / "constraints.txt").resolve().is_file()

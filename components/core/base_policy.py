@@ -6,6 +6,16 @@ from .policy import hujson
 from .problems import Problem
 from .safe_read import POLICY_MAX_BYTES, FileProblem, read_text
 
+TEXT_PREFIX = "\0text:"
+
+
+def parse_base_text(text: str) -> tuple[hujson.PolicyDocument | None, str, list[Problem]]:
+    """Parse `policy.baseText`; problems name that key."""
+    try:
+        return hujson.parse(text, "policy.baseText"), text, []
+    except hujson.HujsonError as error:
+        return None, text, [Problem("policy.baseText", f"is not valid HuJSON: {error}")]
+
 
 def read_base_policy(
     path_text: str, project_root: Path
@@ -13,6 +23,9 @@ def read_base_policy(
     """Read `policy.base` (relative to the project root); problems name that key."""
     if not path_text:
         return None, "", []
+    if path_text.startswith(TEXT_PREFIX):
+        # policy.baseText: the base policy itself.
+        return parse_base_text(path_text[len(TEXT_PREFIX):])
     if "\x00" in path_text:
         return None, "", [Problem("policy.base", "holds a NUL character, which no file name can.",
                                   "give the path of a HuJSON file.")]

@@ -11,13 +11,14 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from .base_policy import read_base_policy
+from .base_policy import TEXT_PREFIX, read_base_policy
 from .config import SecretInputs, Spelling, read_cluster
 from .policy import hujson
 from .policy.access import AccessRow, access_matrix, access_warnings
 from .policy.build import build_fragment
 from .policy.evaluate import acls_style
 from .policy.merge import MergeError, merge_policies
+from .policy.ownership import owned_digests, with_ownership_marker
 from .policy.verify import base_reach_warnings, origins, verify_policy
 from .problems import InvalidConfig, Problem
 from .spec import RECORDER_PORT, ClusterAccessSpec
@@ -60,7 +61,10 @@ class ClusterPlan:
         Rendered on first use: the program validates a stack more often than it shows it."""
         if not self.spec.policy.manage:
             return self.fragment_hujson
-        return (self.base_document or hujson.PolicyDocument({})).dumps(self.merged)
+        document = self.base_document or hujson.PolicyDocument({})
+        return with_ownership_marker(
+            document.dumps(self.merged),
+            owned_digests(self.merged, self.base_document.data if self.base_document else None))
 
 
 def plan_cluster(
@@ -74,6 +78,10 @@ def plan_cluster(
     base_path = ""
     if isinstance(policy_settings, Mapping) and isinstance(policy_settings.get("base"), str):
         base_path = policy_settings["base"]
+    if isinstance(policy_settings, Mapping) and not base_path:
+        text = policy_settings.get("baseText", policy_settings.get("base_text"))
+        if isinstance(text, str) and text.strip():
+            base_path = TEXT_PREFIX + text
     document, base_text, problems = read_base_policy(base_path, project_root)
     base = document.data if document else None
     try:

@@ -51,8 +51,15 @@ HostnameSuffix = Literal["", "random"]
 
 RANDOM_SUFFIX_LENGTH = 6
 HOSTNAME_MAX = 63
-# Longest ProxyGroup hostname that still fits a DNS label once "-<suffix>" is appended.
-SUFFIXED_HOSTNAME_MAX = HOSTNAME_MAX - 1 - RANDOM_SUFFIX_LENGTH
+# A ProxyGroup's name (its hostname here) names its StatefulSet; a StatefulSet name over 52
+# characters cannot create pods: the controller-revision-hash label (name + "-" + 10-character
+# hash) would exceed 63 (kubernetes#64023).
+PROXY_GROUP_NAME_MAX = 52
+PROXY_GROUP_NAME_REASON = (
+    "a ProxyGroup's StatefulSet cannot create pods with a name over 52 characters (its "
+    "controller-revision-hash label would exceed 63, kubernetes#64023)")
+# Longest ProxyGroup hostname that still fits once "-<suffix>" is appended.
+SUFFIXED_HOSTNAME_MAX = PROXY_GROUP_NAME_MAX - 1 - RANDOM_SUFFIX_LENGTH
 
 DNS_LABEL_RE = DNS_LABEL  # 0.1.0 name
 
@@ -145,6 +152,8 @@ class SessionRecording:
 class PolicySettings:
     manage: bool = True
     base: str = ""
+    # The base policy given as HuJSON text (policy.baseText), instead of a file.
+    base_text: str = ""
     adopt_existing: bool = False
     network_rules: NetworkRules = "acls"
 

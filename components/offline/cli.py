@@ -218,7 +218,10 @@ def _merge(args: argparse.Namespace, console: Console) -> int:
         ]))
     for warning in verified.warnings:
         console.err(f"warning: {warning}")
-    text = base.dumps(merged)
+    from ..core.policy.ownership import owned_digests, with_ownership_marker
+
+    # The same file TailnetPolicy writes, ownership record for the drift check included.
+    text = with_ownership_marker(base.dumps(merged), owned_digests(merged, base.data))
     if args.out:
         target = Path(args.out)
         if target.is_dir():

@@ -130,6 +130,13 @@ class RecordingMonitor(mocks.MockMonitor):
                 options["onErrorHooks"] = list(request.hooks.on_error)
             if request.version:
                 options["version"] = request.version
+            if request.retainOnDelete:
+                options["retainOnDelete"] = True
+            timeouts = request.customTimeouts
+            if timeouts.create or timeouts.update or timeouts.delete:
+                options["customTimeouts"] = {"create": timeouts.create,
+                                             "update": timeouts.update,
+                                             "delete": timeouts.delete}
             self.registrations.append(
                 Registration(
                     urn=response.urn,

@@ -6,9 +6,18 @@ import pulumi
 
 from ..core.config import ArgChecker
 from ..core.problems import Problem
-from ..core.spec import RANDOM_SUFFIX_LENGTH, SUFFIXED_HOSTNAME_MAX
+from ..core.spec import (
+    PROXY_GROUP_NAME_MAX,
+    PROXY_GROUP_NAME_REASON,
+    RANDOM_SUFFIX_LENGTH,
+    SUFFIXED_HOSTNAME_MAX,
+)
 from .errors import raise_for_problems
-from .kube import TailscaleCustomResource, depends_on_of
+from .kube import TailscaleCustomResource, child_options
+
+# Tags apply only when the operator creates the devices (NOTES §7): a tag change must
+# replace the ProxyGroup (`spec.type` is immutable in the CRD; no replace needed there).
+REPLACE_ON_CHANGES = ("spec.tags",)
 
 
 class ApiServerProxyArgs(TypedDict):
@@ -40,8 +49,8 @@ def proxy_group_spec(args: ApiServerProxyArgs,
     }
 
 
-def random_suffixed_hostname(name: str, hostname: str,
-                             parent: pulumi.Resource) -> pulumi.Output[str]:
+def random_suffixed_hostname(name: str, hostname: str, parent: pulumi.Resource,
+                             opts: pulumi.ResourceOptions | None = None) -> pulumi.Output[str]:
     """`<hostname>-<suffix>`: a new stack draws a new suffix, an existing one keeps it."""
     # Imported here so that stacks without a suffix do not pay for pulumi_random.
     from pulumi_random import RandomString
@@ -49,7 +58,7 @@ def random_suffixed_hostname(name: str, hostname: str,
     suffix = RandomString(
         name, length=RANDOM_SUFFIX_LENGTH, lower=True, upper=False, numeric=True,
         special=False, keepers={"stack": pulumi.get_stack()},
-        opts=pulumi.ResourceOptions(parent=parent))
+        opts=child_options(parent, opts))
     return suffix.result.apply(lambda value: f"{hostname}-{value}")
 
 
@@ -76,26 +85,28 @@ class ApiServerProxy(pulumi.ComponentResource):
         check.one_of("hostname_suffix", suffix, ("", "none", "random"))
         random_suffix = suffix == "random" and bool(args.get("high_availability"))
         hostname_arg = args.get("hostname")
-        if (random_suffix and isinstance(hostname_arg, str)
-                and len(hostname_arg) > SUFFIXED_HOSTNAME_MAX):
+        limit = SUFFIXED_HOSTNAME_MAX if random_suffix else PROXY_GROUP_NAME_MAX
+        if (args.get("high_availability") and isinstance(hostname_arg, str)
+                and len(hostname_arg) > limit):
+            added = (f"; the random suffix adds {RANDOM_SUFFIX_LENGTH + 1}"
+                     if random_suffix else "")
             check.problems.append(Problem(
-                "hostname", f"is {len(hostname_arg)} characters; the random suffix adds "
-                f"{RANDOM_SUFFIX_LENGTH + 1} and a hostname has at most 63.",
-                f"use at most {SUFFIXED_HOSTNAME_MAX} characters."))
+                "hostname", f"is {len(hostname_arg)} characters{added}, and "
+                f"{PROXY_GROUP_NAME_REASON}.",
+                f"use at most {limit} characters."))
         raise_for_problems(check.problems, "ApiServerProxy")
         super().__init__("tailscale-cluster-access:index:ApiServerProxy", name, None, opts)
         hostname = args["hostname"]
         domain = args.get("tailnet_domain", "")
         host: pulumi.Input[str] = hostname
         if random_suffix:
-            host = random_suffixed_hostname(f"{name}-hostname-suffix", hostname, self)
+            host = random_suffixed_hostname(f"{name}-hostname-suffix", hostname, self, opts)
         known_url: pulumi.Input[str] | None = f"https://{hostname}.{domain}" if domain else None
         if domain and random_suffix:
             known_url = pulumi.Output.from_input(host).apply(lambda h: f"https://{h}.{domain}")
         self.hostname = pulumi.Output.from_input(host)
         url: pulumi.Output[str | None]
         if args["high_availability"]:
-            after = depends_on_of(opts)
             proxy_group = TailscaleCustomResource(
                 f"{name}-proxy-group",
                 kind="ProxyGroup",
@@ -103,9 +114,8 @@ class ApiServerProxy(pulumi.ComponentResource):
                           # Pulumi waits until the operator reports the proxies ready.
                           "annotations": {"pulumi.com/waitFor": "condition=ProxyGroupReady"}},
                 spec=proxy_group_spec(args, host),
-                opts=pulumi.ResourceOptions(parent=self, depends_on=after,
-                                            replace_on_changes=["spec.type"],
-                                            delete_before_replace=True),
+                opts=child_options(self, opts, replace_on_changes=list(REPLACE_ON_CHANGES),
+                                   delete_before_replace=True),
             )
             self.proxy_group = proxy_group
             url = (pulumi.Output.from_input(known_url) if known_url else

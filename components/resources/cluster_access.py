@@ -23,6 +23,7 @@ from ..core.spec import (
 )
 from .api_server_proxy import ApiServerProxy
 from .errors import invalid_args
+from .kube import child_options
 from .operator import TailscaleOperator
 from .role_bindings import RBAC_API_GROUP, ClusterRoleBindings, RoleBindingArgs
 from .session_recorder import S3StorageArgs, SessionRecorder
@@ -96,6 +97,9 @@ class PolicyArgs(TypedDict):
     """Write the tailnet policy file (default true); false exports only the fragment."""
     base: NotRequired[str]
     """Path (relative to the project root) of a HuJSON file with the rest of the policy."""
+    base_text: NotRequired[str]
+    """The rest of the policy as HuJSON text (e.g. `tailscale.get_acl().hujson`); instead of
+    `base`."""
     adopt_existing: NotRequired[bool]
     """Overwrite a policy Pulumi did not create yet; export it into `base` first."""
     network_rules: NotRequired[str]
@@ -202,7 +206,7 @@ class SecureClusterAccess(pulumi.ComponentResource):
     def _create(self, name: str, plan: ClusterPlan, opts: pulumi.ResourceOptions | None) -> None:
         super().__init__("tailscale-cluster-access:index:SecureClusterAccess", name, None, opts)
         self.plan = plan
-        self._build(name, plan)
+        self._build(name, plan, opts)
         self.register_outputs(
             {
                 "proxy_hostname": self.proxy_hostname,
@@ -214,9 +218,11 @@ class SecureClusterAccess(pulumi.ComponentResource):
             }
         )
 
-    def _build(self, name: str, plan: ClusterPlan) -> None:
+    def _build(self, name: str, plan: ClusterPlan, opts: pulumi.ResourceOptions | None) -> None:
         spec = plan.spec
-        child = pulumi.ResourceOptions(parent=self)
+        # depends_on, retain_on_delete and custom_timeouts reach every resource (Pulumi passes
+        # only protect and providers from a component to its children).
+        child = child_options(self, opts)
 
         after_policy: list[pulumi.Resource] = []
         if spec.policy.manage:
@@ -245,7 +251,7 @@ class SecureClusterAccess(pulumi.ComponentResource):
         self.operator = TailscaleOperator(
             f"{name}-operator",
             operator_args,  # type: ignore[arg-type]
-            opts=pulumi.ResourceOptions(parent=self, depends_on=after_policy),
+            opts=child_options(self, opts, depends_on=after_policy),
         )
         after_release: list[pulumi.Resource] = [self.operator.release]
 
@@ -261,7 +267,7 @@ class SecureClusterAccess(pulumi.ComponentResource):
                 "tailnet_domain": spec.tailnet_domain,
                 "hostname_suffix": spec.proxy.hostname_suffix,
             },
-            opts=pulumi.ResourceOptions(parent=self, depends_on=after_release),
+            opts=child_options(self, opts, depends_on=after_release),
         )
 
         if spec.session_recording.enabled:
@@ -276,7 +282,7 @@ class SecureClusterAccess(pulumi.ComponentResource):
             self.session_recorder = SessionRecorder(
                 f"{name}-recorder",
                 recorder_args,  # type: ignore[arg-type]
-                opts=pulumi.ResourceOptions(parent=self, depends_on=after_release),
+                opts=child_options(self, opts, depends_on=after_release),
             )
 
         if spec.role_bindings:

@@ -11,10 +11,32 @@ TAILSCALE_API_VERSION = "tailscale.com/v1alpha1"
 def depends_on_of(opts: pulumi.ResourceOptions | None) -> list[pulumi.Resource] | None:
     """The resources a component was told to wait for, for the children that must wait too
     (Pulumi does not pass a component's depends_on on to its children)."""
-    if opts is None or not isinstance(opts.depends_on, list):
+    if opts is None or opts.depends_on is None:
+        return None
+    if isinstance(opts.depends_on, pulumi.Resource):
+        return [opts.depends_on]
+    if not isinstance(opts.depends_on, list):
         return None
     return [dependency for dependency in opts.depends_on
             if isinstance(dependency, pulumi.Resource)]
+
+
+def child_options(parent: pulumi.Resource, opts: pulumi.ResourceOptions | None,
+                  **options: Any) -> pulumi.ResourceOptions:
+    """Options of a component's child: `parent`, plus what Pulumi does not pass from a
+    component to its children by itself: the component's `depends_on` (added to the child's
+    own), `retain_on_delete` and `custom_timeouts` (the child's own win). `protect` and
+    `providers` flow through `parent`."""
+    own = list(options.pop("depends_on", None) or [])
+    after = [*(depends_on_of(opts) or []), *own]
+    inherited: dict[str, Any] = {}
+    if opts is not None:
+        if opts.retain_on_delete is not None:
+            inherited["retain_on_delete"] = opts.retain_on_delete
+        if opts.custom_timeouts is not None:
+            inherited["custom_timeouts"] = opts.custom_timeouts
+    return pulumi.ResourceOptions(parent=parent, depends_on=after or None,
+                                  **{**inherited, **options})
 
 
 class TailscaleCustomResource(pulumi.CustomResource):

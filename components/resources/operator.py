@@ -23,8 +23,11 @@ from ..core.spec import (
     OAuthSettings,
 )
 from .errors import raise_for_problems
-from .kube import depends_on_of
+from .existing import existing_object_hooks
+from .kube import child_options
 from .secrets import as_secret
+
+OAUTH_CLIENT_ANNOTATION = "tailscale-cluster-access/oauth-client-id"
 
 
 class TailscaleOperatorArgs(TypedDict):
@@ -55,19 +58,26 @@ class TailscaleOperatorArgs(TypedDict):
 
 
 def helm_values(args: TailscaleOperatorArgs,
-                oauth: dict[str, pulumi.Input[str]] | None = None) -> dict[str, Any]:
+                oauth: dict[str, pulumi.Input[str]] | None = None,
+                client_id: pulumi.Input[str] | None = None) -> dict[str, Any]:
     """Chart values. The OAuth credentials are mounted from a Secret, never passed as values;
-    with workload identity (`oauth` = clientId and audience) nothing secret exists."""
+    with workload identity (`oauth` = clientId and audience) nothing secret exists.
+
+    `client_id` (not secret) becomes a pod annotation: the operator reads its credentials only
+    at start, so new credentials (a rotated OAuth client has a new ID) must restart its pod."""
     credentials: dict[str, Any] = (
         {"oauth": oauth} if oauth is not None
         else {"oauthSecretVolume": {"secret": {"secretName": OAUTH_SECRET_NAME}}})
+    operator_config: dict[str, Any] = {
+        "defaultTags": [args["operator_tag"]],
+        "hostname": args["hostname"],
+    }
+    if client_id is not None:
+        operator_config["podAnnotations"] = {OAUTH_CLIENT_ANNOTATION: client_id}
     return {
         "installCRDs": True,
         **credentials,
-        "operatorConfig": {
-            "defaultTags": [args["operator_tag"]],
-            "hostname": args["hostname"],
-        },
+        "operatorConfig": operator_config,
         # The chart takes proxy tags as one comma-separated string.
         "proxyConfig": {"defaultTags": args["proxy_tag"]},
         "apiServerProxyConfig": {
@@ -137,12 +147,11 @@ class TailscaleOperator(pulumi.ComponentResource):
         raise_for_problems(check.problems, "TailscaleOperator")
         super().__init__("tailscale-cluster-access:index:TailscaleOperator", name, None, opts)
         # The OAuth client can only carry tags that already exist in the policy.
-        after = depends_on_of(opts)
 
         namespace = core.Namespace(
             f"{name}-namespace",
             metadata={"name": args["namespace"]},
-            opts=pulumi.ResourceOptions(parent=self, depends_on=after),
+            opts=child_options(self, opts, hooks=existing_object_hooks(f"{name}-namespace")),
         )
         self.oauth_secret: core.Secret | None = None
         self.federated_identity: tailscale.FederatedIdentity | None = None
@@ -160,7 +169,7 @@ class TailscaleOperator(pulumi.ComponentResource):
                 scopes=list(OAUTH_SCOPES),
                 tags=[args["operator_tag"]],
                 audience=audience,
-                opts=pulumi.ResourceOptions(parent=self, depends_on=after),
+                opts=child_options(self, opts),
             )
             self.federated_identity = identity
             client_id = identity.id
@@ -176,9 +185,7 @@ class TailscaleOperator(pulumi.ComponentResource):
                     description=description,
                     scopes=list(OAUTH_SCOPES),
                     tags=[args["operator_tag"]],
-                    opts=pulumi.ResourceOptions(
-                        parent=self, depends_on=after, additional_secret_outputs=["key"]
-                    ),
+                    opts=child_options(self, opts, additional_secret_outputs=["key"]),
                 )
                 client_id = client.id
                 client_secret = pulumi.Output.secret(client.key)
@@ -187,9 +194,10 @@ class TailscaleOperator(pulumi.ComponentResource):
                 metadata={"name": OAUTH_SECRET_NAME, "namespace": args["namespace"]},
                 type="Opaque",
                 string_data=dict(zip(OAUTH_SECRET_KEYS, (client_id, client_secret), strict=True)),
-                opts=pulumi.ResourceOptions(
-                    parent=self,
+                opts=child_options(
+                    self, opts,
                     depends_on=[namespace],
+                    hooks=existing_object_hooks(f"{name}-oauth"),
                     additional_secret_outputs=["stringData", "data"],
                 ),
             )
@@ -201,8 +209,13 @@ class TailscaleOperator(pulumi.ComponentResource):
             version=args["chart_version"],
             repository_opts={"repo": HELM_REPOSITORY},
             namespace=args["namespace"],
-            values=helm_values(args, oauth_values),
-            opts=pulumi.ResourceOptions(parent=self, depends_on=release_after),
+            values=helm_values(args, oauth_values, client_id),
+            # A namespace change replaces the release; the chart's cluster-scoped objects
+            # (CRDs, ClusterRoles, IngressClass) would clash with a second release created
+            # first, so the old one goes before the new one comes (NOTES §7).
+            opts=child_options(self, opts, depends_on=release_after,
+                               delete_before_replace=True,
+                               hooks=existing_object_hooks(f"{name}-release")),
         )
         self.release = release
         self.oauth_client_id = pulumi.Output.from_input(client_id).apply(_or_empty)

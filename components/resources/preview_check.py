@@ -19,11 +19,13 @@ admin console after `policy.base` was exported would be deleted silently ("drift
 """
 
 import os
+from typing import Any, cast
 
 import pulumi
 
 from ..core.policy import hujson
-from ..core.policy.drift import lost_entries
+from ..core.policy.drift import lost_items
+from ..core.policy.ownership import digest, marked_digests
 from ..core.tailscale_api import (
     CONFIG_ENV,
     ApiError,
@@ -105,7 +107,13 @@ def _drift_failure(policy_text: str, settings: ApiSettings, authorization: str,
         # Tailscale's verdict reports this one; there is nothing to compare.
         pulumi.log.warn(f"{DRIFT_SKIPPED}: {error}", resource=resource)
         return ""
-    lost = lost_entries(live, written)
+    owned = marked_digests(live_policy.hujson)
+    own = [text for item, text in lost_items(live, written) if digest(item) in owned]
+    lost = [text for item, text in lost_items(live, written) if digest(item) not in owned]
+    if own:
+        pulumi.log.info(f"The write replaces {len(own)} entr{'y' if len(own) == 1 else 'ies'} "
+                        "this stack wrote last time (its ownership marker lists them):\n"
+                        f"{_listing(own)}", resource=resource)
     if not lost:
         pulumi.log.info("The written policy keeps every entry of the live policy "
                         f"(tailnet {settings.tailnet!r}).", resource=resource)
@@ -120,15 +128,59 @@ def _drift_failure(policy_text: str, settings: ApiSettings, authorization: str,
             "run.")
 
 
-def check_policy_at_preview(policy_text: str, resource: pulumi.Resource | None) -> None:
+# Provider inputs (Pulumi config key -> tailscale.Provider output property).
+PROVIDER_PROPERTIES = {"apiKey": "api_key", "oauthClientId": "oauth_client_id",
+                       "oauthClientSecret": "oauth_client_secret", "tailnet": "tailnet",
+                       "baseUrl": "base_url", "identityToken": "identity_token"}
+_CREDENTIAL_KEYS = ("apiKey", "oauthClientId", "oauthClientSecret", "identityToken")
+
+
+def _credentials_given(values: dict[str, str | None]) -> bool:
+    return any(values.get(key) for key in _CREDENTIAL_KEYS) or any(
+        os.environ.get(variable) for key in _CREDENTIAL_KEYS for variable in CONFIG_ENV[key])
+
+
+def check_policy_at_preview(policy_text: str, resource: pulumi.Resource | None,
+                            provider: pulumi.ProviderResource | None = None) -> None:
     """Fail the preview when Tailscale rejects `policy_text` (the complete policy file) or
-    when writing it would lose entries of the live policy."""
+    when writing it would lose entries of the live policy.
+
+    With an explicit `tailscale.Provider` (the one the Acl is written with), its inputs are
+    the settings (unset ones fall back to the environment, as the provider does); the
+    default provider's `tailscale:*` config is then not used."""
     if not pulumi.runtime.is_dry_run():
         return
-    settings, reason = settings_from(os.environ, _config_values())
+    if provider is None:
+        _check_with(policy_text, resource, _config_values())
+        return
+    known = {key: getattr(provider, attribute, None)
+             for key, attribute in PROVIDER_PROPERTIES.items()}
+    present = {key: value for key, value in known.items() if value is not None}
+    if not present:
+        _check_with(policy_text, resource, dict.fromkeys(CONFIG_ENV))
+        return
+    # Unset provider inputs stay unknown in a preview: use the known ones only.
+    pulumi.Output.from_input(cast(Any, _known_values(present))).apply(lambda values: _check_with(
+        policy_text, resource, {key: (values.get(key) or None) for key in CONFIG_ENV}))
+
+
+async def _known_values(outputs: dict[str, pulumi.Output[Any]]) -> dict[str, Any]:
+    values: dict[str, Any] = {}
+    for key, output in outputs.items():
+        if await output.is_known():
+            values[key] = await output.future()
+    return values
+
+
+def _check_with(policy_text: str, resource: pulumi.Resource | None,
+                values: dict[str, str | None]) -> None:
+    settings, reason = settings_from(os.environ, values)
     if settings is None:
-        pulumi.log.info(f"{SKIPPED}: {reason}.", resource=resource)
-        pulumi.log.info(f"{DRIFT_SKIPPED}: {reason}.", resource=resource)
+        # No credentials at all is a normal offline preview; credentials that cannot be used
+        # are a mistake to point out.
+        log = pulumi.log.warn if _credentials_given(values) else pulumi.log.info
+        log(f"{SKIPPED}: {reason}.", resource=resource)
+        log(f"{DRIFT_SKIPPED}: {reason}.", resource=resource)
         return
     try:
         authorization = authorization_header(settings)

@@ -9,6 +9,7 @@ from pulumi_kubernetes.rbac import v1 as rbac
 from ..core.config import check_role_bindings, snake_key_path
 from ..core.spec import RoleBinding
 from .errors import raise_for_problems
+from .kube import child_options
 
 RBAC_API_GROUP = "rbac.authorization.k8s.io"
 
@@ -50,7 +51,7 @@ class ClusterRoleBindings(pulumi.ComponentResource):
                 subjects=[{"kind": "Group", "name": binding.group, "apiGroup": RBAC_API_GROUP}],
                 role_ref={"kind": "ClusterRole", "name": binding.cluster_role,
                           "apiGroup": RBAC_API_GROUP},
-                opts=pulumi.ResourceOptions(parent=self),
+                opts=child_options(self, opts),
             )
             names.append(binding.name)
         self.names = pulumi.Output.from_input(names)

@@ -9,7 +9,7 @@ from ..core.config import ArgChecker
 from ..core.problems import Problem
 from ..core.secret_keys import S3_SECRET_KEYS
 from .errors import raise_for_problems
-from .kube import TailscaleCustomResource, depends_on_of
+from .kube import TailscaleCustomResource, child_options
 from .secrets import as_secret
 
 
@@ -81,7 +81,7 @@ class SessionRecorder(pulumi.ComponentResource):
                                               "and secret_access_key."))
         raise_for_problems(check.problems, "SessionRecorder")
         super().__init__("tailscale-cluster-access:index:SessionRecorder", name, None, opts)
-        after = depends_on_of(opts) or []
+        after: list[pulumi.Resource] = []
         recorder_name = args.get("recorder_name", "recorder")
         s3 = args.get("s3")
         credentials_secret = ""
@@ -94,8 +94,8 @@ class SessionRecorder(pulumi.ComponentResource):
                 string_data=dict(zip(S3_SECRET_KEYS,
                                      (as_secret(s3.get("access_key_id")),
                                       as_secret(s3.get("secret_access_key"))), strict=True)),
-                opts=pulumi.ResourceOptions(parent=self, depends_on=after or None,
-                                            additional_secret_outputs=["stringData", "data"]),
+                opts=child_options(self, opts,
+                                   additional_secret_outputs=["stringData", "data"]),
             )
             after = [*after, secret]
         TailscaleCustomResource(
@@ -104,7 +104,9 @@ class SessionRecorder(pulumi.ComponentResource):
             metadata={"name": recorder_name,
                       "annotations": {"pulumi.com/waitFor": "condition=RecorderReady"}},
             spec=recorder_spec(args, credentials_secret),
-            opts=pulumi.ResourceOptions(parent=self, depends_on=after or None),
+            opts=child_options(self, opts, depends_on=after,
+                               # Tags apply only when the operator creates the device.
+                               replace_on_changes=["spec.tags"], delete_before_replace=True),
         )
         self.recorder_name = pulumi.Output.from_input(recorder_name)
         self.register_outputs({"recorder_name": self.recorder_name})

@@ -11,7 +11,9 @@ from pulumi.runtime.settings import monitor_supports_feature
 
 from ..core.policy import hujson
 from ..core.policy.merge import MergeError, merge_policies
+from ..core.policy.ownership import owned_digests, with_ownership_marker
 from .errors import InvalidArgs
+from .kube import child_options
 from .preview_check import check_policy_at_preview
 
 ADOPT_HELP = (
@@ -43,7 +45,8 @@ def render_policy(base_text: str, fragments: Sequence[tuple[str, str]],
     base = hujson.parse(base_text, base_source) if base_text.strip() else None
     parsed = [(name, hujson.parse(text, name).data) for name, text in fragments]
     merged = merge_policies(base.data if base else {}, parsed)
-    return (base or hujson.PolicyDocument({})).dumps(merged)
+    rendered = (base or hujson.PolicyDocument({})).dumps(merged)
+    return with_ownership_marker(rendered, owned_digests(merged, base.data if base else None))
 
 
 def _is_precondition_failure(error: str) -> bool:
@@ -101,7 +104,6 @@ class TailnetPolicy(pulumi.ComponentResource):
                 text = render_policy(base_text, named([str(f) for f in texts]))
             except (hujson.HujsonError, MergeError) as error:
                 raise InvalidArgs(f"TailnetPolicy {name!r}: {error}") from None
-            check_policy_at_preview(text, None)
             return text
 
         rendered: pulumi.Input[str]
@@ -117,7 +119,6 @@ class TailnetPolicy(pulumi.ComponentResource):
     def from_rendered(cls, name: str, policy: str, *, adopt_existing: bool = False,
                       opts: pulumi.ResourceOptions | None = None) -> "TailnetPolicy":
         """The component for a policy already merged and validated (by `plan_cluster`)."""
-        check_policy_at_preview(policy, None)
         component = cls.__new__(cls)
         component._create(name, policy, adopt_existing, opts)
         return component
@@ -125,12 +126,21 @@ class TailnetPolicy(pulumi.ComponentResource):
     def _create(self, name: str, rendered: pulumi.Input[str], adopt_existing: bool,
                 opts: pulumi.ResourceOptions | None) -> None:
         super().__init__("tailscale-cluster-access:index:TailnetPolicy", name, None, opts)
+        # The provider the Acl is written with (opts.provider/providers here or on a parent).
+        provider = self.get_provider("tailscale:index/acl:Acl")
+
+        def check(text: str) -> str:
+            check_policy_at_preview(text, None, provider)
+            return text
+
+        rendered = (check(rendered) if isinstance(rendered, str)
+                    else pulumi.Output.all(rendered).apply(lambda texts: check(texts[0])))
         acl = tailscale.Acl(
             f"{name}-acl",
             acl=rendered,
             overwrite_existing_content=adopt_existing,
             reset_acl_on_destroy=False,
-            opts=pulumi.ResourceOptions(parent=self, hooks=_adoption_hooks(name)),
+            opts=child_options(self, opts, hooks=_adoption_hooks(name)),
         )
         self.acl = acl
         self.policy = pulumi.Output.from_input(rendered)

@@ -159,11 +159,22 @@ def test_hostname_suffix_needs_the_proxy_group_and_room() -> None:
         ("proxy.hostnameSuffix", "only applies to the high-availability ProxyGroup.")]
 
     ha = {"highAvailability": True, "hostnameSuffix": "random"}
-    assert parse_spec(cluster_config("a" * 56, proxy=ha)).proxy.hostname_suffix == "random"
+    assert parse_spec(cluster_config("a" * 45, proxy=ha)).proxy.hostname_suffix == "random"
     with pytest.raises(InvalidConfig) as caught:
-        parse_spec(cluster_config("a" * 57, proxy=ha))
+        parse_spec(cluster_config("a" * 46, proxy=ha))
     (problem,) = caught.value.problems
-    assert problem.key == "cluster" and "57 characters" in problem.message
+    assert problem.key == "cluster" and "46 characters" in problem.message
+    assert "kubernetes#64023" in problem.message and "at most 45" in str(problem.fix)
+
+
+def test_proxy_group_name_stays_within_52_characters() -> None:
+    ha = {"highAvailability": True}
+    assert parse_spec(cluster_config("gpu", proxy={**ha, "hostname": "b" * 52}))
+    with pytest.raises(InvalidConfig) as caught:
+        parse_spec(cluster_config("gpu", proxy={**ha, "hostname": "b" * 53}))
+    (problem,) = caught.value.problems
+    assert problem.key == "proxy.hostname" and "controller-revision-hash" in problem.message
+    assert "kubernetes#64023" in problem.message
     with pytest.raises(InvalidConfig) as caught:
         parse_spec(cluster_config("gpu", proxy={**ha, "hostname": "b" * 60}))
     assert [p.key for p in caught.value.problems] == ["proxy.hostname"]
@@ -201,7 +212,7 @@ def test_random_suffix_is_stable_per_stack_and_names_the_proxy_group(tmp_path: P
     group = run.one(PROXY_GROUP)
     assert group.inputs["metadata"]["name"] == "gpu-pr-7-k3x9qa"
     assert group.inputs["spec"]["kubeAPIServer"]["hostname"] == "gpu-pr-7-k3x9qa"
-    assert DNS_LABEL_RE.match("a" * 56 + "-k3x9qa")
+    assert DNS_LABEL_RE.match("a" * 45 + "-k3x9qa")
     assert random.urn in group.dependencies
     assert run.outputs == {
         "hostname": "gpu-pr-7-k3x9qa",

@@ -34,7 +34,7 @@ from tailscale_cluster_access.core.tailscale_api import (
     settings_from,
     validate_policy,
 )
-from tailscale_cluster_access.offline import ProgramRun, run_program
+from tailscale_cluster_access.offline import PreviewMocks, ProgramRun, run_program
 from tailscale_cluster_access.resources.preview_check import (
     DRIFT_FIX,
     DRIFT_SKIPPED,
@@ -681,3 +681,139 @@ def test_a_failed_token_request_warns_for_both_checks_and_continues(
     for skipped in (SKIPPED, DRIFT_SKIPPED):
         assert any(text.startswith(skipped) and "HTTP 401" in text for text in warnings)
     assert not any("tskey-client-wrong" in text for text in warnings)
+
+
+# --- the drift check across two runs: the stack's own changes are not drift ----------------
+
+
+def written_by(config: dict[str, Any]) -> str:
+    """The policy text the first run (an update) writes: what the live policy then is."""
+    return run_config(config, stack="dev", preview=False).one(ACL_TYPE).inputs["acl"]
+
+
+def second_preview(fake: FakeTailscale, monkeypatch: pytest.MonkeyPatch, live: str,
+                   config: dict[str, Any]) -> ProgramRun:
+    use_fake(monkeypatch, fake)
+    fake.live_policy = live
+    return run_config(config, stack="dev")
+
+
+def test_written_policy_records_what_the_stack_owns(tmp_path: Path) -> None:
+    from tailscale_cluster_access.core.policy.ownership import MARKER, marked_digests
+    written = written_by(with_base(tmp_path))
+    assert written.startswith(MARKER)
+    assert written.count(MARKER) >= 1 and marked_digests(written)
+    assert "alice@example.com" not in written.split("{", 1)[0]  # digests reveal nothing
+
+
+@pytest.mark.parametrize("change", ["group member", "access rule removed"])
+def test_own_change_since_the_last_write_passes(
+        fake: FakeTailscale, monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+        info_messages: None, change: str) -> None:
+    first = with_base(tmp_path)
+    live = written_by(first)
+    second = dict(first)
+    if change == "group member":
+        second["groups"] = {**first["groups"], "group:ml-readers": ["erin@example.com"]}
+    else:
+        second["access"] = first["access"][:1]
+        second["groups"] = {"group:ml-engineers": first["groups"]["group:ml-engineers"]}
+    run = second_preview(fake, monkeypatch, live, second)
+    written = run.one(ACL_TYPE).inputs["acl"]
+    assert written != live
+    assert any("this stack wrote last time" in text for _, text in run.messages)
+
+
+def test_foreign_edit_next_to_own_changes_still_fails(
+        fake: FakeTailscale, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    first = with_base(tmp_path)
+    live = written_by(first).replace('"acls": [', f'"acls": [\n{ADDED_RULE},', 1)
+    second = {**first, "groups": {**first["groups"], "group:ml-readers": ["erin@example.com"]}}
+    with pytest.raises(Exception) as caught:
+        second_preview(fake, monkeypatch, live, second)
+    message = str(caught.value)
+    assert f"  - acls: {ADDED_RULE}\n" in message
+    assert "delete or change 1 entry" in message  # the own group change is not listed
+
+
+def test_own_entry_edited_in_the_console_is_drift(
+        fake: FakeTailscale, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    first = with_base(tmp_path)
+    live = written_by(first).replace('"bob@example.com"', '"mallory@example.com"')
+    assert "mallory" in live
+    with pytest.raises(Exception, match=r"mallory@example\.com"):
+        second_preview(fake, monkeypatch, live, first)
+
+
+def test_fleet_pending_cluster_becoming_a_member_is_an_own_change() -> None:
+    from tailscale_cluster_access.core.fleet import pending_fragment
+    from tailscale_cluster_access.core.policy.drift import lost_items
+    from tailscale_cluster_access.core.policy.ownership import digest, marked_digests
+    from tailscale_cluster_access.resources.tailnet_policy import render_policy
+    pending = hujson.dumps(pending_fragment("gpu-east"))
+    member = hujson.dumps({"tagOwners": {"tag:k8s-operator-gpu-east": []},
+                           "grants": [{"src": ["group:ml"], "dst": ["tag:k8s-gpu-east"],
+                                       "ip": ["tcp:443"]}]})
+    live = render_policy(EXPORTED, [("pending cluster gpu-east", pending)])
+    written = render_policy(EXPORTED, [("gpu-east", member)])
+    lost = lost_items(hujson.parse(live).data, hujson.parse(written).data)
+    assert lost and all(digest(item) in marked_digests(live) for item, _ in lost)
+    foreign = hujson.parse(live).data
+    foreign["groups"]["group:sre"] = ["mallory@example.com"]
+    assert [text for item, text in lost_items(foreign, hujson.parse(written).data)
+            if digest(item) not in marked_digests(live)]
+
+
+# --- an explicit tailscale.Provider, and unusable credentials -------------------------------
+
+PROVIDER_PROGRAM = """
+import pulumi
+import pulumi_tailscale as tailscale
+from tailscale_cluster_access import TailnetPolicy
+
+provider = tailscale.Provider("ts", api_key={api_key!r}, base_url={base_url!r})
+TailnetPolicy("p", {{"base": "{{}}", "fragments": [{policy!r}]}},
+              opts=pulumi.ResourceOptions(providers=[provider]))
+"""
+
+
+class ProviderEchoMocks(PreviewMocks):
+    """A provider resource's outputs are its inputs (as the engine reports them)."""
+
+    def new_resource(self, args: Any) -> tuple[str | None, dict[str, Any]]:
+        if args.typ.startswith("pulumi:providers:"):
+            return f"{args.name}_id", dict(args.inputs)
+        return super().new_resource(args)
+
+
+def provider_program(tmp_path: Path, fake: FakeTailscale, api_key: str = API_KEY) -> Path:
+    program = tmp_path / "__main__.py"
+    program.write_text(PROVIDER_PROGRAM.format(api_key=api_key, base_url=fake.base_url,
+                                               policy=POLICY))
+    return program
+
+
+def test_explicit_provider_credentials_are_used(fake: FakeTailscale, tmp_path: Path) -> None:
+    # No credentials in the environment or config: only the provider's inputs.
+    run_program(provider_program(tmp_path, fake), project="p", stack_name="s", config={},
+                program_mocks=ProviderEchoMocks())
+    (request,) = fake.validate_paths()
+    assert request.headers["Authorization"].startswith("Basic ")
+    assert fake.policy_reads()
+
+
+def test_explicit_provider_rejection_fails_the_preview(fake: FakeTailscale,
+                                                        tmp_path: Path) -> None:
+    fake.reply = lambda body: (400, {"message": "rejected by the fake"})
+    with pytest.raises(Exception, match="rejected by the fake"):
+        run_program(provider_program(tmp_path, fake), project="p", stack_name="s", config={},
+                    program_mocks=ProviderEchoMocks())
+
+
+def test_unusable_credentials_warn(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TAILSCALE_API_KEY", API_KEY)
+    monkeypatch.setenv("TAILSCALE_OAUTH_CLIENT_ID", CLIENT_ID)
+    monkeypatch.setenv("TAILSCALE_OAUTH_CLIENT_SECRET", CLIENT_SECRET)
+    run = run_config(stack_config("dev"), stack="dev")
+    warnings = [text for level, text in run.messages if level == "warning"]
+    assert any(text.startswith(SKIPPED) and "conflicting" in text for text in warnings)

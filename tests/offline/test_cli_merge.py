@@ -61,7 +61,10 @@ def test_merge_prints_what_the_stack_would_write(tmp_path: Path) -> None:
     # Same result as the TailnetPolicy component renders.
     assert out == render_policy(BASE, [("a", TEAM_A), ("b", TEAM_B)])
     merged = hujson.parse(out)
-    assert merged.header == ["// Tailnet policy of example.com: owned by the platform team."]
+    # The ownership record for the drift check comes first, then the base's own header.
+    assert all(line.startswith("// tailscale-cluster-access owns:")
+               for line in merged.header[:-1])
+    assert merged.header[-1] == "// Tailnet policy of example.com: owned by the platform team."
     assert merged.comments["acls"] == ["// Admins reach everything."]
     assert list(merged.data["groups"]) == ["group:platform", "group:ml-engineers",
                                            "group:ml-readers"]

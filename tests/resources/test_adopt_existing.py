@@ -61,3 +61,40 @@ def test_the_hook_explains_the_refusal(caplog: pytest.LogCaptureFixture) -> None
         assert explain_adoption_failure(failed_create("401 Unauthorized")) is False
     assert [record.getMessage() for record in caplog.records] == [ADOPT_HELP]
     assert "policy.adoptExisting: true" in ADOPT_HELP and "policy.base" in ADOPT_HELP
+
+
+def test_operator_objects_carry_the_existing_object_hook() -> None:
+    run = run_config(stack_config("dev"), preview=False)
+    for type_token, suffix in (("kubernetes:core/v1:Namespace", "namespace"),
+                               ("kubernetes:core/v1:Secret", "oauth"),
+                               ("kubernetes:helm.sh/v3:Release", "release")):
+        hooks = run.one(type_token).options["onErrorHooks"]
+        assert hooks == [f"gpu-dev-operator-{suffix}-explain-existing"]
+
+
+def test_existing_operator_objects_are_named_with_the_import_command(
+        caplog: pytest.LogCaptureFixture) -> None:
+    from tailscale_cluster_access.resources.existing import explain_existing_object
+    logger = logging.getLogger("existing-test")
+    monitor = RecordingMonitor(PreviewMocks())
+    pulumi.runtime.set_mocks(
+        monitor.mocks, project="p", stack="s", preview=False, logger=logger, monitor=monitor
+    )
+
+    def failed_create(type_token: str, inputs: dict[str, Any], error: str) -> ErrorHookArgs:
+        return ErrorHookArgs(urn="urn:x", id="", name="gpu-dev-operator-release",
+                             type=type_token, new_inputs=inputs, failed_operation="create",
+                             errors=[error])
+
+    with caplog.at_level(logging.ERROR, logger="existing-test"):
+        assert explain_existing_object(failed_create(
+            "kubernetes:helm.sh/v3:Release", {"name": "tailscale-operator",
+                                              "namespace": "tailscale"},
+            "cannot re-use a name that is still in use")) is False
+        assert explain_existing_object(failed_create(
+            "kubernetes:core/v1:Namespace", {"metadata": {"name": "tailscale"}},
+            "connection refused")) is False
+    (message,) = [record.getMessage() for record in caplog.records]
+    assert "'tailscale/tailscale-operator' already exists" in message
+    assert ("pulumi import 'kubernetes:helm.sh/v3:Release' 'gpu-dev-operator-release' "
+            "'tailscale/tailscale-operator'") in message

@@ -107,6 +107,17 @@ CASES: list[tuple[str, Callable[[], object], list[str]]] = [
         ["args.hostname", "args.replicas", "args.tags[0]"],
     ),
     (
+        "ProxyGroup name over 52 characters (kubernetes#64023)",
+        lambda: ApiServerProxy("p", {"high_availability": True, "hostname": "a" * 53}),
+        ["args.hostname"],
+    ),
+    (
+        "ProxyGroup name over 45 characters with the random suffix",
+        lambda: ApiServerProxy("p", {"high_availability": True, "hostname": "a" * 46,
+                                     "hostname_suffix": "random"}),
+        ["args.hostname"],
+    ),
+    (
         "recorder replicas without S3",
         lambda: SessionRecorder(
             "r", {"namespace": "tailscale", "tags": ["tag:tsrecorder"], "replicas": 2}

@@ -103,7 +103,7 @@ def test_dependency_order(run_stack: Callable[..., ProgramRun], stack: str) -> N
 
 def test_proxy_group_type_change_replaces_it(run_stack: Callable[..., ProgramRun]) -> None:
     options = run_stack("staging").one(PROXY_GROUP).options
-    assert options["replaceOnChanges"] == ["spec.type"]
+    assert options["replaceOnChanges"] == ["spec.tags"]
     assert options["deleteBeforeReplace"] is True
 
 
@@ -168,10 +168,31 @@ def test_helm_release(run_stack: Callable[..., ProgramRun]) -> None:
     assert release["values"] == {
         "installCRDs": True,
         "oauthSecretVolume": {"secret": {"secretName": "operator-oauth"}},
-        "operatorConfig": {"defaultTags": ["tag:k8s-operator"], "hostname": "tailscale-operator"},
+        "operatorConfig": {"defaultTags": ["tag:k8s-operator"], "hostname": "tailscale-operator",
+                           # The created client's ID: unknown until it exists.
+                           "podAnnotations": {"tailscale-cluster-access/oauth-client-id":
+                                              release["values"]["operatorConfig"]
+                                              ["podAnnotations"]
+                                              ["tailscale-cluster-access/oauth-client-id"]}},
         "proxyConfig": {"defaultTags": "tag:k8s"},
         "apiServerProxyConfig": {"mode": "true", "allowImpersonation": "false"},
     }
+
+
+def test_new_oauth_credentials_restart_the_operator(
+        run_stack: Callable[..., ProgramRun]) -> None:
+    def annotations(client_id: str) -> dict[str, Any]:
+        run = run_stack("dev", {"oauth": {"clientId": client_id,
+                                          "clientSecret": f"tskey-client-{client_id}-s"}},
+                        secret_keys=["oauth"], preview=False)
+        return run.one(RELEASE).inputs["values"]["operatorConfig"]["podAnnotations"]
+
+    first, second = annotations("kFIRST"), annotations("kSECOND")
+    # The pod template changes with the credentials, so Kubernetes rolls the operator's pod;
+    # the annotation holds only the (public) client ID, never the secret.
+    assert first == {"tailscale-cluster-access/oauth-client-id": "kFIRST"}
+    assert second == {"tailscale-cluster-access/oauth-client-id": "kSECOND"}
+    assert "tskey" not in repr(first)
 
 
 def test_ha_release_turns_the_in_process_proxy_off(run_stack: Callable[..., ProgramRun]) -> None:
@@ -251,3 +272,13 @@ def test_policy_base_is_relative_to_the_project_root_not_the_working_directory(
     )
     run = run_program(project / "__main__.py", project="consumer", stack_name="dev", config={})
     assert '"group:finance": ["f@x.com"]' in run.one(ACL).inputs["acl"]
+
+
+def test_namespace_change_deletes_the_old_release_first(
+        run_stack: Callable[..., ProgramRun]) -> None:
+    first = run_stack("dev").one(RELEASE)
+    second = run_stack("dev", {"operator": {"namespace": "tailscale-b"}}).one(RELEASE)
+    # The helm provider replaces a release whose namespace changes (confirmed only by the
+    # real provider's diff); the clash-free order is delete-before-replace.
+    assert first.inputs["namespace"] != second.inputs["namespace"]
+    assert second.options.get("deleteBeforeReplace") is True

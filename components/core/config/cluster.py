@@ -10,6 +10,8 @@ from ..problems import Problem
 from ..spec import (
     BROKEN_CHART_VERSIONS,
     MIN_CHART_VERSION,
+    PROXY_GROUP_NAME_MAX,
+    PROXY_GROUP_NAME_REASON,
     RANDOM_SUFFIX_LENGTH,
     SUFFIXED_HOSTNAME_MAX,
     ClusterAccessSpec,
@@ -179,16 +181,20 @@ def read_tag_scheme(reader: ConfigReader) -> TagScheme:
 
 
 def check_hostnames(spec: ClusterAccessSpec) -> list[Problem]:
-    """A random suffix must still fit the ProxyGroup hostname into a DNS label."""
+    """The ProxyGroup name (its hostname) must stay within 52 characters, suffix included."""
     hostname = spec.proxy_group_hostname
-    if not (spec.proxy.hostname_suffix and spec.proxy.high_availability
-            and len(hostname) > SUFFIXED_HOSTNAME_MAX):
+    if not spec.proxy.high_availability:
         return []
+    suffixed = bool(spec.proxy.hostname_suffix)
+    limit = SUFFIXED_HOSTNAME_MAX if suffixed else PROXY_GROUP_NAME_MAX
+    if len(hostname) <= limit:
+        return []
+    extra = (f"; with proxy.hostnameSuffix: random it gets {RANDOM_SUFFIX_LENGTH + 1} more"
+             if suffixed else "")
     return [Problem("proxy.hostname" if spec.proxy.hostname else "cluster",
-                    f'"{hostname}" is {len(hostname)} characters; with proxy.hostnameSuffix: '
-                    f"random the ProxyGroup hostname gets {RANDOM_SUFFIX_LENGTH + 1} more and "
-                    "must stay within 63.",
-                    f"use at most {SUFFIXED_HOSTNAME_MAX} characters"
+                    f'"{hostname}" is {len(hostname)} characters{extra}, and '
+                    f"{PROXY_GROUP_NAME_REASON}.",
+                    f"use at most {limit} characters"
                     + ("." if spec.proxy.hostname else ", or set a shorter proxy.hostname."))]
 
 

@@ -12,6 +12,7 @@ from .reader import ConfigReader
 def read_policy(reader: ConfigReader) -> PolicySettings:
     manage = reader.boolean("manage", True)
     base = reader.string("base", "")
+    base_text = reader.string("baseText", "")
     adopt = reader.boolean("adoptExisting", False)
     rules = reader.string("networkRules", "acls")
     reader.finish()
@@ -22,6 +23,12 @@ def read_policy(reader: ConfigReader) -> PolicySettings:
             'use "acls" (like the guide) or "grants".',
         )
         rules = "acls"
+    if base and base_text:
+        reader.problem(
+            reader.key("baseText"),
+            "give the base policy as a file (policy.base) or as text (policy.baseText), "
+            "not both.",
+        )
     if adopt and not manage:
         reader.problem(
             reader.key("adoptExisting"),
@@ -30,6 +37,7 @@ def read_policy(reader: ConfigReader) -> PolicySettings:
     return PolicySettings(
         manage=manage,
         base=base,
+        base_text=base_text,
         adopt_existing=adopt,
         network_rules="grants" if rules == "grants" else "acls",
     )
@@ -38,7 +46,7 @@ def read_policy(reader: ConfigReader) -> PolicySettings:
 def check_base_policy(spec: ClusterAccessSpec, base: Mapping[str, Any]) -> list[Problem]:
     """A written policy needs a base; the base must be readable the way Tailscale reads it."""
     problems: list[Problem] = []
-    if spec.policy.manage and not spec.policy.base:
+    if spec.policy.manage and not spec.policy.base and not spec.policy.base_text:
         problems.append(Problem(
             "policy.base",
             "is required when the stack writes the tailnet policy (policy.manage: true): "

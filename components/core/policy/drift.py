@@ -30,10 +30,12 @@ from typing import Any, Final
 
 from .values import canonical, key_path, same_value, shown
 
-__all__ = ["lost_entries"]
+__all__ = ["lost_entries", "lost_items", "policy_items"]
 
 # Sections that are Go structs, not maps: their field names match case-insensitively.
 _STRUCT_SECTIONS: Final = frozenset({"autoapprovers", "derpmap"})
+# Sections whose items are compared as one whole value for ownership.
+_WHOLE_SECTIONS: Final = _STRUCT_SECTIONS
 _SHOW_MAX: Final = 200
 
 
@@ -80,11 +82,43 @@ def _changed(path: str, live: Any, written: Any) -> str:
     return f"{path}: {_show(live)} -> {_show(written)}"
 
 
-def _lost_list(path: str, live: list[Any], written: Any) -> Iterator[str]:
+def list_item(section: str, entry: Any) -> str:
+    """Identity of one entry of a list section (`section` folded to lower case)."""
+    return f"{section}[]{_entry_key(entry)}"
+
+
+def map_item(section: str, name: str, value: Any) -> str:
+    """Identity of one named entry of a map section, member lists as sets."""
+    if isinstance(value, list):
+        value = sorted(canonical(x) for x in value)
+    return f"{section}[{name}]{canonical(value)}"
+
+
+def section_item(section: str, value: Any) -> str:
+    """Identity of a whole section compared as one value (struct sections, scalars)."""
+    return f"{section}={canonical(value)}"
+
+
+def policy_items(policy: Mapping[str, Any]) -> set[str]:
+    """Every item of `policy` under the identities `lost_items` gives lost items."""
+    items: set[str] = set()
+    for lower, (_, value) in _fold(policy).items():
+        if isinstance(value, list):
+            items.update(list_item(lower, entry) for entry in value)
+        elif isinstance(value, Mapping) and lower not in _WHOLE_SECTIONS:
+            items.update(map_item(lower, name, member) for name, member in value.items())
+        else:
+            items.add(section_item(lower, value))
+    return items
+
+
+def _lost_list(path: str, live: list[Any], written: Any) -> Iterator[tuple[str, str]]:
+    lower = path.lower()
+    whole = section_item(lower, live)
     if written is _MISSING:
         written = []
     if not isinstance(written, list):
-        yield _changed(path, live, written)
+        yield whole, _changed(path, live, written)
         return
     kept = {_entry_key(entry) for entry in written}
     reported: set[str] = set()
@@ -92,15 +126,17 @@ def _lost_list(path: str, live: list[Any], written: Any) -> Iterator[str]:
         key = _entry_key(entry)
         if key not in kept and key not in reported:
             reported.add(key)
-            yield f"{path}: {_show(entry)}"
+            yield list_item(lower, entry), f"{path}: {_show(entry)}"
 
 
 def _lost_map(path: str, live: Mapping[str, Any], written: Any,
-              struct: bool) -> Iterator[str]:
+              struct: bool) -> Iterator[tuple[str, str]]:
+    lower = path.lower()
+    whole = section_item(lower, live)
     if written is _MISSING:
         written = {}
     if not isinstance(written, Mapping):
-        yield _changed(path, live, written)
+        yield whole, _changed(path, live, written)
         return
     if struct:
         have = _fold(written)
@@ -109,11 +145,12 @@ def _lost_map(path: str, live: Mapping[str, Any], written: Any,
     else:
         pairs = [(name, value, written.get(name, _MISSING)) for name, value in live.items()]
     for name, value, other in pairs:
+        item = whole if struct else map_item(lower, name, value)
         if other is _MISSING:
             if not (struct and _is_zero(value)):
-                yield _changed(key_path(path, name), value, other)
+                yield item, _changed(key_path(path, name), value, other)
         elif not same_value(value, other):
-            yield _changed(key_path(path, name), value, other)
+            yield item, _changed(key_path(path, name), value, other)
 
 
 def _lost_approvers(path: str, live: Any, written: Any) -> Iterator[str]:
@@ -133,24 +170,26 @@ def _lost_approvers(path: str, live: Any, written: Any) -> Iterator[str]:
         yield _changed(path, live, written)
 
 
-def _lost_section(lower: str, name: str, live: Any, written: Any) -> Iterator[str]:
+def _lost_section(lower: str, name: str, live: Any, written: Any) -> Iterator[tuple[str, str]]:
+    whole = section_item(lower, live)
     if isinstance(live, list):
         yield from _lost_list(name, live, written)
     elif isinstance(live, Mapping) and lower == "autoapprovers":
         if written is not _MISSING and not isinstance(written, Mapping):
-            yield _changed(name, live, written)
+            yield whole, _changed(name, live, written)
             return
         have = _fold(written) if isinstance(written, Mapping) else {}
         for field_lower, (field, value) in _fold(live).items():
             other = have.get(field_lower, (field, _MISSING))[1]
-            yield from _lost_approvers(key_path(name, field), value, other)
+            for lost in _lost_approvers(key_path(name, field), value, other):
+                yield whole, lost
     elif isinstance(live, Mapping):
         yield from _lost_map(name, live, written, struct=lower in _STRUCT_SECTIONS)
     elif written is _MISSING:
         if not _is_zero(live):
-            yield _changed(name, live, written)
+            yield whole, _changed(name, live, written)
     elif not same_value(live, written):
-        yield _changed(name, live, written)
+        yield whole, _changed(name, live, written)
 
 
 def lost_entries(live: Mapping[str, Any], written: Mapping[str, Any]) -> list[str]:
@@ -160,8 +199,14 @@ def lost_entries(live: Mapping[str, Any], written: Mapping[str, Any]) -> list[st
     `acls: {"action": "accept", "src": ["group:sre"], "dst": ["tag:ci:22"]}` or
     `groups["group:sre"]: ["carol@example.com"] -> ["dave@example.com"]`; in live order.
     """
+    return [description for _, description in lost_items(live, written)]
+
+
+def lost_items(live: Mapping[str, Any], written: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """`lost_entries` with each live item's identity (as `policy_items` names it) first:
+    a list entry, a named map entry, or a whole struct/scalar section."""
     have = _fold(written)
-    lost: list[str] = []
+    lost: list[tuple[str, str]] = []
     for lower, (name, value) in _fold(live).items():
         lost.extend(_lost_section(lower, name, value, have.get(lower, (name, _MISSING))[1]))
     return lost

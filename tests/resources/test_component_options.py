@@ -1,0 +1,92 @@
+"""Options given to SecureClusterAccess reach its resources, and what a second run with
+changed config would make the engine do (replacement decisions from `replaceOnChanges`)."""
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import PROJECT_ROOT
+from tailscale_cluster_access.offline import ProgramRun, run_program
+
+PROXY_GROUP = "kubernetes:tailscale.com/v1alpha1:ProxyGroup"
+RECORDER = "kubernetes:tailscale.com/v1alpha1:Recorder"
+
+PROGRAM = """
+import json
+import pulumi
+from pulumi_kubernetes.core import v1 as core
+from tailscale_cluster_access import SecureClusterAccess
+
+outside = core.Namespace("outside", metadata={{"name": "outside"}})
+SecureClusterAccess("c", json.loads({args!r}), opts=pulumi.ResourceOptions(
+    depends_on=[outside], retain_on_delete=True,
+    custom_timeouts=pulumi.CustomTimeouts(create="31m", update="32m")))
+"""
+
+
+def args(**changes: Any) -> dict[str, Any]:
+    base: dict[str, Any] = {
+        "cluster": "gpu",
+        "groups": {"group:ml-engineers": ["alice@example.com"],
+                   "group:ml-readers": ["bob@example.com"]},
+        "policy": {"base": str(PROJECT_ROOT / "policies" / "base.hujson")},
+        "proxy": {"high_availability": True},
+        "session_recording": {"enabled": True},
+        "access": [{"src": ["group:ml-engineers"], "kubernetes_groups": ["system:masters"],
+                    "record_sessions": True},
+                   {"src": ["group:ml-readers"], "kubernetes_groups": ["tailnet-readers"]}],
+    }
+    base.update(changes)
+    return base
+
+
+def run(tmp_path: Path, component_args: dict[str, Any]) -> ProgramRun:
+    import json
+    program = tmp_path / "__main__.py"
+    program.write_text(PROGRAM.format(args=json.dumps(component_args)))
+    return run_program(program, project="p", stack_name="s", config={}, preview=False)
+
+
+def test_options_reach_every_resource(tmp_path: Path) -> None:
+    result = run(tmp_path, args())
+    outside = next(r for r in result.registrations if r.name == "outside")
+    inside = [r for r in result.registrations if r.custom and r.name != "outside"]
+    assert {r.type for r in inside} >= {"tailscale:index/acl:Acl", PROXY_GROUP, RECORDER,
+                                        "kubernetes:helm.sh/v3:Release"}
+    for resource in inside:
+        assert outside.urn in resource.dependencies, resource.name
+        assert resource.options.get("retainOnDelete") is True, resource.name
+        assert resource.options.get("customTimeouts") == {
+            "create": "31m", "update": "32m", "delete": ""}, resource.name
+
+
+def changed_paths(old: Any, new: Any, path: str = "") -> set[str]:
+    """Input paths (dotted) whose values differ between two registrations."""
+    if isinstance(old, dict) and isinstance(new, dict):
+        found: set[str] = set()
+        for key in old.keys() | new.keys():
+            found |= changed_paths(old.get(key), new.get(key), f"{path}.{key}" if path else key)
+        return found
+    return set() if old == new else {path}
+
+
+def replaced(old: Any, new: Any, replace_on_changes: list[str]) -> bool:
+    """The engine's decision: a change under a `replaceOnChanges` path replaces."""
+    return any(change == p or change.startswith(p + ".")
+               for change in changed_paths(old, new) for p in replace_on_changes)
+
+
+@pytest.mark.parametrize("type_token", [PROXY_GROUP, RECORDER])
+def test_tag_change_replaces_the_device_resources(
+        tmp_path: Path, type_token: str) -> None:
+    first = run(tmp_path, args()).one(type_token)
+    second = run(tmp_path, args(tags={"proxy": "tag:k8s-b", "proxy_group": "tag:k8s-api-b",
+                                      "recorder": "tag:rec-b", "operator": "tag:k8s-operator"})
+                 ).one(type_token)
+    options = second.options
+    assert options["replaceOnChanges"] == ["spec.tags"]
+    assert options["deleteBeforeReplace"] is True
+    assert replaced(first.inputs, second.inputs, options["replaceOnChanges"])
+    # A replica change is an update in place.
+    third = run(tmp_path, args(proxy={"high_availability": True, "replicas": 3})).one(type_token)
+    assert not replaced(first.inputs, third.inputs, options["replaceOnChanges"])
