@@ -83,6 +83,25 @@ def synthetic_stack(rules: int, directory: Path) -> Path:
     return path
 
 
+def synthetic_binding_stack(rules: int, directory: Path) -> Path:
+    """Issue 15's stack: `rules` access rules, each with its own team group, its own
+    Kubernetes group and its own ClusterRoleBinding (so `rules` bindings)."""
+    config = {
+        f"{NAMESPACE}:cluster": "gpu-bench",
+        f"{NAMESPACE}:policy": {"base": "policies/base.hujson"},
+        f"{NAMESPACE}:groups": {f"group:team-{i}": [f"user{i}@example.com"]
+                                for i in range(rules)},
+        f"{NAMESPACE}:access": [
+            {"src": [f"group:team-{i}"], "kubernetesGroups": [f"team-{i}"]}
+            for i in range(rules)],
+        f"{NAMESPACE}:roleBindings": [
+            {"group": f"team-{i}", "clusterRole": "view"} for i in range(rules)],
+    }
+    path = directory / f"Pulumi.bindings-{rules}.yaml"
+    path.write_text(yaml.safe_dump({"config": config}))
+    return path
+
+
 def plan_command(stack: str, out: Path, config: Path | None = None) -> list[str]:
     command = [PYTHON, "-m", "tailscale_cluster_access", "plan", "--stack", stack,
                "--out", str(out)]
