@@ -15,6 +15,7 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -25,6 +26,8 @@ NAMESPACE = "tailscale-cluster-access"
 FLOOR_IMPORTS = ("import pulumi, pulumi_tailscale, pulumi_kubernetes.core.v1, "
                  "pulumi_kubernetes.helm.v3, pulumi_kubernetes.rbac.v1")
 RULE_COUNTS = (1, 10, 100, 1000)
+# Issue 15: one team group, one Kubernetes group and one ClusterRoleBinding per access rule.
+BINDING_COUNTS = (1000, 2000)
 FLEET_SIZES = (1, 10, 50)
 
 
@@ -83,6 +86,25 @@ def synthetic_stack(rules: int, directory: Path) -> Path:
     return path
 
 
+def synthetic_binding_stack(rules: int, directory: Path) -> Path:
+    """Issue 15's stack: `rules` access rules, each with its own team group, its own
+    Kubernetes group and its own ClusterRoleBinding (so `rules` bindings)."""
+    config = {
+        f"{NAMESPACE}:cluster": "gpu-bench",
+        f"{NAMESPACE}:policy": {"base": "policies/base.hujson"},
+        f"{NAMESPACE}:groups": {f"group:team-{i}": [f"user{i}@example.com"]
+                                for i in range(rules)},
+        f"{NAMESPACE}:access": [
+            {"src": [f"group:team-{i}"], "kubernetesGroups": [f"team-{i}"]}
+            for i in range(rules)],
+        f"{NAMESPACE}:roleBindings": [
+            {"group": f"team-{i}", "clusterRole": "view"} for i in range(rules)],
+    }
+    path = directory / f"Pulumi.bindings-{rules}.yaml"
+    path.write_text(yaml.safe_dump({"config": config}))
+    return path
+
+
 def plan_command(stack: str, out: Path, config: Path | None = None) -> list[str]:
     command = [PYTHON, "-m", "tailscale_cluster_access", "plan", "--stack", stack,
                "--out", str(out)]
@@ -91,7 +113,14 @@ def plan_command(stack: str, out: Path, config: Path | None = None) -> list[str]
     return command
 
 
-def build_cases(work: Path, include_fleet: bool) -> list[Case]:
+def build_cases(work: Path, include_fleet: bool,
+                groups: frozenset[str] | None = None) -> list[Case]:
+    cases = _all_cases(work, include_fleet)
+    # The import floor is always measured: every ratio is taken against it.
+    return [c for c in cases if groups is None or c.group == "floor" or c.group in groups]
+
+
+def _all_cases(work: Path, include_fleet: bool) -> list[Case]:
     cases = [Case("floor (SDK imports)", [PYTHON, "-c", FLOOR_IMPORTS], "floor")]
     for stack_file in sorted((ROOT / "stacks").glob("Pulumi.*.yaml")):
         stack = stack_file.name.split(".")[1]
@@ -101,6 +130,14 @@ def build_cases(work: Path, include_fleet: bool) -> list[Case]:
         cases.append(Case(f"plan, {rules} access rules",
                           plan_command(f"rules-{rules}", work / f"rules-{rules}", config),
                           "rules", rules))
+    for bindings in BINDING_COUNTS:
+        config = synthetic_binding_stack(bindings, work)
+        cases.append(Case(f"SDK floor, {bindings} bindings",
+                          [PYTHON, str(ROOT / "bench" / "binding_floor.py"), str(bindings),
+                           str(work / f"floor-{bindings}")], "binding-floor", bindings))
+        cases.append(Case(f"plan, {bindings} bindings",
+                          plan_command(f"bindings-{bindings}", work / f"bindings-{bindings}",
+                                       config), "bindings", bindings))
     if include_fleet:
         for clusters in FLEET_SIZES:
             cases.append(Case(f"fleet, {clusters} clusters",
@@ -122,15 +159,45 @@ def growth(cases: list[Case]) -> float | None:
     return per_large / per_small if per_small > 0 else None
 
 
+def binding_summary(cases: list[Case], floor: float) -> dict[str, object]:
+    """Issue 15: each binding plan over the same-size SDK floor (a bare program registering
+    as many ClusterRoleBindings under the same mock runner), and the cost per resource above
+    the import floor at each size (flat = linear)."""
+    floors = {c.size: c for c in cases if c.group == "binding-floor"}
+    rows = []
+    for plan in (c for c in cases if c.group == "bindings"):
+        bare = floors.get(plan.size)
+        if bare is None:
+            continue
+        row = {"bindings": plan.size, "plan_s": round(plan.median, 4),
+               "floor_s": round(bare.median, 4),
+               "ratio_to_sdk_floor": round(plan.median / bare.median, 3),
+               # Ratio of each run to the floor run next to it: less noise than medians.
+               "paired_ratio": round(statistics.median(
+                   p / f for p, f in zip(plan.seconds, bare.seconds, strict=True)), 3),
+               "plan_ms_per_binding": round((plan.median - floor) / plan.size * 1e3, 3),
+               "floor_ms_per_binding": round((bare.median - floor) / bare.size * 1e3, 3)}
+        rows.append(row)
+        print(f"{plan.size} bindings: plan / same-size SDK floor = "
+              f"{row['ratio_to_sdk_floor']:.2f} (paired {row['paired_ratio']:.2f}); per binding "
+              f"above the import floor: plan {row['plan_ms_per_binding']:.2f} ms, "
+              f"SDK floor {row['floor_ms_per_binding']:.2f} ms")
+    return {"bindings": rows} if rows else {}
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--runs", type=int, default=5, help="runs per case (default 5)")
     parser.add_argument("--out", default=str(ROOT / "build" / "bench.json"))
+    parser.add_argument("--only", action="append", metavar="GROUP",
+                        help="measure only these groups (stack, rules, bindings, "
+                             "binding-floor, fleet) besides the import floor; repeatable")
     args = parser.parse_args()
     include_fleet = (ROOT / "bench" / "fleet_plan.py").exists()
 
     with tempfile.TemporaryDirectory(prefix="tca-bench-") as temporary:
-        cases = build_cases(Path(temporary), include_fleet)
+        cases = build_cases(Path(temporary), include_fleet,
+                            frozenset(args.only) if args.only else None)
         for case in cases:  # warm the file cache and bytecode before measuring
             case.run_once()
             case.seconds.clear()
@@ -151,13 +218,14 @@ def main() -> int:
         rows.append(row)
         print(f"{case.name:<28} {case.median:>9.3f} {low:>6.3f}..{high:<6.3f} "
               f"{case.median / floor:>8.2f} {max(case.peak_mib):>9.1f}")
-    summary = {}
+    summary: dict[str, Any] = {}
     for group in ("rules", "fleet"):
         factor = growth([case for case in cases if case.group == group])
         if factor is not None:
             summary[f"{group}_growth"] = round(factor, 2)
             print(f"{group}: cost per unit at the largest size / at the next one = {factor:.2f} "
                   "(1.0 = linear)")
+    summary.update(binding_summary(cases, floor))
     core = json.loads(subprocess.run([PYTHON, str(ROOT / "bench" / "core_scale.py")], cwd=ROOT,
                                      check=True, capture_output=True, text=True).stdout)
     print("pure core in one process (best of 3), cost per unit as the size doubles:")

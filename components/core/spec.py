@@ -6,6 +6,7 @@ grant destinations, ports, recorder rules and tests cannot disagree.
 """
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Literal
 
 from .identifiers import DNS_LABEL
@@ -262,13 +263,24 @@ class ClusterAccessSpec:
     def recorder_deployed(self) -> bool:
         return self.session_recording.enabled
 
+    @cached_property
+    def _bound_roles(self) -> dict[str, tuple[str, ...]]:
+        # Kubernetes group -> ClusterRoles, built once: a lookup per group stays O(1), so
+        # the access matrix is linear in the rules even when each rule has its own binding.
+        roles: dict[str, list[str]] = {}
+        for binding in self.role_bindings:
+            bound = roles.setdefault(binding.group, [])
+            if binding.cluster_role not in bound:
+                bound.append(binding.cluster_role)
+        return {group: tuple(bound) for group, bound in roles.items()}
+
     def cluster_roles_for(self, kubernetes_group: str) -> tuple[str, ...]:
         """ClusterRoles a Kubernetes group ends up with: built-in bindings plus this stack's."""
         roles: list[str] = []
         builtin = BUILTIN_GROUP_ROLES.get(kubernetes_group)
         if builtin:
             roles.append(builtin)
-        for binding in self.role_bindings:
-            if binding.group == kubernetes_group and binding.cluster_role not in roles:
-                roles.append(binding.cluster_role)
+        for role in self._bound_roles.get(kubernetes_group, ()):
+            if role not in roles:
+                roles.append(role)
         return tuple(roles)

@@ -101,8 +101,11 @@ def _plan(args: argparse.Namespace, console: Console) -> int:
     # Pulumi only now: validation errors above come back fast.
     import pulumi
 
+    from ..resources.stack_config import reuse_plan
     from .report.build import build_plan
     from .runner import run_program
+
+    reuse_plan(program_view(config), project.root, cluster_plan)
 
     secret_keys = sorted(key for key, value in config.items() if contains_secure(value))
     try:

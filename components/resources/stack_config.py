@@ -19,14 +19,32 @@ def raw_stack_config(namespace: str) -> dict[str, Any]:
     return namespace_config(values, namespace)
 
 
+# A plan of exactly this config, made before the program ran (the offline CLI validates the
+# stack file first, for exit code 2): reused, so that a plan run plans the config once.
+_made_before: list[tuple[dict[str, Any], Path, ClusterPlan]] = []
+
+
+def reuse_plan(config: Mapping[str, Any], project_root: Path, plan: ClusterPlan) -> None:
+    """Let the next `load_stack` of this very config and project take `plan` as it is."""
+    _made_before[:] = [(dict(config), project_root.resolve(), plan)]
+
+
+def _plan_made_before(config: Mapping[str, Any], project_root: Path) -> ClusterPlan | None:
+    if not _made_before:
+        return None
+    made_of, root, plan = _made_before.pop()
+    return plan if made_of == config and root == project_root.resolve() else None
+
+
 def load_stack(project_root: Path, namespace: str = "tailscale-cluster-access") -> ClusterPlan:
     """Read and plan the stack's config, once (errors name config keys, without a traceback).
 
     The plan goes to `SecureClusterAccess.from_plan`; its secret values are wrapped as Pulumi
     secrets there."""
     config = raw_stack_config(namespace)
+    plan = _plan_made_before(config, project_root)
     try:
-        plan = plan_cluster(
+        plan = plan or plan_cluster(
             config,
             project_root,
             prefix=f"{namespace}:",

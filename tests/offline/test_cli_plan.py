@@ -498,3 +498,16 @@ def test_a_program_that_leaks_a_plaintext_secret_gets_no_plan(tmp_path: Path) ->
            "(value of tailscale-cluster-access:oauth.clientSecret)" in err
     assert PLAINTEXT not in out + err
     assert not (tmp_path / "out").exists()
+
+
+def test_a_plan_run_plans_the_config_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The CLI plans the stack file (for exit code 2) and the program reuses that plan."""
+    from tailscale_cluster_access.resources import stack_config
+
+    def planned_again(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the program planned the config a second time")
+
+    monkeypatch.setattr(stack_config, "plan_cluster", planned_again)
+    code, _, err = plan(tmp_path / "plan", "staging")
+    assert code == 0, err
+    assert stack_config._made_before == []
