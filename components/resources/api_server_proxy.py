@@ -13,11 +13,16 @@ from ..core.spec import (
     SUFFIXED_HOSTNAME_MAX,
 )
 from .errors import raise_for_problems
-from .kube import TailscaleCustomResource, child_options
+from .kube import (
+    DEVICE_REPLACE_ON_CHANGES,
+    TailscaleCustomResource,
+    child_options,
+    operator_namespace_annotation,
+)
 
 # Tags apply only when the operator creates the devices (NOTES §7): a tag change must
 # replace the ProxyGroup (`spec.type` is immutable in the CRD; no replace needed there).
-REPLACE_ON_CHANGES = ("spec.tags",)
+REPLACE_ON_CHANGES = DEVICE_REPLACE_ON_CHANGES
 
 
 class ApiServerProxyArgs(TypedDict):
@@ -36,6 +41,9 @@ class ApiServerProxyArgs(TypedDict):
     hostname_suffix: NotRequired[str]
     """`random` (HA only): append `-` and 6 random lower-case letters/digits to the ProxyGroup
     hostname, stable for the life of the stack; for ephemeral/PR stacks. Default: none."""
+    operator_namespace: NotRequired[str]
+    """Namespace of the operator whose release installs the CRDs (HA only): a change replaces
+    the ProxyGroup together with the release."""
 
 
 def proxy_group_spec(args: ApiServerProxyArgs,
@@ -112,7 +120,9 @@ class ApiServerProxy(pulumi.ComponentResource):
                 kind="ProxyGroup",
                 metadata={"name": host,
                           # Pulumi waits until the operator reports the proxies ready.
-                          "annotations": {"pulumi.com/waitFor": "condition=ProxyGroupReady"}},
+                          "annotations": {"pulumi.com/waitFor": "condition=ProxyGroupReady",
+                                          **operator_namespace_annotation(
+                                              args.get("operator_namespace"))}},
                 spec=proxy_group_spec(args, host),
                 opts=child_options(self, opts, replace_on_changes=list(REPLACE_ON_CHANGES),
                                    delete_before_replace=True),

@@ -266,6 +266,7 @@ class SecureClusterAccess(pulumi.ComponentResource):
                 "tags": [spec.tags.proxy_group],
                 "tailnet_domain": spec.tailnet_domain,
                 "hostname_suffix": spec.proxy.hostname_suffix,
+                "operator_namespace": spec.operator.namespace,
             },
             opts=child_options(self, opts, depends_on=after_release),
         )

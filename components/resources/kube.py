@@ -66,3 +66,16 @@ class TailscaleCustomResource(pulumi.CustomResource):
             "status": None,
         }
         super().__init__(f"kubernetes:{TAILSCALE_API_VERSION}:{kind}", resource_name, props, opts)
+
+
+# Tags apply only when devices are created. The operator's namespace names the Helm release
+# whose CRDs hold ProxyGroups and Recorders: a new namespace replaces the release (delete
+# first), which deletes the CRDs and with them every ProxyGroup and Recorder, so these are
+# replaced too (recreated after the new release), not left in the state as if they existed.
+OPERATOR_NAMESPACE_ANNOTATION = "tailscale-cluster-access/operator-namespace"
+DEVICE_REPLACE_ON_CHANGES = ("spec.tags",
+                             f'metadata.annotations["{OPERATOR_NAMESPACE_ANNOTATION}"]')
+
+
+def operator_namespace_annotation(namespace: str | None) -> dict[str, str]:
+    return {OPERATOR_NAMESPACE_ANNOTATION: namespace} if namespace else {}

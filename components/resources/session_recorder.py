@@ -9,7 +9,12 @@ from ..core.config import ArgChecker
 from ..core.problems import Problem
 from ..core.secret_keys import S3_SECRET_KEYS
 from .errors import raise_for_problems
-from .kube import TailscaleCustomResource, child_options
+from .kube import (
+    DEVICE_REPLACE_ON_CHANGES,
+    TailscaleCustomResource,
+    child_options,
+    operator_namespace_annotation,
+)
 from .secrets import as_secret
 
 
@@ -102,11 +107,13 @@ class SessionRecorder(pulumi.ComponentResource):
             f"{name}-recorder",
             kind="Recorder",
             metadata={"name": recorder_name,
-                      "annotations": {"pulumi.com/waitFor": "condition=RecorderReady"}},
+                      "annotations": {"pulumi.com/waitFor": "condition=RecorderReady",
+                                      **operator_namespace_annotation(args["namespace"])}},
             spec=recorder_spec(args, credentials_secret),
             opts=child_options(self, opts, depends_on=after,
                                # Tags apply only when the operator creates the device.
-                               replace_on_changes=["spec.tags"], delete_before_replace=True),
+                               replace_on_changes=list(DEVICE_REPLACE_ON_CHANGES),
+                               delete_before_replace=True),
         )
         self.recorder_name = pulumi.Output.from_input(recorder_name)
         self.register_outputs({"recorder_name": self.recorder_name})

@@ -60,19 +60,26 @@ def test_options_reach_every_resource(tmp_path: Path) -> None:
             "create": "31m", "update": "32m", "delete": ""}, resource.name
 
 
+def property_path(path: str, key: str) -> str:
+    """Pulumi's property path syntax: `a.b`, or `a["b/c"]` for keys that are not names."""
+    if key.isidentifier():
+        return f"{path}.{key}" if path else key
+    return f'{path}["{key}"]'
+
+
 def changed_paths(old: Any, new: Any, path: str = "") -> set[str]:
-    """Input paths (dotted) whose values differ between two registrations."""
+    """Input paths whose values differ between two registrations."""
     if isinstance(old, dict) and isinstance(new, dict):
         found: set[str] = set()
         for key in old.keys() | new.keys():
-            found |= changed_paths(old.get(key), new.get(key), f"{path}.{key}" if path else key)
+            found |= changed_paths(old.get(key), new.get(key), property_path(path, key))
         return found
     return set() if old == new else {path}
 
 
 def replaced(old: Any, new: Any, replace_on_changes: list[str]) -> bool:
     """The engine's decision: a change under a `replaceOnChanges` path replaces."""
-    return any(change == p or change.startswith(p + ".")
+    return any(change == p or change.startswith((p + ".", p + "["))
                for change in changed_paths(old, new) for p in replace_on_changes)
 
 
@@ -84,9 +91,26 @@ def test_tag_change_replaces_the_device_resources(
                                       "recorder": "tag:rec-b", "operator": "tag:k8s-operator"})
                  ).one(type_token)
     options = second.options
-    assert options["replaceOnChanges"] == ["spec.tags"]
+    assert options["replaceOnChanges"] == [
+        "spec.tags", 'metadata.annotations["tailscale-cluster-access/operator-namespace"]']
     assert options["deleteBeforeReplace"] is True
     assert replaced(first.inputs, second.inputs, options["replaceOnChanges"])
     # A replica change is an update in place.
     third = run(tmp_path, args(proxy={"high_availability": True, "replicas": 3})).one(type_token)
     assert not replaced(first.inputs, third.inputs, options["replaceOnChanges"])
+
+
+def test_a_new_operator_namespace_replaces_the_release_and_its_custom_resources(
+        tmp_path: Path) -> None:
+    """The release is replaced delete-first (its cluster-scoped objects would clash); that
+    deletes its CRDs and every ProxyGroup and Recorder, so they are replaced with it."""
+    first = run(tmp_path, args())
+    second = run(tmp_path, args(operator={"namespace": "tailscale-b"}))
+    release = second.one("kubernetes:helm.sh/v3:Release")
+    assert release.options["deleteBeforeReplace"] is True
+    assert first.one("kubernetes:helm.sh/v3:Release").inputs["namespace"] != \
+        release.inputs["namespace"]
+    for type_token in (PROXY_GROUP, RECORDER):
+        old, new = first.one(type_token), second.one(type_token)
+        assert new.options["deleteBeforeReplace"] is True
+        assert replaced(old.inputs, new.inputs, new.options["replaceOnChanges"]), type_token

@@ -77,7 +77,9 @@ def test_staging_proxy_group(run_stack: Callable[..., ProgramRun]) -> None:
     assert proxy_group["kind"] == "ProxyGroup"
     assert proxy_group["metadata"]["name"] == "gpu-staging"
     assert proxy_group["metadata"]["annotations"] == {
-        "pulumi.com/waitFor": "condition=ProxyGroupReady"
+        "pulumi.com/waitFor": "condition=ProxyGroupReady",
+        # Replaces it with the release when the operator moves namespace.
+        "tailscale-cluster-access/operator-namespace": "tailscale",
     }
     spec = proxy_group["spec"]
     check_proxy_group(spec)

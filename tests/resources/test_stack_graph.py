@@ -101,9 +101,11 @@ def test_dependency_order(run_stack: Callable[..., ProgramRun], stack: str) -> N
         assert depends_on(run, RECORDER, RELEASE)
 
 
-def test_proxy_group_type_change_replaces_it(run_stack: Callable[..., ProgramRun]) -> None:
+def test_proxy_group_tag_or_operator_namespace_change_replaces_it(
+        run_stack: Callable[..., ProgramRun]) -> None:
     options = run_stack("staging").one(PROXY_GROUP).options
-    assert options["replaceOnChanges"] == ["spec.tags"]
+    assert options["replaceOnChanges"] == [
+        "spec.tags", 'metadata.annotations["tailscale-cluster-access/operator-namespace"]']
     assert options["deleteBeforeReplace"] is True
 
 
