@@ -43,3 +43,7 @@ def test_synthetic_binding_stack_has_a_binding_per_rule(tmp_path: Path) -> None:
     assert len(plan.access) == 25
     assert len(plan.spec.role_bindings) == 25
     assert plan.spec.cluster_roles_for("team-7") == ("view",)
+
+
+def test_fleet_plan_runs_a_small_fleet() -> None:
+    bench_module("fleet_plan").main(3)
