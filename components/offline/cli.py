@@ -160,14 +160,17 @@ def _diff(args: argparse.Namespace, console: Console) -> int:
 
 def _merge(args: argparse.Namespace, console: Console) -> int:
     from ..core.policy import hujson
+    from ..core.policy.formatted import render_merged
     from ..core.policy.merge import MergeError, merge_policies
     from ..core.policy.verify import align_acls_syntax, origins, verify_policy
 
     problems: list[str] = []
 
+    texts: dict[str, str] = {}
+
     def parse(path: str) -> hujson.PolicyDocument | None:
         try:
-            text = read_text(path, what="policy file", max_bytes=POLICY_MAX_BYTES)
+            text = texts[path] = read_text(path, what="policy file", max_bytes=POLICY_MAX_BYTES)
         except FileProblem as problem:
             missing = problem.kind == "missing"
             problems.append(f"{path}: file not found." if missing else str(problem))
@@ -216,9 +219,11 @@ def _merge(args: argparse.Namespace, console: Console) -> int:
             f"{'s' * (count != 1)}); nothing was written:",
             *(f"  - {problem.render()}" for problem in verified.problems),
         ]))
-    for warning in verified.warnings:
+    # The base file's text with the fragments' entries spliced in (see policy.formatted).
+    rendered = render_merged(texts.get(args.base, ""), merged, fragments, args.base)
+    for warning in verified.warnings + rendered.notes:
         console.err(f"warning: {warning}")
-    text = base.dumps(merged)
+    text = rendered.text
     if args.out:
         target = Path(args.out)
         if target.is_dir():

@@ -114,7 +114,7 @@ class _Splicer:
             merged_keys = list(merged)
             if merged_keys[: len(keys)] != keys:
                 raise _Changed(f"{where}: the merge removed or reordered base keys")
-            for key, child in zip(keys, span.children):
+            for key, child in zip(keys, span.children, strict=True):
                 if canonical(child.value) != canonical(merged[key]):
                     self.container(child, merged[key], (*path, key))
             added = merged_keys[len(keys):]
@@ -125,7 +125,7 @@ class _Splicer:
         elif isinstance(base, list) and isinstance(merged, list):
             prefix = merged[: len(base)]
             if len(prefix) < len(base) or any(
-                canonical(old) != canonical(new) for old, new in zip(base, prefix)
+                canonical(old) != canonical(new) for old, new in zip(base, prefix, strict=True)
             ):
                 raise _Changed(f"{where}: the merge changed or removed base entries")
             self.insert(span, path, [(None, item) for item in merged[len(base):]])

@@ -185,7 +185,8 @@ def value_lines(value: Any, prefix: str = "", suffix: str = ",") -> list[str]:
 def inline(value: Any) -> str:
     """``value`` on one line: ``{"a": [1, 2]}``."""
     if isinstance(value, Mapping):
-        return "{" + ", ".join(f"{_string(key)}: {inline(item)}" for key, item in value.items()) + "}"
+        members = (f"{_string(key)}: {inline(item)}" for key, item in value.items())
+        return "{" + ", ".join(members) + "}"
     if isinstance(value, (list, tuple)):
         return "[" + ", ".join(inline(item) for item in value) + "]"
     return _scalar(value)
