@@ -220,7 +220,9 @@ def _merge(args: argparse.Namespace, console: Console) -> int:
             *(f"  - {problem.render()}" for problem in verified.problems),
         ]))
     # The base file's text with the fragments' entries spliced in (see policy.formatted).
-    rendered = render_merged(texts.get(args.base, ""), merged, fragments, args.base)
+    # A fragment file's stem names it in the "added by" comments (prod.hujson: "prod").
+    labelled = [(Path(name).stem or name, fragment) for name, fragment in fragments]
+    rendered = render_merged(texts.get(args.base, ""), merged, labelled, args.base)
     for warning in verified.warnings + rendered.notes:
         console.err(f"warning: {warning}")
     text = rendered.text
