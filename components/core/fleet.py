@@ -399,7 +399,11 @@ def plan_fleet(stack_outputs: Sequence[tuple[str, Mapping[str, Any] | None]],
     notes: list[str] = []
     if document is not None and document.data:
         # The base file's text with the fragments' entries spliced in (see policy.formatted).
-        rendered = render_merged(base_text, merged, fragments, base_source)
+        # Named by stack, as FleetPolicy names them to TailnetPolicy, so both write one text.
+        stack_of = {(m.cluster if unique else m.stack): m.stack for m in members}
+        rendered = render_merged(base_text, merged,
+                                 [(stack_of.get(n, n), fragment) for n, fragment in fragments],
+                                 base_source)
         spliced, notes = rendered.text, rendered.notes
     return FleetPlan(members=tuple(members), pending=tuple(pending), merged=merged,
                      base_document=document, access=fleet_access_matrix(members),

@@ -194,16 +194,18 @@ class _Splicer:
         last_end = span.children[-1].end if span.children else span.start + 1
         if span.children and not self.comma_after(last_end, close):
             self.edits.append((last_end, 0, ","))
-        if path and "\n" not in text[span.start:span.end]:
+        one_line = "\n" not in text[span.start:span.end]
+        if path and one_line and span.children:
             # A one-line list or object stays on one line.
             pieces = [f"/* {label}: {ADDED_BY} */ " + ", ".join(
                 inline(value) if key is None else f"{key_text(key)}: {inline(value)}"
                 for key, value in run) for label, run in runs]
-            lead = " " if span.children else ""
-            self.edits.append((close, 1, lead + ", ".join(pieces)))
+            self.edits.append((close, 1, " " + ", ".join(pieces)))
             return
         if span.children:
             indent = self.indent_at(span.children[-1].start)
+        elif one_line:  # an empty [] or {} opens into lines
+            indent = self.indent_at(span.start) + self.unit
         else:
             indent = self.indent_at(close) + self.unit
         lines: list[str] = []

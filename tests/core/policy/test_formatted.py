@@ -65,6 +65,7 @@ def test_the_base_text_is_kept_and_the_entries_are_spliced_in() -> None:
         assert comment in text
     assert f"\t\t// prod: {ADDED_BY}\n\t\t\"group:ml\": [\"alice@example.com\"],\n\t}}" in text
     assert '["tag:ci", /* prod: added by tailscale-cluster-access */ "tag:k8s"]' in text
+    assert '"routes": {"10.0.0.0/8": [' in text
     assert f'\n\n\t// prod: {ADDED_BY}\n\t"tagOwners": {{' in text
     # The base's last acl had no comma: one is added, the rest of its text is unchanged.
     assert '"dst": ["tag:ci:22"] /* no trailing comma */\n\t\t},\n\t\t// last comment' in text
@@ -185,6 +186,11 @@ def commented_base(draw: st.DrawFn) -> tuple[str, list[str]]:
         return text
 
     def emit(value: Any, depth: int, one_line: bool) -> str:
+        if isinstance(value, (dict, list)) and not value and draw(st.booleans()):
+            inside = comment()
+            opener, closer = ("{", "}") if isinstance(value, dict) else ("[", "]")
+            if inside:
+                return f"{opener}\n{unit * (depth + 1)}{inside}\n{unit * depth}{closer}"
         if not isinstance(value, (dict, list)) or not value:
             return json.dumps(value)
         pairs = list(value.items()) if isinstance(value, dict) else [(None, v) for v in value]
@@ -217,8 +223,15 @@ def commented_base(draw: st.DrawFn) -> tuple[str, list[str]]:
             lines.append(pad + last)
         return opener + "\n" + "\n".join(lines) + "\n" + unit * depth + closer
 
+    # Tailscale reads section names without regard to case: "ACLs" gets the stacks' acls.
+    data = {draw(st.sampled_from([key, key.upper() if key == "acls" else key[0].upper() + key[1:]]))
+            if draw(st.booleans()) else key: value for key, value in data.items()}
     header, body, trailer = comment(), emit(data, 0, False), comment()
     text = (header + "\n" if header else "") + body + "\n" + (trailer + "\n" if trailer else "")
+    if draw(st.booleans()):
+        text = text.replace("\n", "\r\n")
+    if draw(st.booleans()):
+        text = "\ufeff" + text
     return text, comments
 
 
@@ -266,7 +279,16 @@ def test_the_property_ran_enough_examples() -> None:
         assert COUNTS["added runs"] > 0
 
 
-@pytest.mark.parametrize("base", ["{\n}\n", '{"a": 1}'])
+@pytest.mark.parametrize("base", ["{\n}\n", '{"a": 1}', '{"groups": {}}', '{"groups": { /* c */ }}',
+                                  '\ufeff{\n\t"Groups": {\n\t\t// none yet\n\t},\n}\n'])
 def test_small_bases(base: str) -> None:
     text, merged = _render(base, [("s", {"groups": {"group:a": ["a@example.com"]}})])
     assert hujson.parse(text).data == merged
+    assert _is_subsequence(base, text)
+    if hujson.parse(base).data:
+        assert f"// s: {ADDED_BY}" in text
+
+
+def test_an_empty_section_opens_into_lines() -> None:
+    text, _ = _render('{\n\t"acls": [],\n}\n', [("s", FRAGMENT)])
+    assert text.startswith(f'{{\n\t"acls": [\n\t\t// s: {ADDED_BY}\n\t\t{{\n')
