@@ -93,7 +93,7 @@ class _Splicer:
         if not self.unit:
             self.unit = "\t"
         self.edits: list[tuple[int, int, str]] = []  # (position, order, text)
-        self.seen: dict[tuple[int, tuple[str, ...]], set[str]] = {}
+        self.index: dict[tuple[str, ...], dict[str, list[str]]] = {}
 
     def apply(self) -> str:
         pieces: list[str] = []
@@ -135,27 +135,34 @@ class _Splicer:
 
     def names(self, path: tuple[str, ...], key: str | None, value: Any) -> str:
         """The fragments that hold this added entry, for its comment."""
-        found: list[str] = []
-        for index, (name, fragment) in enumerate(self.fragments):
+        index = self.index.get(path)
+        if index is None:
+            index = self.index[path] = self.entries_at(path)
+        if key is None:
+            found = index.get(canonical(value), [])
+        else:
+            found = index.get(key.lower() if not path else key, [])
+        return ", ".join(sorted(set(found))) or "generated"
+
+    def entries_at(self, path: tuple[str, ...]) -> dict[str, list[str]]:
+        """Which fragments hold each entry of the object or list at ``path``: by key (top-level
+        keys in lower case, as Tailscale matches them) or by the canonical form of an element."""
+        index: dict[str, list[str]] = {}
+        for name, fragment in self.fragments:
             node: Any = fragment
             for depth, step in enumerate(path):
                 if not isinstance(node, Mapping):
+                    node = None
                     break
                 step_key = section_key(node, step) if depth == 0 else step
                 node = node.get(step_key) if step_key is not None else None
-            else:
-                if key is not None:
-                    if isinstance(node, Mapping) and (
-                        (section_key(node, key) if not path else key) in node
-                    ):
-                        found.append(name)
-                elif isinstance(node, list):
-                    seen = self.seen.get((index, path))
-                    if seen is None:
-                        seen = self.seen[(index, path)] = {canonical(item) for item in node}
-                    if canonical(value) in seen:
-                        found.append(name)
-        return ", ".join(sorted(set(found))) or "generated"
+            if isinstance(node, Mapping):
+                for entry in node:
+                    index.setdefault(entry.lower() if not path else entry, []).append(name)
+            elif isinstance(node, list):
+                for item in node:
+                    index.setdefault(canonical(item), []).append(name)
+        return index
 
     # -- writing ------------------------------------------------------------------------
 

@@ -128,6 +128,21 @@ def test_plan_cluster_keeps_the_repo_base_comments() -> None:
     assert hujson.parse(plan.policy).data == plan.merged
 
 
+def test_the_fleet_plan_writes_what_tailnet_policy_writes() -> None:
+    from conftest import PROJECT_ROOT
+    from tailscale_cluster_access.core.fleet import plan_fleet, synthetic_fleet
+    from tailscale_cluster_access.resources.tailnet_policy import render_policy
+
+    fleet = synthetic_fleet(3, project_root=PROJECT_ROOT)
+    base_text = (PROJECT_ROOT / "policies" / "base.hujson").read_text()
+    plan = plan_fleet(list(fleet.items()), base_text)
+    assert plan.format_notes == ()
+    assert "// SRE keeps SSH to the CI runners." in plan.policy
+    assert plan.policy == render_policy(
+        base_text, [(stack, outputs["policyFragment"]) for stack, outputs in fleet.items()],
+        "policy.base")
+
+
 # -- property ------------------------------------------------------------------------
 
 USERS = [f"user{n}@example.com" for n in range(4)]
