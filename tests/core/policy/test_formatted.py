@@ -307,3 +307,20 @@ def test_small_bases(base: str) -> None:
 def test_an_empty_section_opens_into_lines() -> None:
     text, _ = _render('{\n\t"acls": [],\n}\n', [("s", FRAGMENT)])
     assert text.startswith(f'{{\n\t"acls": [\n\t\t// s: {ADDED_BY}\n\t\t{{\n')
+
+
+def test_a_plan_warns_when_the_base_text_could_not_be_kept(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from conftest import PROJECT_ROOT, stack_config
+    from tailscale_cluster_access.core import cluster_plan
+    from tailscale_cluster_access.core.policy.formatted import Rendered
+
+    def canonical_only(base_text: str, merged: Any, *_: Any) -> Rendered:
+        return Rendered(hujson.parse(base_text).dumps(merged), ["base comments were dropped"])
+
+    monkeypatch.setattr(cluster_plan, "render_merged", canonical_only)
+    plan = cluster_plan.plan_cluster(stack_config("dev"), PROJECT_ROOT)
+    assert plan.format_notes == [f"{plan.spec.cluster}: base comments were dropped"]
+    assert plan.format_notes[0] in plan.warnings
+    assert ADDED_BY not in plan.policy
