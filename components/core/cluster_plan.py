@@ -17,6 +17,7 @@ from .policy import hujson
 from .policy.access import AccessRow, access_matrix, access_warnings
 from .policy.build import build_fragment
 from .policy.evaluate import acls_style
+from .policy.formatted import render_merged
 from .policy.merge import MergeError, merge_policies
 from .policy.ownership import owned_digests, with_ownership_marker
 from .policy.verify import base_reach_warnings, origins, verify_policy
@@ -49,6 +50,11 @@ class ClusterPlan:
     warnings: list[str]
     secrets: SecretInputs = field(default_factory=SecretInputs, repr=False, compare=False)
     """The secret values the components hand on (never shown)."""
+    format_notes: list[str] = field(default_factory=list)
+    """Why the written policy could not keep the base file's text (empty normally; also in
+    `warnings`)."""
+    spliced_policy: str | None = field(default=None, repr=False)
+    """The written policy when it was rendered from a base file's text."""
 
     @cached_property
     def fragment_hujson(self) -> str:
@@ -62,8 +68,10 @@ class ClusterPlan:
         if not self.spec.policy.manage:
             return self.fragment_hujson
         document = self.base_document or hujson.PolicyDocument({})
+        text = (self.spliced_policy if self.spliced_policy is not None
+                else document.dumps(self.merged))
         return with_ownership_marker(
-            document.dumps(self.merged),
+            text,
             owned_digests(self.merged, self.base_document.data if self.base_document else None))
 
 
@@ -119,6 +127,13 @@ def plan_cluster(
             "network rules and autoApprovers reach every proxy the operator creates (ingress, "
             "egress, connectors), not only the ProxyGroup; give the ProxyGroup its own tag."
         )
+    spliced: str | None = None
+    format_notes: list[str] = []
+    if spec.policy.manage and document is not None and document.data:
+        # The base file's text with the stack's entries spliced in (see policy.formatted).
+        rendered = render_merged(base_text, merged, [(spec.cluster or "stack", fragment)],
+                                 base_path or "policy.base")
+        spliced, format_notes = rendered.text, [f"{where}{note}" for note in rendered.notes]
     return ClusterPlan(
         spec=spec,
         fragment=fragment,
@@ -127,6 +142,8 @@ def plan_cluster(
         base_document=document,
         access=rows,
         warnings=access_warnings(spec, rows) + notes + verified.warnings
-        + base_reach_warnings(merged, origin_of, reach_targets, where),
+        + base_reach_warnings(merged, origin_of, reach_targets, where) + format_notes,
         secrets=secrets,
+        format_notes=format_notes,
+        spliced_policy=spliced,
     )

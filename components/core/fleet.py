@@ -8,7 +8,7 @@ calls `plan_fleet`, which refuses a fleet whose clusters would open each other's
 
 import json
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -18,7 +18,9 @@ from .config import is_scim_group
 from .config.fleet import FleetConfig, parse_fleet_config
 from .identifiers import STACK_NAME
 from .policy import hujson
+from .policy.formatted import render_merged
 from .policy.merge import MergeError, merge_policies
+from .policy.ownership import owned_digests, with_ownership_marker
 from .policy.sections import section
 from .policy.verify import align_acls_syntax, origins, verify_policy
 from .problems import InvalidConfig, Problem
@@ -311,12 +313,20 @@ class FleetPlan:
     access: list[dict[str, Any]]
     """The fleet access matrix: one row per cluster and tailnet source."""
     warnings: tuple[str, ...] = ()
-    """Policy tests the offline evaluator could not decide."""
+    """Policy tests the offline evaluator could not decide, and `format_notes`."""
+    format_notes: tuple[str, ...] = ()
+    """Why the policy could not keep the base file's text (empty normally)."""
+    spliced_policy: str | None = field(default=None, repr=False)
+    """The policy when it was rendered from a base file's text."""
 
     @cached_property
     def policy(self) -> str:
-        """The complete tailnet policy (HuJSON), rendered on first use."""
-        return (self.base_document or hujson.PolicyDocument({})).dumps(self.merged)
+        """The complete tailnet policy (HuJSON) as TailnetPolicy writes it, the ownership record
+        of the drift check included; rendered on first use."""
+        text = (self.spliced_policy if self.spliced_policy is not None
+                else (self.base_document or hujson.PolicyDocument({})).dumps(self.merged))
+        base = self.base_document.data if self.base_document else None
+        return with_ownership_marker(text, owned_digests(self.merged, base))
 
     @property
     def clusters(self) -> list[str]:
@@ -388,9 +398,20 @@ def plan_fleet(stack_outputs: Sequence[tuple[str, Mapping[str, Any] | None]],
         warnings = verified.warnings
     if problems:
         raise InvalidConfig(problems, subject=subject)
+    spliced: str | None = None
+    notes: list[str] = []
+    if document is not None and document.data:
+        # The base file's text with the fragments' entries spliced in (see policy.formatted).
+        # Named by stack, as FleetPolicy names them to TailnetPolicy, so both write one text.
+        stack_of = {(m.cluster if unique else m.stack): m.stack for m in members}
+        rendered = render_merged(base_text, merged,
+                                 [(stack_of.get(n, n), fragment) for n, fragment in fragments],
+                                 base_source)
+        spliced, notes = rendered.text, rendered.notes
     return FleetPlan(members=tuple(members), pending=tuple(pending), merged=merged,
                      base_document=document, access=fleet_access_matrix(members),
-                     warnings=tuple(warnings))
+                     warnings=tuple(warnings + notes), format_notes=tuple(notes),
+                     spliced_policy=spliced)
 
 
 def synthetic_cluster_config(index: int, *, tag_scheme: str = "per-cluster") -> dict[str, Any]:

@@ -163,14 +163,17 @@ def _diff(args: argparse.Namespace, console: Console) -> int:
 
 def _merge(args: argparse.Namespace, console: Console) -> int:
     from ..core.policy import hujson
+    from ..core.policy.formatted import render_merged
     from ..core.policy.merge import MergeError, merge_policies
     from ..core.policy.verify import align_acls_syntax, origins, verify_policy
 
     problems: list[str] = []
 
+    texts: dict[str, str] = {}
+
     def parse(path: str) -> hujson.PolicyDocument | None:
         try:
-            text = read_text(path, what="policy file", max_bytes=POLICY_MAX_BYTES)
+            text = texts[path] = read_text(path, what="policy file", max_bytes=POLICY_MAX_BYTES)
         except FileProblem as problem:
             missing = problem.kind == "missing"
             problems.append(f"{path}: file not found." if missing else str(problem))
@@ -219,12 +222,16 @@ def _merge(args: argparse.Namespace, console: Console) -> int:
             f"{'s' * (count != 1)}); nothing was written:",
             *(f"  - {problem.render()}" for problem in verified.problems),
         ]))
-    for warning in verified.warnings:
+    # The base file's text with the fragments' entries spliced in (see policy.formatted).
+    # A fragment file's stem names it in the "added by" comments (prod.hujson: "prod").
+    labelled = [(Path(name).stem or name, fragment) for name, fragment in fragments]
+    rendered = render_merged(texts.get(args.base, ""), merged, labelled, args.base)
+    for warning in verified.warnings + rendered.notes:
         console.err(f"warning: {warning}")
     from ..core.policy.ownership import owned_digests, with_ownership_marker
 
     # The same file TailnetPolicy writes, ownership record for the drift check included.
-    text = with_ownership_marker(base.dumps(merged), owned_digests(merged, base.data))
+    text = with_ownership_marker(rendered.text, owned_digests(merged, base.data))
     if args.out:
         target = Path(args.out)
         if target.is_dir():

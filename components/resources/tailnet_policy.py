@@ -1,5 +1,6 @@
 """TailnetPolicy: merge policy fragments into a base policy and write the result."""
 
+import dataclasses
 from collections.abc import Sequence
 from typing import NotRequired, TypedDict
 
@@ -10,6 +11,7 @@ from pulumi.runtime.proto import resource_pb2
 from pulumi.runtime.settings import monitor_supports_feature
 
 from ..core.policy import hujson
+from ..core.policy.formatted import Rendered, render_merged
 from ..core.policy.merge import MergeError, merge_policies
 from ..core.policy.ownership import owned_digests, with_ownership_marker
 from .errors import InvalidArgs
@@ -39,14 +41,24 @@ class TailnetPolicyArgs(TypedDict):
     `fragment <i>`."""
 
 
-def render_policy(base_text: str, fragments: Sequence[tuple[str, str]],
-                  base_source: str = "base policy") -> str:
-    """Merge HuJSON fragments into the base policy and render it canonically."""
+def render_policy_with_notes(base_text: str, fragments: Sequence[tuple[str, str]],
+                             base_source: str = "base policy") -> Rendered:
+    """Merge HuJSON fragments into the base policy: the base file's text with the added
+    entries spliced in, and why it had to be rendered canonically if it had to."""
     base = hujson.parse(base_text, base_source) if base_text.strip() else None
     parsed = [(name, hujson.parse(text, name).data) for name, text in fragments]
     merged = merge_policies(base.data if base else {}, parsed)
-    rendered = (base or hujson.PolicyDocument({})).dumps(merged)
-    return with_ownership_marker(rendered, owned_digests(merged, base.data if base else None))
+    rendered = render_merged(base_text, merged, parsed, base_source)
+    # The record of what this stack owns, for the drift check of the next preview.
+    marked = with_ownership_marker(rendered.text,
+                                   owned_digests(merged, base.data if base else None))
+    return dataclasses.replace(rendered, text=marked)
+
+
+def render_policy(base_text: str, fragments: Sequence[tuple[str, str]],
+                  base_source: str = "base policy") -> str:
+    """Merge HuJSON fragments into the base policy, keeping the base file's text."""
+    return render_policy_with_notes(base_text, fragments, base_source).text
 
 
 def _is_precondition_failure(error: str) -> bool:
@@ -101,9 +113,12 @@ class TailnetPolicy(pulumi.ComponentResource):
         def render_and_check(texts: Sequence[pulumi.Input[str]]) -> str:
             # Plain strings here: given as such, or resolved by apply.
             try:
-                text = render_policy(base_text, named([str(f) for f in texts]))
+                rendered = render_policy_with_notes(base_text, named([str(f) for f in texts]))
             except (hujson.HujsonError, MergeError) as error:
                 raise InvalidArgs(f"TailnetPolicy {name!r}: {error}") from None
+            for note in rendered.notes:
+                pulumi.log.warn(f"TailnetPolicy {name!r}: {note}")
+            text = rendered.text
             return text
 
         rendered: pulumi.Input[str]

@@ -5,8 +5,10 @@ parser is strict everywhere else (duplicate keys, NaN, leading zeros and bad
 escapes are errors) because Tailscale rejects such files, and it is better to
 fail at ``pulumi preview`` than at the Tailscale API.
 
-Comments are kept only around the top-level members (see `PolicyDocument`);
-comments inside nested values are dropped.  In a comment list, ``""`` stands
+`PolicyDocument` keeps the comments around the top-level members only (comments
+inside nested values are dropped by `dumps`); `syntax.scan` records where every value
+is in the text, so that a writer can keep the whole text (see `policy.formatted`,
+the format-preserving merge).  In a comment list, ``""`` stands
 for a blank line that separated two comments, so groups of comments such as
 the commented-out sections of Tailscale's default policy keep their shape.
 """

@@ -172,3 +172,31 @@ def _string(value: str) -> str:
     return _SURROGATE.sub(
         lambda m: f"\\u{ord(m.group()):04x}", json.dumps(value, ensure_ascii=False)
     )
+
+
+def value_lines(value: Any, prefix: str = "", suffix: str = ",") -> list[str]:
+    """The canonical lines of one nested value at depth 0 (a tab per nesting level below),
+    ``prefix`` (``"key": ``) before it and ``suffix`` after it, without a final newline."""
+    out: list[str] = []
+    _write(out, value, 0, prefix, suffix)
+    return out
+
+
+def inline(value: Any) -> str:
+    """``value`` on one line: ``{"a": [1, 2]}``."""
+    if isinstance(value, Mapping):
+        members = (f"{_string(key)}: {inline(item)}" for key, item in value.items())
+        return "{" + ", ".join(members) + "}"
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(inline(item) for item in value) + "]"
+    return _scalar(value)
+
+
+def key_text(key: str) -> str:
+    """An object key as written: a JSON string."""
+    return _string(key)
+
+
+def ordered_keys(data: Mapping[str, Any]) -> list[str]:
+    """``data``'s keys in the canonical top-level order."""
+    return _ordered_keys(data)
