@@ -206,6 +206,10 @@ class SecureClusterAccess(pulumi.ComponentResource):
     def _create(self, name: str, plan: ClusterPlan, opts: pulumi.ResourceOptions | None) -> None:
         super().__init__("tailscale-cluster-access:index:SecureClusterAccess", name, None, opts)
         self.plan = plan
+        # What a reviewer must see in `pulumi preview` too: undecidable policy tests, base
+        # rules that reach the endpoint, unrecorded admins, base comments not kept.
+        for warning in plan.warnings:
+            pulumi.log.warn(warning, resource=self)
         self._build(name, plan, opts)
         self.register_outputs(
             {

@@ -284,3 +284,10 @@ def test_namespace_change_deletes_the_old_release_first(
     # real provider's diff); the clash-free order is delete-before-replace.
     assert first.inputs["namespace"] != second.inputs["namespace"]
     assert second.options.get("deleteBeforeReplace") is True
+
+
+def test_the_plan_warnings_reach_the_engine_log(run_stack: Callable[..., ProgramRun]) -> None:
+    """`pulumi preview` shows what the plan warns about (here: an unrecorded admin)."""
+    warnings = [text for level, text in run_stack("dev").messages if level == "warning"]
+    assert any("group:ml-engineers has cluster-admin and its sessions are not recorded" in text
+               for text in warnings)
