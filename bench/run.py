@@ -13,6 +13,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -64,45 +65,39 @@ class Case:
 KUBERNETES_GROUPS = ("tailnet-readers", "tailnet-editors", "ml-operators")
 
 
-def synthetic_stack(rules: int, directory: Path) -> Path:
-    """A stack file with `rules` access rules, one per team group, over a few Kubernetes
-    groups: the policy grows with the rules, the set of Kubernetes objects does not."""
+def _team_stack(name: str, rules: int, kubernetes_group: Callable[[int], str],
+                role_bindings: list[dict[str, str]], directory: Path) -> Path:
+    """A stack file with `rules` access rules, one per team group."""
     config = {
         f"{NAMESPACE}:cluster": "gpu-bench",
         f"{NAMESPACE}:policy": {"base": "policies/base.hujson"},
         f"{NAMESPACE}:groups": {f"group:team-{i}": [f"user{i}@example.com"]
                                 for i in range(rules)},
         f"{NAMESPACE}:access": [
-            {"src": [f"group:team-{i}"],
-             "kubernetesGroups": [KUBERNETES_GROUPS[i % len(KUBERNETES_GROUPS)]]}
+            {"src": [f"group:team-{i}"], "kubernetesGroups": [kubernetes_group(i)]}
             for i in range(rules)],
-        f"{NAMESPACE}:roleBindings": [
-            {"group": "tailnet-readers", "clusterRole": "view"},
-            {"group": "tailnet-editors", "clusterRole": "edit"},
-            {"group": "ml-operators", "clusterRole": "admin"}],
+        f"{NAMESPACE}:roleBindings": role_bindings,
     }
-    path = directory / f"Pulumi.rules-{rules}.yaml"
+    path = directory / f"Pulumi.{name}-{rules}.yaml"
     path.write_text(yaml.safe_dump({"config": config}))
     return path
+
+
+def synthetic_stack(rules: int, directory: Path) -> Path:
+    """`rules` access rules over a few Kubernetes groups: the policy grows with the rules,
+    the set of Kubernetes objects does not."""
+    return _team_stack("rules", rules, lambda i: KUBERNETES_GROUPS[i % len(KUBERNETES_GROUPS)],
+                       [{"group": "tailnet-readers", "clusterRole": "view"},
+                        {"group": "tailnet-editors", "clusterRole": "edit"},
+                        {"group": "ml-operators", "clusterRole": "admin"}], directory)
 
 
 def synthetic_binding_stack(rules: int, directory: Path) -> Path:
     """Issue 15's stack: `rules` access rules, each with its own team group, its own
     Kubernetes group and its own ClusterRoleBinding (so `rules` bindings)."""
-    config = {
-        f"{NAMESPACE}:cluster": "gpu-bench",
-        f"{NAMESPACE}:policy": {"base": "policies/base.hujson"},
-        f"{NAMESPACE}:groups": {f"group:team-{i}": [f"user{i}@example.com"]
-                                for i in range(rules)},
-        f"{NAMESPACE}:access": [
-            {"src": [f"group:team-{i}"], "kubernetesGroups": [f"team-{i}"]}
-            for i in range(rules)],
-        f"{NAMESPACE}:roleBindings": [
-            {"group": f"team-{i}", "clusterRole": "view"} for i in range(rules)],
-    }
-    path = directory / f"Pulumi.bindings-{rules}.yaml"
-    path.write_text(yaml.safe_dump({"config": config}))
-    return path
+    return _team_stack("bindings", rules, lambda i: f"team-{i}",
+                       [{"group": f"team-{i}", "clusterRole": "view"} for i in range(rules)],
+                       directory)
 
 
 def plan_command(stack: str, out: Path, config: Path | None = None) -> list[str]:

@@ -1,7 +1,9 @@
 """Shared helpers: run the real stack program under the SDK's mocks."""
 
 import copy
-from collections.abc import Callable, Mapping
+import signal
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -69,3 +71,26 @@ def _no_tailscale_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
 def _project_root_cwd(monkeypatch: pytest.MonkeyPatch) -> None:
     # Pulumi runs programs from the project root; relative paths in config assume it.
     monkeypatch.chdir(PROJECT_ROOT)
+
+
+# A YAML alias bomb ("billion laughs"): 9 levels of 9 aliases each.
+BILLION_LAUGHS = "".join(
+    [f"a0: &a0 [{', '.join(['lol'] * 9)}]\n"]
+    + [f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 9)}]\n" for i in range(1, 9)]
+)
+
+
+@contextmanager
+def deadline(seconds: int) -> Iterator[None]:
+    """A regression that blocks (a FIFO) or loops (an alias bomb) fails instead of hanging."""
+
+    def expire(signum: int, frame: Any) -> None:
+        raise TimeoutError(f"blocked or busy for more than {seconds} s")
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.alarm(seconds)
+    try:
+        yield
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)

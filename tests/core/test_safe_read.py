@@ -1,15 +1,13 @@
 """safe_read: one reader for every input file, and YAML that cannot hang or surprise."""
 
 import os
-import signal
 import stat
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
+from conftest import BILLION_LAUGHS, deadline
 from tailscale_cluster_access.core import safe_read
 from tailscale_cluster_access.core.safe_read import (
     FileProblem,
@@ -19,37 +17,16 @@ from tailscale_cluster_access.core.safe_read import (
     read_yaml,
 )
 
-BILLION_LAUGHS = "".join(
-    [f"a0: &a0 [{', '.join(['lol'] * 9)}]\n"]
-    + [f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 9)}]\n" for i in range(1, 9)]
-)
-
-
-@contextmanager
-def deadline(seconds: int = 5) -> Iterator[None]:
-    """A regression that blocks (a FIFO opened for reading) fails instead of hanging."""
-
-    def expire(signum: int, frame: Any) -> None:
-        raise TimeoutError(f"blocked for more than {seconds} s")
-
-    previous = signal.signal(signal.SIGALRM, expire)
-    signal.alarm(seconds)
-    try:
-        yield
-    finally:
-        signal.alarm(0)
-        signal.signal(signal.SIGALRM, previous)
-
 
 def problem(path: Path | str, **kwargs: Any) -> FileProblem:
-    with deadline(), pytest.raises(FileProblem) as caught:
+    with deadline(5), pytest.raises(FileProblem) as caught:
         read_text(path, what="stack config file", **kwargs)
     assert str(caught.value).startswith(f"{path}: ")
     return caught.value
 
 
 def yaml_problem(text: str) -> str:
-    with deadline(), pytest.raises(FileProblem) as caught:
+    with deadline(5), pytest.raises(FileProblem) as caught:
         load_yaml(text, source="Pulumi.x.yaml")
     message = str(caught.value)
     assert message.startswith("Pulumi.x.yaml: ")

@@ -6,17 +6,14 @@ And `plan --out` never replaces a folder that is not its own output.
 import io
 import os
 import shutil
-import signal
 import subprocess
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
-from conftest import PROJECT_ROOT
+from conftest import BILLION_LAUGHS, PROJECT_ROOT, deadline
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from tailscale_cluster_access.offline import runner
@@ -25,31 +22,11 @@ from tailscale_cluster_access.offline.report import PLAN_FILES
 
 DEV_STACK = PROJECT_ROOT / "stacks" / "Pulumi.dev.yaml"
 DEV_TEXT = DEV_STACK.read_text()
-BILLION_LAUGHS = "".join(
-    [f"a0: &a0 [{', '.join(['lol'] * 9)}]\n"]
-    + [f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 9)}]\n" for i in range(1, 9)]
-)
-
-
-@contextmanager
-def deadline(seconds: int = 30) -> Iterator[None]:
-    """A regression that blocks (a FIFO) or loops (an alias bomb) fails instead of hanging."""
-
-    def expire(signum: int, frame: Any) -> None:
-        raise TimeoutError(f"the CLI ran for more than {seconds} s")
-
-    previous = signal.signal(signal.SIGALRM, expire)
-    signal.alarm(seconds)
-    try:
-        yield
-    finally:
-        signal.alarm(0)
-        signal.signal(signal.SIGALRM, previous)
 
 
 def run_cli(*argv: str) -> tuple[int, str, str]:
     out, err = io.StringIO(), io.StringIO()
-    with deadline():
+    with deadline(30):
         code = main(list(argv), stdout=out, stderr=err)
     return code, out.getvalue(), err.getvalue()
 
