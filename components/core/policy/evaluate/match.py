@@ -323,7 +323,9 @@ def _decide(
     allowing: list[NetRule] = []
     blocked: list[NetRule] = []
     unsure: list[str] = []
-    for rule in model.rules:
+    indices = model.source_index.candidates(who.kind, who.raw, who.users)
+    rules = model.rules if indices is None else [model.rules[i] for i in indices]
+    for rule in rules:
         reasons: list[str] = []
         network = _network_match(rule, who, where, port, proto, model, reasons)
         if network is False:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, Final, Literal
 
 from ...problems import Problem
@@ -184,6 +185,66 @@ class PolicyModel:
     groups: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     hosts: Mapping[str, str] = field(default_factory=dict)
     postures: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+
+    @cached_property
+    def source_index(self) -> SourceIndex:
+        return SourceIndex.of(self)
+
+
+def _source_name(selector: str, groups: Mapping[str, tuple[str, ...]]) -> str | None:
+    """The one identity a rule's source selector can match by name; None for selectors that
+    may match many (`*`, autogroups, domains, addresses, hosts) or are undecidable."""
+    if selector.startswith("tag:"):
+        return selector
+    if selector.startswith("group:"):
+        return selector if selector in groups else None
+    user = selector.removeprefix("user:")
+    if "@" in user and not user.startswith("*") and "/" not in user:
+        return user.lower()
+    return None
+
+
+@dataclass(frozen=True)
+class SourceIndex:
+    """Which rules can apply to a source, so that a query looks at those rules only (a stack
+    with a thousand teams asks a thousand questions; each must not scan every rule)."""
+
+    by_name: Mapping[str, tuple[int, ...]]
+    always: tuple[int, ...]
+    groups_of: Mapping[str, tuple[str, ...]]
+
+    @classmethod
+    def of(cls, model: PolicyModel) -> SourceIndex:
+        by_name: dict[str, list[int]] = {}
+        always: list[int] = []
+        for index, rule in enumerate(model.rules):
+            names = [_source_name(selector, model.groups) for selector in rule.src]
+            if not names or None in names:
+                always.append(index)
+                continue
+            for name in dict.fromkeys(n for n in names if n is not None):
+                by_name.setdefault(name, []).append(index)
+        groups_of: dict[str, list[str]] = {}
+        for group, members in model.groups.items():
+            for member in members:
+                groups_of.setdefault(member, []).append(group)
+        return cls({k: tuple(v) for k, v in by_name.items()}, tuple(always),
+                   {k: tuple(v) for k, v in groups_of.items()})
+
+    def candidates(self, kind: str, raw: str, users: Sequence[str]) -> list[int] | None:
+        """Indices (in rule order) of the rules that may match this source; None: all."""
+        if kind == "tag":
+            names = {raw}
+        elif kind in ("user", "group"):
+            names = {raw, *users}
+            for user in users:
+                names.update(self.groups_of.get(user, ()))
+        else:
+            return None
+        found = set(self.always)
+        for name in names:
+            found.update(self.by_name.get(name, ()))
+        return sorted(found)
 
 
 # -- three-valued logic ----------------------------------------------------------------------
