@@ -323,7 +323,7 @@ def _decide(
     allowing: list[NetRule] = []
     blocked: list[NetRule] = []
     unsure: list[str] = []
-    indices = model.source_index.candidates(who.kind, who.raw, who.users)
+    indices = model.source_index.candidates(who, where)
     rules = model.rules if indices is None else [model.rules[i] for i in indices]
     for rule in rules:
         reasons: list[str] = []

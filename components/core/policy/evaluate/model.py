@@ -205,46 +205,71 @@ def _source_name(selector: str, groups: Mapping[str, tuple[str, ...]]) -> str | 
 
 
 @dataclass(frozen=True)
-class SourceIndex:
-    """Which rules can apply to a source, so that a query looks at those rules only (a stack
-    with a thousand teams asks a thousand questions; each must not scan every rule)."""
-
+class _NameIndex:
     by_name: Mapping[str, tuple[int, ...]]
     always: tuple[int, ...]
-    groups_of: Mapping[str, tuple[str, ...]]
 
     @classmethod
-    def of(cls, model: PolicyModel) -> SourceIndex:
+    def of(cls, selectors: Iterable[Sequence[str]],
+           groups: Mapping[str, tuple[str, ...]]) -> _NameIndex:
         by_name: dict[str, list[int]] = {}
         always: list[int] = []
-        for index, rule in enumerate(model.rules):
-            names = [_source_name(selector, model.groups) for selector in rule.src]
+        for index, rule_selectors in enumerate(selectors):
+            names = [_source_name(selector, groups) for selector in rule_selectors]
             if not names or None in names:
                 always.append(index)
                 continue
             for name in dict.fromkeys(n for n in names if n is not None):
                 by_name.setdefault(name, []).append(index)
+        return cls({k: tuple(v) for k, v in by_name.items()}, tuple(always))
+
+    def matching(self, names: set[str]) -> set[int]:
+        found = set(self.always)
+        for name in names:
+            found.update(self.by_name.get(name, ()))
+        return found
+
+
+@dataclass(frozen=True)
+class SourceIndex:
+    """Which rules can apply to a source and a destination, so that a query looks at those
+    rules only (a stack with a thousand teams, or a fleet of two hundred clusters, asks
+    hundreds of questions; each must not scan every rule)."""
+
+    sources: _NameIndex
+    targets: _NameIndex
+    groups_of: Mapping[str, tuple[str, ...]]
+
+    @classmethod
+    def of(cls, model: PolicyModel) -> SourceIndex:
         groups_of: dict[str, list[str]] = {}
         for group, members in model.groups.items():
             for member in members:
                 groups_of.setdefault(member, []).append(group)
-        return cls({k: tuple(v) for k, v in by_name.items()}, tuple(always),
+        return cls(_NameIndex.of((rule.src for rule in model.rules), model.groups),
+                   _NameIndex.of(([t.selector for t in rule.targets] for rule in model.rules),
+                                 model.groups),
                    {k: tuple(v) for k, v in groups_of.items()})
 
-    def candidates(self, kind: str, raw: str, users: Sequence[str]) -> list[int] | None:
-        """Indices (in rule order) of the rules that may match this source; None: all."""
+    def _names(self, kind: str, raw: str, users: Sequence[str]) -> set[str] | None:
         if kind == "tag":
-            names = {raw}
-        elif kind in ("user", "group"):
+            return {raw}
+        if kind in ("user", "group"):
             names = {raw, *users}
             for user in users:
                 names.update(self.groups_of.get(user, ()))
-        else:
-            return None
-        found = set(self.always)
-        for name in names:
-            found.update(self.by_name.get(name, ()))
-        return sorted(found)
+            return names
+        return None
+
+    def candidates(self, who: Principal, where: Principal) -> list[int] | None:
+        """Indices (in rule order) of the rules that may match who -> where; None: all."""
+        found: set[int] | None = None
+        for index, principal in ((self.sources, who), (self.targets, where)):
+            names = self._names(principal.kind, principal.raw, principal.users)
+            if names is not None:
+                matching = index.matching(names)
+                found = matching if found is None else found & matching
+        return None if found is None else sorted(found)
 
 
 # -- three-valued logic ----------------------------------------------------------------------
