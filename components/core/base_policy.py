@@ -6,8 +6,6 @@ from .policy import hujson
 from .problems import Problem
 from .safe_read import POLICY_MAX_BYTES, FileProblem, read_text
 
-TEXT_PREFIX = "\0text:"
-
 
 def parse_base_text(text: str) -> tuple[hujson.PolicyDocument | None, str, list[Problem]]:
     """Parse `policy.baseText`; problems name that key."""
@@ -23,9 +21,6 @@ def read_base_policy(
     """Read `policy.base` (relative to the project root); problems name that key."""
     if not path_text:
         return None, "", []
-    if path_text.startswith(TEXT_PREFIX):
-        # policy.baseText: the base policy itself.
-        return parse_base_text(path_text[len(TEXT_PREFIX):])
     if "\x00" in path_text:
         return None, "", [Problem("policy.base", "holds a NUL character, which no file name can.",
                                   "give the path of a HuJSON file.")]

@@ -11,7 +11,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from .base_policy import TEXT_PREFIX, read_base_policy
+from .base_policy import parse_base_text, read_base_policy
 from .config import SecretInputs, Spelling, read_cluster
 from .policy import hujson
 from .policy.access import AccessRow, access_matrix, access_warnings
@@ -19,7 +19,7 @@ from .policy.build import build_fragment
 from .policy.evaluate import acls_style
 from .policy.formatted import render_merged
 from .policy.merge import MergeError, merge_policies
-from .policy.ownership import owned_digests, with_ownership_marker
+from .policy.ownership import mark_owned
 from .policy.verify import base_reach_warnings, origins, verify_policy
 from .problems import InvalidConfig, Problem
 from .spec import RECORDER_PORT, ClusterAccessSpec
@@ -70,9 +70,8 @@ class ClusterPlan:
         document = self.base_document or hujson.PolicyDocument({})
         text = (self.spliced_policy if self.spliced_policy is not None
                 else document.dumps(self.merged))
-        return with_ownership_marker(
-            text,
-            owned_digests(self.merged, self.base_document.data if self.base_document else None))
+        return mark_owned(text, self.merged,
+                          self.base_document.data if self.base_document else None)
 
 
 def plan_cluster(
@@ -86,11 +85,13 @@ def plan_cluster(
     base_path = ""
     if isinstance(policy_settings, Mapping) and isinstance(policy_settings.get("base"), str):
         base_path = policy_settings["base"]
+    given_text = None
     if isinstance(policy_settings, Mapping) and not base_path:
-        text = policy_settings.get("baseText", policy_settings.get("base_text"))
-        if isinstance(text, str) and text.strip():
-            base_path = TEXT_PREFIX + text
-    document, base_text, problems = read_base_policy(base_path, project_root)
+        given_text = policy_settings.get("baseText", policy_settings.get("base_text"))
+    if isinstance(given_text, str) and given_text.strip():
+        document, base_text, problems = parse_base_text(given_text)
+    else:
+        document, base_text, problems = read_base_policy(base_path, project_root)
     base = document.data if document else None
     try:
         spec, secrets = read_cluster(raw, base_policy=base, spelling=spelling, prefix=prefix,

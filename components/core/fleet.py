@@ -20,7 +20,7 @@ from .identifiers import STACK_NAME
 from .policy import hujson
 from .policy.formatted import render_merged
 from .policy.merge import MergeError, merge_policies
-from .policy.ownership import owned_digests, with_ownership_marker
+from .policy.ownership import mark_owned
 from .policy.sections import section
 from .policy.verify import align_acls_syntax, origins, verify_policy
 from .problems import InvalidConfig, Problem
@@ -326,7 +326,7 @@ class FleetPlan:
         text = (self.spliced_policy if self.spliced_policy is not None
                 else (self.base_document or hujson.PolicyDocument({})).dumps(self.merged))
         base = self.base_document.data if self.base_document else None
-        return with_ownership_marker(text, owned_digests(self.merged, base))
+        return mark_owned(text, self.merged, base)
 
     @property
     def clusters(self) -> list[str]:

@@ -228,10 +228,10 @@ def _merge(args: argparse.Namespace, console: Console) -> int:
     rendered = render_merged(texts.get(args.base, ""), merged, labelled, args.base)
     for warning in verified.warnings + rendered.notes:
         console.err(f"warning: {warning}")
-    from ..core.policy.ownership import owned_digests, with_ownership_marker
+    from ..core.policy.ownership import mark_owned
 
     # The same file TailnetPolicy writes, ownership record for the drift check included.
-    text = with_ownership_marker(rendered.text, owned_digests(merged, base.data))
+    text = mark_owned(rendered.text, merged, base.data)
     if args.out:
         target = Path(args.out)
         if target.is_dir():

@@ -13,7 +13,7 @@ from pulumi.runtime.settings import monitor_supports_feature
 from ..core.policy import hujson
 from ..core.policy.formatted import Rendered, render_merged
 from ..core.policy.merge import MergeError, merge_policies
-from ..core.policy.ownership import owned_digests, with_ownership_marker
+from ..core.policy.ownership import mark_owned
 from .errors import InvalidArgs
 from .kube import child_options
 from .preview_check import check_policy_at_preview
@@ -50,8 +50,7 @@ def render_policy_with_notes(base_text: str, fragments: Sequence[tuple[str, str]
     merged = merge_policies(base.data if base else {}, parsed)
     rendered = render_merged(base_text, merged, parsed, base_source)
     # The record of what this stack owns, for the drift check of the next preview.
-    marked = with_ownership_marker(rendered.text,
-                                   owned_digests(merged, base.data if base else None))
+    marked = mark_owned(rendered.text, merged, base.data if base else None)
     return dataclasses.replace(rendered, text=marked)
 
 

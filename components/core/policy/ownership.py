@@ -26,7 +26,8 @@ from typing import Any, Final
 
 from .drift import policy_items
 
-__all__ = ["MARKER", "marked_digests", "owned_digests", "with_ownership_marker", "digest"]
+__all__ = ["MARKER", "digest", "mark_owned", "marked_digests", "owned_digests",
+           "with_ownership_marker"]
 
 MARKER: Final = "// tailscale-cluster-access owns:"
 _PER_LINE: Final = 6
@@ -56,6 +57,12 @@ def with_ownership_marker(text: str, digests: Iterable[str]) -> str:
     lines = [f"{MARKER} {' '.join(listed[i:i + _PER_LINE])}"
              for i in range(0, len(listed), _PER_LINE)] or [f"{MARKER} (nothing)"]
     return "\n".join(lines) + "\n" + strip_marker(text)
+
+
+def mark_owned(text: str, written: Mapping[str, Any], base: Mapping[str, Any] | None) -> str:
+    """The policy file as written: `text` (the rendered `written` policy) with the record of
+    the entries the stack owns beyond `base` on top."""
+    return with_ownership_marker(text, owned_digests(written, base))
 
 
 def marked_digests(text: str) -> set[str]:
