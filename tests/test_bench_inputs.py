@@ -7,7 +7,7 @@ from types import ModuleType
 
 import yaml
 from conftest import NAMESPACE, PROJECT_ROOT
-from tailscale_cluster_access.core.cluster_plan import plan_cluster
+from tailscale_cluster_access.core.cluster_plan import ClusterPlan, plan_cluster
 
 
 def bench_module(name: str) -> ModuleType:
@@ -20,12 +20,16 @@ def bench_module(name: str) -> ModuleType:
     return module
 
 
-def test_synthetic_stack_files_plan(tmp_path: Path) -> None:
-    path = bench_module("run").synthetic_stack(25, tmp_path)
+def plan_stack_file(path: Path) -> ClusterPlan:
     config = yaml.safe_load(path.read_text())["config"]
     raw = {key.split(":", 1)[1]: value for key, value in config.items()
            if key.startswith(f"{NAMESPACE}:")}
-    plan = plan_cluster(raw, PROJECT_ROOT)
+    return plan_cluster(raw, PROJECT_ROOT)
+
+
+def test_synthetic_stack_files_plan(tmp_path: Path) -> None:
+    path = bench_module("run").synthetic_stack(25, tmp_path)
+    plan = plan_stack_file(path)
     assert len(plan.access) == 25
 
 
@@ -36,10 +40,7 @@ def test_core_scale_configs_plan() -> None:
 
 def test_synthetic_binding_stack_has_a_binding_per_rule(tmp_path: Path) -> None:
     path = bench_module("run").synthetic_binding_stack(25, tmp_path)
-    config = yaml.safe_load(path.read_text())["config"]
-    raw = {key.split(":", 1)[1]: value for key, value in config.items()
-           if key.startswith(f"{NAMESPACE}:")}
-    plan = plan_cluster(raw, PROJECT_ROOT)
+    plan = plan_stack_file(path)
     assert len(plan.access) == 25
     assert len(plan.spec.role_bindings) == 25
     assert plan.spec.cluster_roles_for("team-7") == ("view",)
