@@ -16,7 +16,7 @@ from .config import SecretInputs, Spelling, read_cluster
 from .policy import hujson
 from .policy.access import AccessRow, access_matrix, access_warnings
 from .policy.build import build_fragment
-from .policy.evaluate import acls_style
+from .policy.evaluate import acls_style, build_model
 from .policy.formatted import render_merged
 from .policy.merge import MergeError, merge_policies
 from .policy.ownership import mark_owned
@@ -115,7 +115,9 @@ def plan_cluster(
         ) from None
     where = f"{spec.cluster}: " if spec.cluster else ""
     origin_of = origins(merged, base, [(spec.cluster or "stack", fragment)])
-    verified = verify_policy(merged, origin_of, key="policy.base", where=where)
+    # One model of the merged policy for its tests and for the base-reach warnings.
+    model = build_model(merged, origin_of)
+    verified = verify_policy(merged, origin_of, key="policy.base", where=where, model=model)
     if verified.problems:
         raise InvalidConfig(verified.problems, prefix=prefix, subject=subject)
     reach_targets = [(spec.endpoint_tag, port, "API server proxy") for port in spec.endpoint_ports]
@@ -143,7 +145,7 @@ def plan_cluster(
         base_document=document,
         access=rows,
         warnings=access_warnings(spec, rows) + notes + verified.warnings
-        + base_reach_warnings(merged, origin_of, reach_targets, where) + format_notes,
+        + base_reach_warnings(model, origin_of, reach_targets, where) + format_notes,
         secrets=secrets,
         format_notes=format_notes,
         spliced_policy=spliced,

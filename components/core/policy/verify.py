@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..problems import Problem
-from .evaluate import FailedAssertion, acls_style, run_tests, who_reaches
+from .evaluate import FailedAssertion, PolicyModel, acls_style, run_tests, who_reaches
 from .sections import section, section_key
 from .values import canonical, shown
 
@@ -105,10 +105,11 @@ class Verification:
 
 
 def verify_policy(merged: Mapping[str, Any], origin_of: Callable[[str, int], str],
-                  *, key: str = "policy", where: str = "") -> Verification:
+                  *, key: str = "policy", where: str = "",
+                  model: PolicyModel | None = None) -> Verification:
     """The merged policy's tests run offline: failures and problems as `Problem`s (under
     `key`), undecidable assertions as warnings."""
-    report = run_tests(merged, origin_of)
+    report = run_tests(merged, origin_of, model=model)
     result = Verification(passed=report.passed)
     fix = ("change the rule or the test so that they agree; Tailscale refuses a policy whose "
            "tests fail")
@@ -125,7 +126,8 @@ def verify_policy(merged: Mapping[str, Any], origin_of: Callable[[str, int], str
     return result
 
 
-def base_reach_warnings(merged: Mapping[str, Any], origin_of: Callable[[str, int], str],
+def base_reach_warnings(merged: Mapping[str, Any] | PolicyModel,
+                        origin_of: Callable[[str, int], str],
                         targets: Sequence[tuple[str, int, str]], where: str = "") -> list[str]:
     """Warnings for base rules that already let a source reach the stack's tags.
 

@@ -115,13 +115,14 @@ def _run_test(model: PolicyModel, test: _Test, out: _Collector) -> None:
         _judge(test, kind, dst, decision, out)
 
 
-def run_tests(policy: Mapping[str, Any], origin_of: OriginOf | None = None) -> TestReport:
+def run_tests(policy: Mapping[str, Any], origin_of: OriginOf | None = None, *,
+              model: PolicyModel | None = None) -> TestReport:
     """Run every entry of the policy's `tests` as Tailscale does on each write.
 
     A test counts `acls` and grants with `ip`. An `accept` passes when some rule allows the
     traffic, a `deny` when none does. Undecidable assertions become warnings, never passes;
-    malformed tests and rules become problems."""
-    model = build_model(policy, origin_of)
+    malformed tests and rules become problems. `model`: the policy's, if already built."""
+    model = model or build_model(policy, origin_of)
     out = _Collector(problems=list(model.findings))
     out.problems += check_syntax_mix(policy)
     entries, problems = _section_list(policy, "tests")
