@@ -56,6 +56,7 @@ lists the rights that come *only* from such restricted rules, so a report can sa
 reader filtering for, say, ``secrets:read`` must find cluster-admin among the holders.
 """
 
+import functools
 from collections.abc import Iterable, Mapping, Sequence
 
 PolicyRule = Mapping[str, Sequence[str]]
@@ -292,7 +293,40 @@ def _is_cluster_admin(rule: PolicyRule) -> bool:
     return all("*" in _field(rule, key) for key in ("apiGroups", "resources", "verbs"))
 
 
+# Rules repeat (every binding of ``view`` asks about the same rules): answers are kept by the
+# rule's content, which is all they depend on. Bounded, since custom rules come from input.
+_RULE_RIGHTS_MEMO: dict[tuple[tuple[str, tuple[str, ...]], ...], frozenset[str]] = {}
+_RULE_RIGHTS_MEMO_SIZE = 4096
+
+
+def _rule_key(rule: PolicyRule) -> tuple[tuple[str, tuple[str, ...]], ...] | None:
+    """The rule's content as a hashable key; None when a field is not a list of strings
+    (the uncached path then raises the usual error)."""
+    key = []
+    for name in sorted(rule):
+        values = rule[name]
+        if isinstance(values, str) or not isinstance(values, list | tuple):
+            return None
+        if not all(isinstance(value, str) for value in values):
+            return None
+        key.append((name, tuple(values)))
+    return tuple(key)
+
+
 def _one_rule_rights(rule: PolicyRule) -> frozenset[str]:
+    key = _rule_key(rule)
+    if key is None:
+        return _compute_rule_rights(rule)
+    found = _RULE_RIGHTS_MEMO.get(key)
+    if found is None:
+        found = _compute_rule_rights(rule)
+        if len(_RULE_RIGHTS_MEMO) >= _RULE_RIGHTS_MEMO_SIZE:
+            _RULE_RIGHTS_MEMO.clear()
+        _RULE_RIGHTS_MEMO[key] = found
+    return found
+
+
+def _compute_rule_rights(rule: PolicyRule) -> frozenset[str]:
     rights = {
         right
         for right, targets in _RIGHT_TARGETS.items()
@@ -350,12 +384,16 @@ def role_rights(
     them: the API server reconciles the bootstrap rules back into its built-in roles on start
     (unless their autoupdate annotation is off), so the union is the safe reading.
     """
-    rules: list[PolicyRule] = list(_BUILTIN_RULES.get(role, ()))
     if custom_roles is not None and role in custom_roles:
-        rules.extend(custom_roles[role])
-    elif role not in _BUILTIN_RULES:
+        return _builtin_role_rights(role) | rule_rights(custom_roles[role])
+    if role not in _BUILTIN_RULES:
         return None
-    return rule_rights(rules)
+    return _builtin_role_rights(role)
+
+
+@functools.cache
+def _builtin_role_rights(role: str) -> frozenset[str]:
+    return rule_rights(_BUILTIN_RULES.get(role, ()))
 
 
 def sensitive_rights(

@@ -238,3 +238,26 @@ def test_bad_inputs_are_rejected():
         sensitive_rights(["edit", ""])
     with pytest.raises(TypeError):
         rule_rights([{"apiGroups": [""], "resources": "secrets", "verbs": ["get"]}])
+
+
+def test_remembered_rule_answers_follow_the_rule_content():
+    # The same rule content asked twice answers the same; a changed copy answers anew.
+    reader = rule([""], ["pods"], ["get"])
+    assert rule_rights([reader]) == rule_rights([dict(reader)])
+    writer = {**reader, "verbs": ["get", "create"]}
+    assert "pods:create" in rule_rights([writer])
+    assert "pods:create" not in rule_rights([reader])
+
+
+def test_rules_that_cannot_be_remembered_still_raise_the_usual_error():
+    with pytest.raises(TypeError, match="must be a list of strings"):
+        rule_rights([{"apiGroups": [""], "resources": "secrets", "verbs": ["get"]}])
+    # Tuples and lists of the same strings are the same rule.
+    assert rule_rights([rule([""], ["secrets"], ["get"])]) == rule_rights(
+        [{"apiGroups": ("",), "resources": ("secrets",), "verbs": ("get",)}])
+
+
+def test_custom_rules_added_to_a_builtin_role_do_not_change_the_builtin_answer():
+    extra = [rule([""], ["secrets"], ["get"])]
+    assert "secrets:read" in role_rights("view", {"view": extra})
+    assert "secrets:read" not in role_rights("view")
