@@ -62,6 +62,14 @@ class Console:
 
 
 def _plan(args: argparse.Namespace, console: Console) -> int:
+    from .gc_tuning import fewer_collections
+
+    # What a plan builds stays alive until its files are written: rescanning it finds little.
+    with fewer_collections():
+        return _plan_stack(args, console)
+
+
+def _plan_stack(args: argparse.Namespace, console: Console) -> int:
     from ..core.cluster_plan import plan_cluster
     from ..core.problems import InvalidConfig
     from .report import compare, model, render

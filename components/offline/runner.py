@@ -4,7 +4,6 @@ This is an offline `pulumi preview`: no CLI, no backend, no credentials. Outputs
 a provider could compute stay unknown, and secret values are never kept in the record.
 """
 
-import gc
 import logging
 import runpy
 from collections.abc import Mapping
@@ -16,6 +15,8 @@ from google.protobuf import json_format
 from pulumi.runtime import config as runtime_config
 from pulumi.runtime import mocks, settings, stack
 from pulumi.runtime.sync_await import _sync_await
+
+from .gc_tuning import fewer_collections
 
 # Wire markers of the Pulumi resource protocol (sdk/go/common/resource/sig).
 _SIG_KEY = "4dabf18193072939515e22adb298388d"
@@ -216,10 +217,6 @@ def config_strings(config: Mapping[str, Any]) -> dict[str, str]:
     }
 
 
-# Allocations between young collections during a program run (CPython's default is 700).
-_RUN_GC_THRESHOLD = 50_000
-
-
 def _execute(program: Path) -> None:
     runpy.run_path(str(program), run_name="__main__")
 
@@ -255,18 +252,10 @@ def run_program(
     settings.SETTINGS.outputs.clear()
     # set_mocks leaves a finished root stack behind; run in a fresh one so exports land.
     settings.ROOT.set(None)
-    # The SDK allocates many short-lived objects per resource (Outputs, futures, tasks), and
-    # with the default thresholds the cyclic collector rescans everything alive (modules,
-    # config, the plan) over and over: a third of a 1,000-resource run. Objects alive before
-    # the run are left out of collections (gc.freeze) and young collections run less often.
-    threshold = gc.get_threshold()
-    gc.freeze()
-    gc.set_threshold(max(threshold[0], _RUN_GC_THRESHOLD), *threshold[1:])
     try:
-        _sync_await(stack.run_in_stack(lambda: _execute(program)))
+        with fewer_collections():
+            _sync_await(stack.run_in_stack(lambda: _execute(program)))
     finally:
-        gc.set_threshold(*threshold)
-        gc.unfreeze()
         # Output tasks a failed run leaves behind must not surface in the next run.
         settings.SETTINGS.outputs.clear()
         settings.SETTINGS.root_directory = None
