@@ -68,7 +68,7 @@ def render_merged(
         return _canonical(document, merged, str(reason))
     text = splicer.apply()
     try:
-        written = hujson.parse(text, source).data
+        written = hujson.parse_data(text, source)
     except hujson.HujsonError as error:  # pragma: no cover - a bug in the splicer
         return _canonical(document, merged, f"the spliced policy does not parse ({error})")
     if canonical(written) != canonical(dict(merged)):  # pragma: no cover - ditto

@@ -481,3 +481,66 @@ def test_top_level_comments_round_trip(data: dict[str, Any], draw: st.DataObject
     assert doc.trailer == normal(trailer)
     assert doc.comments == {k: normal(v) for k, v in comments.items() if normal(v)}
     assert doc.dumps() == text
+
+
+# -- the fast data-only reader -------------------------------------------------------
+
+
+def same_outcome(text: str) -> None:
+    """`parse_data` gives `parse(...).data`, or raises the very same error."""
+    try:
+        expected: Any = parse(text, "p.hujson").data
+    except HujsonError as error:
+        with pytest.raises(HujsonError) as info:
+            hujson.parse_data(text, "p.hujson")
+        assert str(info.value) == str(error)
+        return
+    assert hujson.parse_data(text, "p.hujson") == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        GUIDE_POLICY,
+        '\ufeff{"a": [1, 2,], "b": {"c": 1,},}',
+        '{"a": "// not a comment", "b": "/* nor this */", "c": ",]"}',
+        '{"a": [1, /* x */ ], "b": {"k": 1 // y\n}}',
+        '{"a": [,]}',
+        '{"a": {,}}',
+        '{"a": [1,,]}',
+        '{"a": 1,, }',
+        '{"a": "x\\"// y"}',
+        '{"a": "x /*"} /* */',
+        '{"a": tru/**/e}',
+        '{"a": -/**/1}',
+        '{"a": "abc/*\n*/"}',
+        '{"a": 1e400}',
+        '{"a": NaN}',
+        '{"a": 1, "a": 2}',
+        '{"a": "\\ud800"}',
+        "[1]",
+        "",
+        '{"a": ' + "[" * 199 + "]" * 199 + "}",
+        '{"a": ' + "[" * 200 + "]" * 200 + "}",
+    ],
+)
+def test_fast_reader_agrees_with_the_parser(text: str) -> None:
+    same_outcome(text)
+
+
+_syntax_bits = st.sampled_from(["//", "/*", "*/", ",", "]", "}", "[", "{", '"', "\\", "\n",
+                                ":", " ", "x", "1"])
+
+
+@_settings
+@given(_policies, st.data())
+def test_fast_reader_agrees_on_written_and_damaged_policies(
+    data: dict[str, Any], draw: st.DataObject
+) -> None:
+    text = dumps(data)
+    same_outcome(text)
+    for _ in range(3):
+        at = draw.draw(st.integers(min_value=0, max_value=len(text)))
+        cut = draw.draw(st.integers(min_value=0, max_value=3))
+        text = text[:at] + draw.draw(_syntax_bits) + text[at + cut:]
+        same_outcome(text)

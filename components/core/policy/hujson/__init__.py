@@ -14,7 +14,7 @@ the commented-out sections of Tailscale's default policy keep their shape.
 """
 
 from .document import HujsonError, PolicyDocument
-from .parser import parse
+from .parser import parse, parse_data
 from .writer import CANONICAL_KEY_ORDER, dumps
 
 __all__ = [
@@ -23,4 +23,5 @@ __all__ = [
     "PolicyDocument",
     "dumps",
     "parse",
+    "parse_data",
 ]

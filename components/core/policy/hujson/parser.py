@@ -17,6 +17,8 @@ _NUMBER = re.compile(r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?")
 _NUMBER_LIKE = re.compile(r"[-+0-9A-Za-z_.]+")
 _WORD = re.compile(r"[A-Za-z0-9_$]+")
 _STRING_RUN = re.compile(r'[^"\\\x00-\x1f]+')
+_SIMPLE_STRING = re.compile(r'"([^"\\\x00-\x1f]*)"')
+_SPACE = re.compile(r"[ \t\r\n]*")
 _SURROGATE = re.compile("[\ud800-\udfff]")
 _HEX = frozenset("0123456789abcdefABCDEF")
 _ESCAPES = {
@@ -38,6 +40,102 @@ def parse(text: str, source: str = "<policy>") -> PolicyDocument:
     ``source`` names the file in error messages.  Raises `HujsonError`.
     """
     return _Parser(text, source).document()
+
+
+def parse_data(text: str, source: str = "<policy>") -> dict[str, Any]:
+    """``parse(text, source).data``, faster for large policies: comments and trailing commas
+    are cut and the rest goes to the json module's C scanner.  Whatever that path refuses or
+    cannot vouch for goes through `parse`, so results and errors are the same."""
+    data = _json_data(text)
+    return data if data is not None else parse(text, source).data
+
+
+# One token at a time: a whole string (kept, so that comment markers and commas inside it are
+# text), a comment, or a comma that only trivia separates from a closing bracket.
+_HUJSON_EXTRA = re.compile(
+    r'"(?:[^"\\]|\\.)*"'
+    r"|//[^\n]*"
+    r"|/\*.*?\*/"
+    r"|,(?=(?:[ \t\r\n]|//[^\n]*|/\*.*?\*/)*[\]}])",
+    re.DOTALL,
+)
+_OPENERS = frozenset("[{,:")
+
+
+class _NotPlainJson(Exception):
+    pass
+
+
+def _refuse_constant(name: str) -> Any:
+    raise _NotPlainJson(name)
+
+
+def _finite_float(literal: str) -> float:
+    value = float(literal)
+    if math.isinf(value):
+        raise _NotPlainJson(literal)
+    return value
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    result = dict(pairs)
+    if len(result) != len(pairs):
+        raise _NotPlainJson("duplicate key")
+    return result
+
+
+_DECODER = json.JSONDecoder(object_pairs_hook=_unique_keys, parse_float=_finite_float,
+                            parse_constant=_refuse_constant)
+
+
+def _json_data(text: str) -> dict[str, Any] | None:
+    """The data of ``text`` if it is valid HuJSON that plain JSON can carry, else None."""
+    if text.startswith("\ufeff"):
+        text = text[1:]
+    pieces: list[str] = []
+    last = 0
+    for token in _HUJSON_EXTRA.finditer(text):
+        start = token.start()
+        first = text[start]
+        if first == '"':
+            continue
+        pieces.append(text[last:start])
+        last = token.end()
+        if first == ",":
+            # A comma after `[`, `{`, `,` or `:` is an error the full parser reports.
+            if not _after_value(pieces):
+                return None
+        else:
+            pieces.append(" ")  # a comment still separates tokens
+    pieces.append(text[last:])
+    try:
+        data = _DECODER.decode("".join(pieces))
+    except (ValueError, RecursionError, _NotPlainJson):
+        return None
+    if not isinstance(data, dict) or _deeper_than(data, _MAX_DEPTH):
+        return None
+    return data
+
+
+def _after_value(pieces: list[str]) -> bool:
+    for piece in reversed(pieces):
+        kept = piece.rstrip(" \t\r\n")
+        if kept:
+            return kept[-1] not in _OPENERS
+    return False
+
+
+def _deeper_than(value: Any, limit: int) -> bool:
+    level = [value]
+    depth = 0
+    while level:
+        depth += 1
+        if depth > limit:
+            return True
+        level = [child for node in level
+                 for child in (node.values() if isinstance(node, dict) else node)
+                 if isinstance(child, (dict, list))]
+    return False
 
 
 def _join_comments(first: list[str], second: list[str]) -> list[str]:
@@ -72,6 +170,12 @@ class _Parser:
     def skip_trivia(self) -> list[str]:
         """Skip whitespace and comments; return the comments seen."""
         text = self.text
+        # Most gaps are whitespace alone: skip it in one match, loop only around comments.
+        space = _SPACE.match(text, self.pos)
+        after_space = space.end() if space is not None else self.pos
+        if not text.startswith("/", after_space):
+            self.pos = after_space
+            return []
         end_of_text = len(text)
         found: list[str] = []
         newlines = 0
@@ -244,6 +348,10 @@ class _Parser:
     def parse_string(self) -> str:
         text = self.text
         start = self.pos
+        simple = _SIMPLE_STRING.match(text, start)
+        if simple is not None:  # no escapes: the common case, in one match
+            self.pos = simple.end()
+            return simple.group(1)
         self.pos += 1
         parts: list[str] = []
         while True:

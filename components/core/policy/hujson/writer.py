@@ -29,6 +29,7 @@ CANONICAL_KEY_ORDER: tuple[str, ...] = (
 _INLINE_WIDTH = 100
 _SURROGATE = re.compile("[\ud800-\udfff]")
 _TAB_WIDTH = 4
+_encode_string = json.encoder.encode_basestring
 
 
 def dumps(
@@ -168,10 +169,12 @@ def _scalar(value: Any) -> str:
 
 
 def _string(value: str) -> str:
+    # What json.dumps(value, ensure_ascii=False) writes, without building an encoder per string.
+    text: str = _encode_string(value)
+    if value.isascii():
+        return text
     # Lone surrogates are escaped so the output can always be encoded as UTF-8.
-    return _SURROGATE.sub(
-        lambda m: f"\\u{ord(m.group()):04x}", json.dumps(value, ensure_ascii=False)
-    )
+    return _SURROGATE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
 
 
 def value_lines(value: Any, prefix: str = "", suffix: str = ",") -> list[str]:
