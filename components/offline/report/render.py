@@ -9,12 +9,11 @@ from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from . import markdown, model
 from .identities import identity_access, rights_of
 from .mermaid import mermaid_graph
 from .model import SECRET_TEXT, UNKNOWN_TEXT, PlanData, PlanError
+from .yaml_text import dump_documents
 
 _TABLE_HEADER = ("Source", "Endpoint", "Ports", "Kubernetes groups", "ClusterRoles",
                  "Sensitive rights", "Recorded", "Enforced", "Posture")
@@ -60,17 +59,11 @@ def identity_table(rows: Sequence[Mapping[str, Any]], policy: Mapping[str, Any])
     return "\n".join(lines) + "\n"
 
 
-# libyaml's C emitter when PyYAML was built with it (same text, several times faster).
-_YAML_DUMPER = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
-
-
 def _yaml(documents: Sequence[Any], comment: str) -> str:
     head = "".join(f"# {line}\n" for line in comment.splitlines())
     if not documents:
         return head + "--- []\n"
-    body = yaml.dump_all(documents, Dumper=_YAML_DUMPER, sort_keys=False, explicit_start=True,
-                         default_flow_style=False, allow_unicode=True, width=100)
-    return head + body
+    return head + dump_documents(documents)
 
 
 def _json(value: Any) -> str:
@@ -144,7 +137,7 @@ def _parsed_policy(text: str) -> Mapping[str, Any] | None:
     from ...core.policy import hujson
 
     try:
-        data = hujson.parse(text, model.POLICY_FILE).data
+        data = hujson.parse_data(text, model.POLICY_FILE)
     except hujson.HujsonError:
         return None
     return data if isinstance(data, Mapping) else None
