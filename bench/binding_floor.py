@@ -2,7 +2,8 @@
 
 Run under the same mock runner (components/offline/runner.py) as `plan`, with the same SDK
 imports as the stack program, so the only difference from a plan of N bindings is the
-project's own work: config, policy, access matrix and the plan files.
+project's own work: config, policy, access matrix and the plan files. The bindings are the
+plan's own (same metadata, subjects and roleRef), so the SDK serialises the same inputs.
 """
 
 import sys
@@ -21,7 +22,8 @@ from pulumi_kubernetes.rbac import v1 as rbac
 for i in range({count}):
     rbac.ClusterRoleBinding(
         f"bindings-team-{{i}}-view",
-        metadata={{"name": f"team-{{i}}-view"}},
+        metadata={{"name": f"team-{{i}}-view",
+                  "labels": {{"app.kubernetes.io/managed-by": "tailscale-cluster-access"}}}},
         subjects=[{{"kind": "Group", "name": f"team-{{i}}",
                     "apiGroup": "rbac.authorization.k8s.io"}}],
         role_ref={{"kind": "ClusterRole", "name": "view",
