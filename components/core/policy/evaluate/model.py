@@ -206,28 +206,35 @@ def _source_name(selector: str, groups: Mapping[str, tuple[str, ...]]) -> str | 
 
 @dataclass(frozen=True)
 class _NameIndex:
-    by_name: Mapping[str, tuple[int, ...]]
-    always: tuple[int, ...]
+    by_name: Mapping[str, frozenset[int]]
+    always: frozenset[int]
 
     @classmethod
     def of(cls, selectors: Iterable[Sequence[str]],
            groups: Mapping[str, tuple[str, ...]]) -> _NameIndex:
-        by_name: dict[str, list[int]] = {}
-        always: list[int] = []
+        by_name: dict[str, set[int]] = {}
+        always: set[int] = set()
         for index, rule_selectors in enumerate(selectors):
             names = [_source_name(selector, groups) for selector in rule_selectors]
             if not names or None in names:
-                always.append(index)
+                always.add(index)
                 continue
-            for name in dict.fromkeys(n for n in names if n is not None):
-                by_name.setdefault(name, []).append(index)
-        return cls({k: tuple(v) for k, v in by_name.items()}, tuple(always))
+            for name in names:
+                if name is not None:
+                    by_name.setdefault(name, set()).add(index)
+        return cls({k: frozenset(v) for k, v in by_name.items()}, frozenset(always))
 
     def matching(self, names: set[str]) -> set[int]:
         found = set(self.always)
         for name in names:
             found.update(self.by_name.get(name, ()))
         return found
+
+    def keep_matching(self, indices: set[int], names: set[str]) -> set[int]:
+        """`indices & self.matching(names)`, at the cost of `indices`: every rule of a stack
+        targets the same proxy, so that name's set is as large as the policy."""
+        sets = [self.always, *(self.by_name[n] for n in names if n in self.by_name)]
+        return {i for i in indices if any(i in s for s in sets)}
 
 
 @dataclass(frozen=True)
@@ -267,8 +274,8 @@ class SourceIndex:
         for index, principal in ((self.sources, who), (self.targets, where)):
             names = self._names(principal.kind, principal.raw, principal.users)
             if names is not None:
-                matching = index.matching(names)
-                found = matching if found is None else found & matching
+                found = (index.matching(names) if found is None
+                         else index.keep_matching(found, names))
         return None if found is None else sorted(found)
 
 
