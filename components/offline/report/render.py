@@ -11,6 +11,7 @@ from typing import Any
 
 from . import markdown, model
 from .identities import identity_access, rights_of
+from .json_text import dumps_indented
 from .mermaid import mermaid_graph
 from .model import SECRET_TEXT, UNKNOWN_TEXT, PlanData, PlanError
 from .yaml_text import dump_documents
@@ -67,7 +68,7 @@ def _yaml(documents: Sequence[Any], comment: str) -> str:
 
 
 def _json(value: Any) -> str:
-    return json.dumps(value, indent=2, ensure_ascii=False) + "\n"
+    return dumps_indented(value) + "\n"
 
 
 def _leaves(value: Any) -> Iterator[Any]:
@@ -86,7 +87,9 @@ def _credentials_line(plan: PlanData) -> list[str]:
     return [f"Operator credentials: {markdown.text(kind)}.", ""] if isinstance(kind, str) else []
 
 
-def summary_markdown(plan: PlanData, policy: Mapping[str, Any] | None = None) -> str:
+def summary_markdown(plan: PlanData, policy: Mapping[str, Any] | None = None, *,
+                     access_markdown: str | None = None) -> str:
+    """`summary.md`; `access_markdown`: `access_table(plan.access)` when already made."""
     policy_note = ("writes the **whole tailnet policy file** (`policy.hujson`)" if
                    plan.policy_managed else
                    "does **not** write the tailnet policy (`policy.manage: false`); "
@@ -94,7 +97,8 @@ def summary_markdown(plan: PlanData, policy: Mapping[str, Any] | None = None) ->
     out = [f"## Plan for stack {markdown.code(plan.stack)}", "",
            f"Offline plan of {markdown.code(plan.project)}: the real stack program under "
            f"Pulumi's mocks, without credentials. This stack {policy_note}.", "",
-           "### Who gets what", "", access_table(plan.access).rstrip("\n"), "",
+           "### Who gets what", "",
+           (access_markdown or access_table(plan.access)).rstrip("\n"), "",
            *_credentials_line(plan)]
     if policy is not None:
         out += ["### Who is behind each source", "",
@@ -148,6 +152,7 @@ def render_files(plan: PlanData) -> dict[str, str]:
     resources = [{key: resource[key] for key in
                   ("urn", "type", "name", "parent", "dependencies", "inputs")}
                  for resource in plan.resources]
+    access_markdown = access_table(plan.access)  # in two files
     return {
         model.POLICY_FILE: plan.policy if plan.policy.endswith("\n") else plan.policy + "\n",
         model.MANIFESTS_FILE: _yaml(
@@ -161,7 +166,7 @@ def render_files(plan: PlanData) -> dict[str, str]:
         model.RESOURCES_FILE: _json(resources),
         model.ACCESS_JSON_FILE: _json(plan.access),
         model.ACCESS_MD_FILE: f"# Access matrix of stack {markdown.code(plan.stack)}\n\n"
-                              + access_table(plan.access)
+                              + access_markdown
                               + "\nOne row per tailnet source. ClusterRoles resolve the "
                                 "Kubernetes groups through the stack's bindings and the "
                                 "built-in ones (`system:masters` is `cluster-admin`); "
@@ -170,7 +175,8 @@ def render_files(plan: PlanData) -> dict[str, str]:
                               + "".join(f"\n{line}\n" for line in _credentials_line(plan)
                                         if line),
         model.GRAPH_FILE: mermaid_graph(resources),
-        model.SUMMARY_FILE: summary_markdown(plan, _parsed_policy(plan.policy)),
+        model.SUMMARY_FILE: summary_markdown(plan, _parsed_policy(plan.policy),
+                                             access_markdown=access_markdown),
     }
 
 
