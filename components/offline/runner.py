@@ -73,8 +73,20 @@ def _decode(value: Any) -> Any:
     return value
 
 
+_PLAIN_TYPES = (str, int, bool, float, type(None))
+
+
 def replace_markers(value: Any, secret: Any, unknown: Any) -> Any:
     """`value` with every `Secret` marker replaced by `secret` and every unknown by `unknown`."""
+    # Exact types first: a plan walks every input of every resource, and the ABC checks below
+    # cost more than the rest of the walk.
+    kind = type(value)
+    if kind in _PLAIN_TYPES:
+        return value
+    if kind is dict:
+        return {key: replace_markers(item, secret, unknown) for key, item in value.items()}
+    if kind is list:
+        return [replace_markers(item, secret, unknown) for item in value]
     if isinstance(value, Secret):
         return secret
     if isinstance(value, Unknown):

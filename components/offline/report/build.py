@@ -56,13 +56,17 @@ def creation_order(registrations: Sequence[Registration]) -> list[Registration]:
     return ordered
 
 
-def kubernetes_object(registration: Registration) -> dict[str, Any] | None:
-    """The full object a `kubernetes:<group>/<version>:<Kind>` resource creates, else None."""
+def kubernetes_object(registration: Registration,
+                      inputs: Mapping[str, Any] | None = None) -> dict[str, Any] | None:
+    """The full object a `kubernetes:<group>/<version>:<Kind>` resource creates, else None.
+
+    `inputs`: the registration's inputs already scrubbed, when the caller has them."""
     match = _KUBE_TYPE.match(registration.type)
     if match is None or match["group"] in _NOT_OBJECTS:
         return None
     group, version, kind = match["group"], match["version"], match["kind"]
-    inputs = scrub(registration.inputs)
+    if inputs is None:
+        inputs = scrub(registration.inputs)
     body = {key: value for key, value in inputs.items()
             if key not in ("apiVersion", "kind", "metadata") and value is not None}
     metadata = dict(inputs.get("metadata") or {})
@@ -147,15 +151,16 @@ def build_plan(run: ProgramRun, *, stack: str, project: str,
     access analysis; the program's own warnings are added after them."""
     ordered = creation_order(run.registrations)
     policy, managed = _policy(run)
+    inputs = [deep_sorted(scrub(r.inputs)) for r in ordered]
     resources = [{
         "urn": r.urn,
         "type": r.type,
         "name": r.name,
         "parent": r.parent,
         "dependencies": sorted(set(r.dependencies)),
-        "inputs": deep_sorted(scrub(r.inputs)),
-    } for r in ordered]
-    manifests = [obj for obj in map(kubernetes_object, ordered) if obj is not None]
+        "inputs": r_inputs,
+    } for r, r_inputs in zip(ordered, inputs, strict=True)]
+    manifests = [obj for obj in map(kubernetes_object, ordered, inputs) if obj is not None]
     releases = [rel for rel in map(helm_release, ordered) if rel is not None]
     access = run.outputs.get("accessMatrix")
     if not isinstance(access, list):

@@ -59,6 +59,13 @@ class PlanData:
 
 def deep_sorted(value: Any) -> Any:
     """Mappings with sorted keys, recursively: stable files whatever the wire order was."""
+    kind = type(value)
+    if kind is str or kind is int or kind is bool or value is None:
+        return value
+    if kind is dict:
+        return {key: deep_sorted(value[key]) for key in sorted(value)}
+    if kind is list:
+        return [deep_sorted(item) for item in value]
     if isinstance(value, Mapping):
         return {key: deep_sorted(value[key]) for key in sorted(value)}
     if isinstance(value, list | tuple):
