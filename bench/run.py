@@ -106,9 +106,15 @@ def synthetic_binding_stack(rules: int, directory: Path) -> Path:
                        directory)
 
 
+# What `make plan` runs: the console script (no runpy frames under every resource's recorded
+# call stack, as with `python -m`).
+CONSOLE_SCRIPT = Path(PYTHON).parent / "tailscale-cluster-access"
+
+
 def plan_command(stack: str, out: Path, config: Path | None = None) -> list[str]:
-    command = [PYTHON, "-m", "tailscale_cluster_access", "plan", "--stack", stack,
-               "--out", str(out)]
+    program = ([str(CONSOLE_SCRIPT)] if CONSOLE_SCRIPT.exists()
+               else [PYTHON, "-m", "tailscale_cluster_access"])
+    command = [*program, "plan", "--stack", stack, "--out", str(out)]
     if config is not None:
         command += ["--config", str(config)]
     return command

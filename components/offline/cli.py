@@ -62,14 +62,6 @@ class Console:
 
 
 def _plan(args: argparse.Namespace, console: Console) -> int:
-    from .gc_tuning import fewer_collections
-
-    # What a plan builds stays alive until its files are written: rescanning it finds little.
-    with fewer_collections():
-        return _plan_stack(args, console)
-
-
-def _plan_stack(args: argparse.Namespace, console: Console) -> int:
     from ..core.cluster_plan import plan_cluster
     from ..core.problems import InvalidConfig
     from .report import compare, model, render
@@ -351,10 +343,13 @@ def _main(argv: Sequence[str] | None, console: Console) -> int:
         # argparse exits for --help (0) and usage errors (2).
         return exit_.code if isinstance(exit_.code, int) else EXIT_INVALID
     handler: Callable[[argparse.Namespace, Console], int] = args.handler
+    from .gc_tuning import fewer_collections
     from .report.model import PlanError, PlanFolderError
 
     try:
-        return handler(args, console)
+        # What a command builds stays alive until it ends: rescanning it finds little.
+        with fewer_collections():
+            return handler(args, console)
     except InputError as error:
         console.err(str(error))
         return EXIT_INVALID

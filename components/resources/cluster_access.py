@@ -204,25 +204,14 @@ class SecureClusterAccess(pulumi.ComponentResource):
         return component
 
     def _create(self, name: str, plan: ClusterPlan, opts: pulumi.ResourceOptions | None) -> None:
+        # One method from registration to register_outputs: the SDK records the call stack of
+        # every resource, at a cost per frame and resource (a thousand bindings feel it).
         super().__init__("tailscale-cluster-access:index:SecureClusterAccess", name, None, opts)
         self.plan = plan
         # What a reviewer must see in `pulumi preview` too: undecidable policy tests, base
         # rules that reach the endpoint, unrecorded admins, base comments not kept.
         for warning in plan.warnings:
             pulumi.log.warn(warning, resource=self)
-        self._build(name, plan, opts)
-        self.register_outputs(
-            {
-                "proxy_hostname": self.proxy_hostname,
-                "proxy_url": self.proxy_url,
-                "kubeconfig_command": self.kubeconfig_command,
-                "oauth_client_id": self.oauth_client_id,
-                "policy_fragment": self.policy_fragment,
-                "access_matrix": self.access_matrix,
-            }
-        )
-
-    def _build(self, name: str, plan: ClusterPlan, opts: pulumi.ResourceOptions | None) -> None:
         spec = plan.spec
         # depends_on, retain_on_delete and custom_timeouts reach every resource (Pulumi passes
         # only protect and providers from a component to its children).
@@ -322,6 +311,16 @@ class SecureClusterAccess(pulumi.ComponentResource):
         self.policy_fragment = pulumi.Output.from_input(plan.fragment_hujson)
         self.access_matrix = pulumi.Output.from_input(
             json.dumps([row.to_json() for row in plan.access])
+        )
+        self.register_outputs(
+            {
+                "proxy_hostname": self.proxy_hostname,
+                "proxy_url": self.proxy_url,
+                "kubeconfig_command": self.kubeconfig_command,
+                "oauth_client_id": self.oauth_client_id,
+                "policy_fragment": self.policy_fragment,
+                "access_matrix": self.access_matrix,
+            }
         )
 
 
