@@ -44,3 +44,32 @@ def test_repeated_strings_and_subclasses():
         reference([Name("x")])
     with pytest.raises(yaml.representer.RepresenterError):
         dump_documents([Name("x")])
+
+
+# Strings near the edge of what is written plain: the direct path's territory.
+_plainish = st.one_of(st.text(alphabet="aZ09._/@-: #", min_size=0, max_size=8),
+                      st.sampled_from(["tag:k8s", "a:", ":a", "a::b", "-a", "1.102.3", "0o17",
+                                       "1_000", "1e3", ".inf", "Yes", "NULL", "y", "ON"]))
+_plain_scalars = st.one_of(st.none(), st.booleans(), st.integers(), _plainish)
+_plain_values = st.recursive(_plain_scalars, lambda inner: st.one_of(
+    st.lists(inner, max_size=3), st.dictionaries(_plainish, inner, max_size=3)), max_leaves=20)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.one_of(_plain_values, _values), max_size=4))
+def test_direct_documents_have_the_safe_dumpers_bytes(documents: list[Any]) -> None:
+    assert dump_documents(documents) == reference(documents)
+
+
+def test_manifests_take_the_direct_path_and_shared_objects_do_not():
+    from tailscale_cluster_access.offline.report.yaml_text import _direct
+
+    binding = {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding",
+               "metadata": {"labels": {"app.kubernetes.io/managed-by": "x"}, "name": "a-view"},
+               "subjects": [{"kind": "Group", "name": "tailnet-readers"}],
+               "spec": {"tags": ["tag:k8s"], "replicas": 2, "empty": {}, "none": None}}
+    assert _direct(binding) == reference([binding])
+    shared = {"a": 1}
+    document = {"x": shared, "y": shared}
+    assert _direct(document) is None
+    assert dump_documents([binding, document, binding]) == reference([binding, document, binding])

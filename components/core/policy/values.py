@@ -3,7 +3,6 @@
 import json
 from typing import Any
 
-
 # One encoder: `json.dumps` with options builds a new one per call, and a plan asks for
 # tens of thousands of these keys.
 _CANONICAL = json.JSONEncoder(sort_keys=True, ensure_ascii=False, separators=(",", ":"))
