@@ -94,7 +94,7 @@ def dump_documents(documents: Sequence[Any]) -> str:
 
 # Plain in block context and never folded (no spaces); the resolver still has its say.
 _PLAIN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._/@-]*(?::[A-Za-z0-9._/@-]+)*", re.ASCII)
-_RESOLVER = yaml.resolver.Resolver()
+_RESOLVER: Any = yaml.resolver.Resolver()
 _plain_memo: dict[str, bool] = {}
 # PyYAML writes longer keys as complex keys (`? key`).
 _SIMPLE_KEY_MAX = 100
@@ -136,8 +136,9 @@ def _scalar(value: Any) -> str | None:
     """The text of a scalar; None for a dict or list; `_NotDirect` for anything else."""
     kind = type(value)
     if kind is str:
-        if _is_plain(value):
-            return value
+        text: str = value
+        if _is_plain(text):
+            return text
         raise _NotDirect
     if kind is bool:
         return "true" if value else "false"
