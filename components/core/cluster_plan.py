@@ -60,6 +60,13 @@ class ClusterPlan:
     def fragment_hujson(self) -> str:
         return hujson.dumps(self.fragment)
 
+    @property
+    def policy_data(self) -> dict[str, Any]:
+        """What `policy` parses back to: the merged policy, or the fragment in fragment mode
+        (the splice is checked to give the merged data back; the ownership record is a
+        comment)."""
+        return self.merged if self.spec.policy.manage else self.fragment
+
     @cached_property
     def policy(self) -> str:
         """HuJSON the stack writes: base + fragment, or the fragment alone in fragment mode.

@@ -121,7 +121,9 @@ def _plan(args: argparse.Namespace, console: Console) -> int:
         # The program's own input checks: the message lists the problems by config key.
         raise InputError(str(error)) from None
     plan = build_plan(run, stack=short, project=project.name, warnings=cluster_plan.warnings)
-    files = render.render_files(plan)
+    # The program wrote the policy this process planned: its data need not be parsed again.
+    files = render.render_files(plan, cluster_plan.policy_data
+                                if plan.policy == cluster_plan.policy else None)
     comparison = None
     if baseline is not None:
         comparison = compare.compare_plans(baseline, compare.load_plan_files(files, out))

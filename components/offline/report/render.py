@@ -147,8 +147,11 @@ def _parsed_policy(text: str) -> Mapping[str, Any] | None:
     return data if isinstance(data, Mapping) else None
 
 
-def render_files(plan: PlanData) -> dict[str, str]:
-    """File name -> text of every plan file. Same plan, same bytes."""
+def render_files(plan: PlanData, policy_data: Mapping[str, Any] | None = None
+                 ) -> dict[str, str]:
+    """File name -> text of every plan file. Same plan, same bytes.
+
+    `policy_data`: what `plan.policy` parses to, when the caller already has it."""
     resources = [{key: resource[key] for key in
                   ("urn", "type", "name", "parent", "dependencies", "inputs")}
                  for resource in plan.resources]
@@ -175,7 +178,8 @@ def render_files(plan: PlanData) -> dict[str, str]:
                               + "".join(f"\n{line}\n" for line in _credentials_line(plan)
                                         if line),
         model.GRAPH_FILE: mermaid_graph(resources),
-        model.SUMMARY_FILE: summary_markdown(plan, _parsed_policy(plan.policy),
+        model.SUMMARY_FILE: summary_markdown(plan, _parsed_policy(plan.policy)
+                                             if policy_data is None else policy_data,
                                              access_markdown=access_markdown),
     }
 

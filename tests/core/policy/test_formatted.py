@@ -128,6 +128,19 @@ def test_plan_cluster_keeps_the_repo_base_comments() -> None:
     assert hujson.parse(plan.policy).data == plan.merged
 
 
+@pytest.mark.parametrize(("stack", "manage"), [("dev", True), ("prod", True),
+                                               ("staging", True), ("dev", False)])
+def test_policy_data_is_what_the_written_policy_parses_to(stack: str, manage: bool) -> None:
+    # The CLI hands `policy_data` to the summary instead of parsing the policy again.
+    from conftest import PROJECT_ROOT, stack_config
+    from tailscale_cluster_access.core.cluster_plan import plan_cluster
+
+    config = stack_config(stack)
+    config["policy"] = {**config.get("policy", {}), "manage": manage}
+    plan = plan_cluster(config, PROJECT_ROOT)
+    assert hujson.parse(plan.policy).data == plan.policy_data
+
+
 def test_the_fleet_plan_writes_what_tailnet_policy_writes() -> None:
     from conftest import PROJECT_ROOT
     from tailscale_cluster_access.core.fleet import plan_fleet, synthetic_fleet
