@@ -1,5 +1,6 @@
 """Shared helpers: run the real stack program under the SDK's mocks."""
 
+import asyncio
 import copy
 import signal
 from collections.abc import Callable, Iterator, Mapping
@@ -10,6 +11,7 @@ from typing import Any
 import pytest
 import yaml
 from tailscale_cluster_access.offline import ProgramRun, run_program
+from tailscale_cluster_access.offline.runner import close_event_loop
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 PROGRAM = PROJECT_ROOT / "__main__.py"
@@ -71,6 +73,14 @@ def _no_tailscale_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
 def _project_root_cwd(monkeypatch: pytest.MonkeyPatch) -> None:
     # Pulumi runs programs from the project root; relative paths in config assume it.
     monkeypatch.chdir(PROJECT_ROOT)
+
+
+@pytest.fixture(autouse=True)
+def _close_event_loop() -> Iterator[None]:
+    # Tests that drive the SDK themselves leave its loop behind, with pending registrations
+    # of resources they never awaited; close it as the runner closes its own.
+    yield
+    close_event_loop(asyncio.get_event_loop_policy().get_event_loop())
 
 
 # A YAML alias bomb ("billion laughs"): 9 levels of 9 aliases each.

@@ -4,9 +4,12 @@ This is an offline `pulumi preview`: no CLI, no backend, no credentials. Outputs
 a provider could compute stay unknown, and secret values are never kept in the record.
 """
 
+import asyncio
 import logging
 import runpy
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -233,6 +236,52 @@ def _execute(program: Path) -> None:
     runpy.run_path(str(program), run_name="__main__")
 
 
+@contextmanager
+def _event_loop() -> Iterator[None]:
+    """A fresh event loop for one run, closed after it, with the loops of its worker threads.
+
+    The SDK opens a loop on first use and never closes it, and its mock monitor opens one
+    more in every executor thread it is called on. Left open, they are finalised at
+    interpreter exit in no fixed order with their own self-pipes, and now and then the exit
+    prints "Exception ignored in BaseEventLoop.__del__ ... Invalid file descriptor: -1".
+    """
+    worker_loops: list[asyncio.AbstractEventLoop] = []
+
+    def open_worker_loop() -> None:
+        # Opened here, the monitor's own check finds a loop and opens none.
+        worker_loops.append(asyncio.new_event_loop())
+        asyncio.set_event_loop(worker_loops[-1])
+
+    loop = asyncio.new_event_loop()
+    loop.set_default_executor(ThreadPoolExecutor(thread_name_prefix="asyncio",
+                                                 initializer=open_worker_loop))
+    asyncio.set_event_loop(loop)
+    try:
+        yield
+    finally:
+        close_event_loop(loop)  # joins the worker threads first
+        for worker_loop in worker_loops:
+            worker_loop.close()
+
+
+def close_event_loop(loop: asyncio.AbstractEventLoop) -> None:
+    """Cancel what is still pending on `loop`, close it, and leave the thread as a fresh
+    interpreter has it: SDK code run afterwards (tests that call set_mocks themselves)
+    gets a loop opened for it on first use."""
+    try:
+        # What a failed run leaves pending is cancelled first, as asyncio.run and the
+        # SDK's own program runner (pulumi/automation/_server.py) do.
+        pending = [task for task in asyncio.all_tasks(loop) if not task.done()]
+        for task in pending:
+            task.cancel()
+        if pending:
+            loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+        loop.run_until_complete(loop.shutdown_default_executor())
+    finally:
+        loop.close()
+        asyncio.set_event_loop_policy(None)
+
+
 def run_program(
     program: Path,
     *,
@@ -250,28 +299,31 @@ def run_program(
     logger.setLevel(logging.INFO)
     handler = _MessageLog()
     logger.addHandler(handler)
-    mocks.set_mocks(
-        monitor.mocks,
-        project=project,
-        stack=stack_name,
-        preview=preview,
-        logger=logger,
-        monitor=monitor,
-    )
-    # The engine runs a program with its project's root (where Pulumi.yaml is) set.
-    settings.SETTINGS.root_directory = str(program.resolve().parent)
-    runtime_config.set_all_config(config_strings(config), secret_keys or [])
-    settings.SETTINGS.outputs.clear()
-    # set_mocks leaves a finished root stack behind; run in a fresh one so exports land.
-    settings.ROOT.set(None)
-    try:
-        with fewer_collections():
-            _sync_await(stack.run_in_stack(lambda: _execute(program)))
-    finally:
-        # Output tasks a failed run leaves behind must not surface in the next run.
-        settings.SETTINGS.outputs.clear()
-        settings.SETTINGS.root_directory = None
-        logger.removeHandler(handler)
-        runtime_config.set_all_config({}, [])
-        settings.ROOT.set(None)
+    # set_mocks registers a root stack already: its futures must belong to this run's loop.
+    with _event_loop():
+        try:
+            mocks.set_mocks(
+                monitor.mocks,
+                project=project,
+                stack=stack_name,
+                preview=preview,
+                logger=logger,
+                monitor=monitor,
+            )
+            # The engine runs a program with its project's root (where Pulumi.yaml is) set.
+            settings.SETTINGS.root_directory = str(program.resolve().parent)
+            runtime_config.set_all_config(config_strings(config), secret_keys or [])
+            settings.SETTINGS.outputs.clear()
+            # set_mocks leaves a finished root stack behind; run in a fresh one so exports
+            # land.
+            settings.ROOT.set(None)
+            with fewer_collections():
+                _sync_await(stack.run_in_stack(lambda: _execute(program)))
+        finally:
+            # Output tasks a failed run leaves behind must not surface in the next run.
+            settings.SETTINGS.outputs.clear()
+            settings.SETTINGS.root_directory = None
+            logger.removeHandler(handler)
+            runtime_config.set_all_config({}, [])
+            settings.ROOT.set(None)
     return ProgramRun(monitor.registrations, monitor.stack_outputs, handler.messages)
