@@ -166,6 +166,29 @@ def growth(cases: list[Case]) -> float | None:
     return per_large / per_small if per_small > 0 else None
 
 
+def ratios(case: Case, floor: Case, name: str) -> dict[str, float]:
+    """`case` over `floor` three ways: medians, the median of each run over the floor run next
+    to it (less noise than medians), and median CPU time (user + system), which other load
+    on the machine disturbs less."""
+    return {name: round(case.median / floor.median, 3),
+            "paired_ratio": round(statistics.median(
+                c / f for c, f in zip(case.seconds, floor.seconds, strict=True)), 3),
+            "cpu_ratio": round(statistics.median(case.cpu_seconds)
+                               / statistics.median(floor.cpu_seconds), 3)}
+
+
+def stack_summary(cases: list[Case]) -> dict[str, object]:
+    """Each shipped stack over the import floor (issue 15: `prod` within 1.25x)."""
+    floor = cases[0]
+    rows = []
+    for plan in (c for c in cases if c.group == "stack"):
+        row = {"case": plan.name, **ratios(plan, floor, "ratio_to_floor")}
+        rows.append(row)
+        print(f"{plan.name} / import floor = {row['ratio_to_floor']:.2f} (paired "
+              f"{row['paired_ratio']:.2f}, CPU time {row['cpu_ratio']:.2f})")
+    return {"stacks": rows} if rows else {}
+
+
 def binding_summary(cases: list[Case], floor: float) -> dict[str, object]:
     """Issue 15: each binding plan over the same-size SDK floor (a bare program registering
     as many ClusterRoleBindings under the same mock runner), and the cost per resource above
@@ -177,14 +200,7 @@ def binding_summary(cases: list[Case], floor: float) -> dict[str, object]:
         if bare is None:
             continue
         row = {"bindings": plan.size, "plan_s": round(plan.median, 4),
-               "floor_s": round(bare.median, 4),
-               "ratio_to_sdk_floor": round(plan.median / bare.median, 3),
-               # Ratio of each run to the floor run next to it: less noise than medians.
-               "paired_ratio": round(statistics.median(
-                   p / f for p, f in zip(plan.seconds, bare.seconds, strict=True)), 3),
-               # CPU time (user + system) is less disturbed by other load on the machine.
-               "cpu_ratio": round(statistics.median(plan.cpu_seconds)
-                                  / statistics.median(bare.cpu_seconds), 3),
+               "floor_s": round(bare.median, 4), **ratios(plan, bare, "ratio_to_sdk_floor"),
                "plan_ms_per_binding": round((plan.median - floor) / plan.size * 1e3, 3),
                "floor_ms_per_binding": round((bare.median - floor) / bare.size * 1e3, 3)}
         rows.append(row)
@@ -226,7 +242,10 @@ def main() -> int:
         row = {"case": case.name, "group": case.group, "size": case.size,
                "median_s": round(case.median, 4), "min_s": round(low, 4),
                "max_s": round(high, 4), "ratio_to_floor": round(case.median / floor, 3),
-               "peak_mib": round(max(case.peak_mib), 1), "runs": len(case.seconds)}
+               "peak_mib": round(max(case.peak_mib), 1), "runs": len(case.seconds),
+               # Every run, in the order measured (round-robin), to pair or re-analyse.
+               "seconds": [round(value, 4) for value in case.seconds],
+               "cpu_seconds": [round(value, 4) for value in case.cpu_seconds]}
         rows.append(row)
         print(f"{case.name:<28} {case.median:>9.3f} {low:>6.3f}..{high:<6.3f} "
               f"{case.median / floor:>8.2f} {max(case.peak_mib):>9.1f}")
@@ -237,6 +256,7 @@ def main() -> int:
             summary[f"{group}_growth"] = round(factor, 2)
             print(f"{group}: cost per unit at the largest size / at the next one = {factor:.2f} "
                   "(1.0 = linear)")
+    summary.update(stack_summary(cases))
     summary.update(binding_summary(cases, floor))
     core = json.loads(subprocess.run([PYTHON, str(ROOT / "bench" / "core_scale.py")], cwd=ROOT,
                                      check=True, capture_output=True, text=True).stdout)

@@ -48,3 +48,16 @@ def test_synthetic_binding_stack_has_a_binding_per_rule(tmp_path: Path) -> None:
 
 def test_fleet_plan_runs_a_small_fleet() -> None:
     bench_module("fleet_plan").main(3)
+
+
+def test_ratios_pair_each_run_with_the_floor_run_beside_it() -> None:
+    run = bench_module("run")
+    floor = run.Case("floor", [], "floor", seconds=[1.0, 2.0, 1.0], cpu_seconds=[1.0, 1.0, 1.0])
+    plan = run.Case("plan prod", [], "stack", seconds=[1.2, 2.2, 1.5],
+                    cpu_seconds=[1.1, 1.2, 1.3])
+    # Medians 1.5 / 1.0; run by run 1.2, 1.1, 1.5 (median 1.2); CPU 1.2 / 1.0.
+    assert run.ratios(plan, floor, "ratio_to_floor") == {
+        "ratio_to_floor": 1.5, "paired_ratio": 1.2, "cpu_ratio": 1.2}
+    assert run.stack_summary([floor, plan]) == {
+        "stacks": [{"case": "plan prod", "ratio_to_floor": 1.5, "paired_ratio": 1.2,
+                    "cpu_ratio": 1.2}]}
