@@ -157,6 +157,16 @@ def _once(value: Any, seen: set[int]) -> None:
     seen.add(id(value))
 
 
+def _leaf(value: Any) -> str | None:
+    """A scalar or an empty collection as written on its key's or dash's line, else None."""
+    text = _scalar(value)
+    if text is not None:
+        return text
+    if not value:
+        return "{}" if type(value) is dict else "[]"
+    return None
+
+
 def _mapping(mapping: dict[Any, Any], column: int, inline: bool, out: list[str],
              seen: set[int]) -> None:
     """Keys at `column`; `inline`: the first key goes on the current line (after `- `)."""
@@ -167,11 +177,9 @@ def _mapping(mapping: dict[Any, Any], column: int, inline: bool, out: list[str],
             raise _NotDirect
         out.append(f"{key}:" if inline else f"{pad}{key}:")
         inline = False
-        text = _scalar(value)
-        if text is not None:
-            out.append(f" {text}\n")
-        elif not value:
-            out.append(" {}\n" if type(value) is dict else " []\n")
+        leaf = _leaf(value)
+        if leaf is not None:
+            out.append(f" {leaf}\n")
         elif type(value) is dict:
             out.append("\n")
             _mapping(value, column + 2, False, out, seen)
@@ -188,11 +196,9 @@ def _sequence(items: list[Any], column: int, inline: bool, out: list[str],
     for item in items:
         out.append("- " if inline else f"{pad}- ")
         inline = False
-        text = _scalar(item)
-        if text is not None:
-            out.append(f"{text}\n")
-        elif not item:
-            out.append("{}\n" if type(item) is dict else "[]\n")
+        leaf = _leaf(item)
+        if leaf is not None:
+            out.append(f"{leaf}\n")
         elif type(item) is dict:
             _mapping(item, column + 2, True, out, seen)
         else:
