@@ -1,8 +1,9 @@
 """The same-size SDK floor: a bare program registering N ClusterRoleBindings, and nothing else.
 
 Run under the same mock runner (components/offline/runner.py) as `plan`, with the same SDK
-imports as the stack program, so the only difference from a plan of N bindings is the
-project's own work: config, policy, access matrix and the plan files. The bindings are the
+imports as the stack program, and ended as the CLI ends (no interpreter teardown), so the only
+difference from a plan of N bindings is the project's own work: config, policy, access matrix
+and the plan files. The bindings are the
 plan's own (same metadata, subjects and roleRef), so the SDK serialises the same inputs.
 """
 
@@ -13,6 +14,7 @@ from pathlib import Path
 import pulumi_kubernetes.core.v1
 import pulumi_kubernetes.helm.v3  # noqa: F401
 import pulumi_tailscale  # noqa: F401
+from tailscale_cluster_access.offline.fast_exit import exit_without_teardown
 from tailscale_cluster_access.offline.runner import run_program
 
 PROGRAM = '''
@@ -44,3 +46,4 @@ def main(count: int, directory: Path) -> None:
 
 if __name__ == "__main__":
     main(int(sys.argv[1]), Path(sys.argv[2]))
+    exit_without_teardown(0)  # as the CLI ends

@@ -4,6 +4,7 @@ import sys
 from pathlib import Path
 
 from tailscale_cluster_access.core.fleet import synthetic_fleet
+from tailscale_cluster_access.offline.fast_exit import exit_without_teardown
 from tailscale_cluster_access.offline.fleet_runner import run_tailnet_program
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -21,3 +22,4 @@ def main(count: int) -> None:
 
 if __name__ == "__main__":
     main(int(sys.argv[1]))
+    exit_without_teardown(0)  # as the CLI ends, and the floor

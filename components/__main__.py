@@ -1,5 +1,5 @@
 """`python -m tailscale_cluster_access`: the same CLI as `tailscale-cluster-access`."""
 
-from .offline.cli import main
+from .offline.cli import console_main
 
-raise SystemExit(main())
+console_main()

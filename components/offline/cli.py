@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 from contextlib import suppress
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, NoReturn, TextIO
 
 from ..core.safe_read import POLICY_MAX_BYTES, FileProblem, read_text
 from .project import (
@@ -335,6 +335,13 @@ def main(
         with suppress(KeyboardInterrupt):
             console.err("interrupted")
         return EXIT_INTERRUPTED
+
+
+def console_main() -> NoReturn:
+    """The `tailscale-cluster-access` command: `main`, without the interpreter's teardown."""
+    from .fast_exit import exit_without_teardown
+
+    exit_without_teardown(main())
 
 
 def _main(argv: Sequence[str] | None, console: Console) -> int:

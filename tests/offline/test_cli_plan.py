@@ -425,6 +425,22 @@ def test_console_script_plans_dev(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert json.loads((tmp_path / "dev" / "access.json").read_text()) == EXPECTED_ACCESS["dev"]
     assert "warning: gpu-dev: group:ml-engineers has cluster-admin" in result.stderr
+    # The command exits without the interpreter's teardown: what it printed to a pipe
+    # (block-buffered) is flushed first.
+    assert result.stdout.startswith("Planned stack dev: 11 resources")
+
+
+def test_the_command_runs_exit_handlers_and_keeps_its_exit_code() -> None:
+    probe = ("import atexit, sys\n"
+             "sys.argv = ['tailscale-cluster-access', 'plan', '--stack', 'no-such-stack']\n"
+             "atexit.register(lambda: print('exit handler ran'))\n"
+             "from tailscale_cluster_access.offline.cli import console_main\n"
+             "console_main()\n")
+    result = subprocess.run([sys.executable, "-c", probe], cwd=PROJECT_ROOT,
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2, result.stderr
+    assert "no-such-stack" in result.stderr
+    assert result.stdout == "exit handler ran\n"
 
 
 def test_plaintext_oauth_secret_appears_nowhere(tmp_path: Path) -> None:
