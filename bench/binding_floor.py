@@ -3,8 +3,8 @@
 Run under the same mock runner (components/offline/runner.py) as `plan`, with the same SDK
 imports as the stack program, and ended as the CLI ends (no interpreter teardown), so the only
 difference from a plan of N bindings is the project's own work: config, policy, access matrix
-and the plan files. The bindings are the
-plan's own (same metadata, subjects and roleRef), so the SDK serialises the same inputs.
+and the plan files. The bindings are the plan's own (same metadata, subjects and roleRef),
+so the SDK serialises the same inputs.
 """
 
 import sys
