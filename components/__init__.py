@@ -4,26 +4,32 @@ Public API: the components with their `...Args` TypedDicts, and the pure policy
 functions (`plan_cluster`, `parse_spec`, `build_fragment`, `merge_policies`,
 `access_matrix`). Module-level names not listed in `__all__` are private.
 
-Components are imported lazily so that the pure functions (and the `plan` CLI's
-validation) do not pay for importing the Pulumi providers.
+Every name is imported on first use: the pure functions (and the `plan` CLI's validation)
+do not pay for importing the Pulumi providers, and the offline runner pays for neither.
 """
 
 from typing import TYPE_CHECKING, Any
 
 from . import _moved
-from .core.cluster_plan import ClusterPlan, plan_cluster
-from .core.config import parse_spec
-from .core.policy.access import AccessRow, access_matrix
-from .core.policy.build import build_fragment
-from .core.policy.merge import MergeError, merge_policies
-from .core.problems import InvalidConfig, Problem
-from .core.spec import ClusterAccessSpec
 
 _moved.install()
 
 __version__ = "0.1.0"
 
-_COMPONENTS = {
+# Public name -> module that defines it. Nothing is imported until used: the offline runner
+# and the CLI's other commands need none of it, and the components need the Pulumi SDKs.
+_PUBLIC = {
+    "ClusterPlan": ".core.cluster_plan",
+    "plan_cluster": ".core.cluster_plan",
+    "parse_spec": ".core.config",
+    "AccessRow": ".core.policy.access",
+    "access_matrix": ".core.policy.access",
+    "build_fragment": ".core.policy.build",
+    "MergeError": ".core.policy.merge",
+    "merge_policies": ".core.policy.merge",
+    "InvalidConfig": ".core.problems",
+    "Problem": ".core.problems",
+    "ClusterAccessSpec": ".core.spec",
     "SecureClusterAccess": ".resources.cluster_access",
     "SecureClusterAccessArgs": ".resources.cluster_access",
     "TagsArgs": ".resources.cluster_access",
@@ -51,6 +57,13 @@ _COMPONENTS = {
 }
 
 if TYPE_CHECKING:
+    from .core.cluster_plan import ClusterPlan, plan_cluster
+    from .core.config import parse_spec
+    from .core.policy.access import AccessRow, access_matrix
+    from .core.policy.build import build_fragment
+    from .core.policy.merge import MergeError, merge_policies
+    from .core.problems import InvalidConfig, Problem
+    from .core.spec import ClusterAccessSpec
     from .resources.api_server_proxy import ApiServerProxy, ApiServerProxyArgs
     from .resources.cluster_access import (
         AccessRuleArgs,
@@ -76,7 +89,7 @@ if TYPE_CHECKING:
 
 
 def __getattr__(name: str) -> Any:
-    module_name = _COMPONENTS.get(name)
+    module_name = _PUBLIC.get(name)
     if module_name is None:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
     from importlib import import_module

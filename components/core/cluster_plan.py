@@ -15,12 +15,12 @@ from .base_policy import parse_base_text, read_base_policy
 from .config import SecretInputs, Spelling, read_cluster
 from .policy import hujson
 from .policy.access import AccessRow, access_matrix, access_warnings
-from .policy.build import build_fragment
+from .policy.build import plan_fragment
 from .policy.evaluate import acls_style, build_model
 from .policy.formatted import render_merged
 from .policy.merge import MergeError, merge_policies
 from .policy.ownership import mark_owned
-from .policy.verify import base_reach_warnings, origins, verify_policy
+from .policy.verify import Origins, base_reach_warnings, origins, verify_policy
 from .problems import InvalidConfig, Problem
 from .spec import RECORDER_PORT, ClusterAccessSpec
 
@@ -111,9 +111,22 @@ def plan_cluster(
     if base is not None and acls_style(base) == "mixed":
         raise InvalidConfig([mixed_acls_problem("policy.base")], prefix=prefix, subject=subject)
     notes: list[str] = []
-    fragment = build_fragment(spec, base, notes)
+    name = spec.cluster or "stack"
+    planned = plan_fragment(spec, base, notes, name=name)
+    fragment = planned.fragment
     try:
-        merged = merge_policies(base or {}, [(spec.cluster, fragment)])
+        if planned.probe is not None:
+            # The base and the other sections are merged already; only the tests join them,
+            # and they add no network rule: the model the tests were decided on stays valid.
+            merged = merge_policies(planned.probe, [(spec.cluster, {"tests": fragment["tests"]})])
+            test_origins = origins(merged, base, [(name, fragment)], ("tests",))
+            origin_of = Origins({**planned.rule_origins.by_section, **test_origins.by_section})
+            model = planned.model
+        else:
+            # The sections conflict with the base: this merge fails, listing every conflict.
+            merged = merge_policies(base or {}, [(spec.cluster, fragment)])
+            origin_of = origins(merged, base, [(name, fragment)])
+            model = build_model(merged, origin_of)
     except MergeError as error:
         raise InvalidConfig(
             [Problem("policy.base", conflict.describe()) for conflict in error.conflicts],
@@ -121,9 +134,6 @@ def plan_cluster(
             subject=subject,
         ) from None
     where = f"{spec.cluster}: " if spec.cluster else ""
-    origin_of = origins(merged, base, [(spec.cluster or "stack", fragment)])
-    # One model of the merged policy for its tests and for the base-reach warnings.
-    model = build_model(merged, origin_of)
     verified = verify_policy(merged, origin_of, key="policy.base", where=where, model=model)
     if verified.problems:
         raise InvalidConfig(verified.problems, prefix=prefix, subject=subject)

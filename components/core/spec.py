@@ -5,6 +5,7 @@ bindings, the access matrix) is derived from one `ClusterAccessSpec`, so the
 grant destinations, ports, recorder rules and tests cannot disagree.
 """
 
+import re
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Literal
@@ -118,6 +119,10 @@ class AccessRule:
     posture: tuple[str, ...] = ()
 
 
+# Everything but str.isalnum() characters, "-" and ".": regex \w is exactly isalnum() or "_".
+_NOT_IN_NAME = re.compile(r"[^\w.-]|_")
+
+
 @dataclass(frozen=True)
 class RoleBinding:
     group: str
@@ -126,8 +131,7 @@ class RoleBinding:
     @property
     def name(self) -> str:
         """Kubernetes object name, like the guide's `tailnet-readers-view`."""
-        raw = f"{self.group}-{self.cluster_role}".lower()
-        cleaned = "".join(c if c.isalnum() or c in "-." else "-" for c in raw)
+        cleaned = _NOT_IN_NAME.sub("-", f"{self.group}-{self.cluster_role}".lower())
         return cleaned.strip("-.")[:253]
 
 

@@ -231,10 +231,11 @@ def read_role_bindings(reader: ConfigReader) -> tuple[RoleBinding, ...]:
             )
         binding = RoleBinding(group=group, cluster_role=role)
         if group and role:
-            if binding.name in names:
-                item.problem(item.path, f"repeats {names[binding.name]}.", "remove one of them.")
+            name = binding.name
+            if name in names:
+                item.problem(item.path, f"repeats {names[name]}.", "remove one of them.")
                 continue
-            names[binding.name] = item.path
+            names[name] = item.path
             bindings.append(binding)
     return tuple(bindings)
 

@@ -7,12 +7,14 @@ recorder rules and tests together.
 
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from ..spec import KUBERNETES_CAPABILITY, RECORDER_PORT, AccessRule, ClusterAccessSpec
-from .evaluate import acls_style, build_model, reachable
+from .evaluate import PolicyModel, acls_style, build_model, reachable
 from .merge import MergeError, merge_policies
 from .sections import section
+from .verify import NETWORK_SECTIONS, Origins, origins
 
 # `node:attr == 'value'` style posture conditions, the ones a test can satisfy.
 _POSTURE_CONDITION_RE = re.compile(
@@ -152,14 +154,41 @@ def _accept_candidates(spec: ClusterAccessSpec, known_postures: Mapping[str, tup
     return candidates
 
 
-def _probe_policy(spec: ClusterAccessSpec, base: Mapping[str, Any] | None,
-                  sections: Mapping[str, Any]) -> Mapping[str, Any]:
-    """The policy the tests will run on: the base plus this fragment (tests aside)."""
+@dataclass(frozen=True)
+class PlannedFragment:
+    """A cluster's fragment and what deciding its tests took. The tests add no network rule,
+    so `model` is also the evaluator's model of the final merged policy."""
+
+    fragment: dict[str, Any]
+    probe: dict[str, Any] | None
+    """The base merged with the fragment's other sections; None when they conflict."""
+    model: PolicyModel
+    """The network rules of `probe` (of the fragment alone when it conflicts), each named
+    with the fragment or base that added it."""
+    rule_origins: Origins
+    """Who added each acls and grants entry of `probe`."""
+
+
+def plan_fragment(spec: ClusterAccessSpec, base: Mapping[str, Any] | None = None,
+                  notes: list[str] | None = None, name: str | None = None) -> PlannedFragment:
+    """The fragment (as `build_fragment`), keeping the merged policy and the model its tests
+    were decided on, so that a plan need not merge and model the same rules again.
+
+    `name` is the fragment's name in the merge (the cluster, or "stack")."""
+    name = name or spec.cluster or "stack"
+    sections = _sections(spec, base)
+    probe: dict[str, Any] | None
     try:
-        return merge_policies(base or {}, [(spec.cluster or "stack", sections)])
+        probe = merge_policies(base or {}, [(name, sections)])
     except MergeError:
         # The plan refuses the conflict anyway; the fragment alone is the best guess.
-        return sections
+        probe = None
+    tested = probe if probe is not None else sections
+    rule_origins = origins(tested, base if probe is not None else None, [(name, sections)],
+                           NETWORK_SECTIONS)
+    model = build_model(tested, rule_origins)
+    fragment = {**sections, "tests": _decided_tests(spec, base, model, notes)}
+    return PlannedFragment(fragment, probe, model, rule_origins)
 
 
 def policy_tests(spec: ClusterAccessSpec, base: Mapping[str, Any] | None = None,
@@ -168,9 +197,14 @@ def policy_tests(spec: ClusterAccessSpec, base: Mapping[str, Any] | None = None,
     policy by the offline evaluator: an `accept` only if it decides "allowed", a `deny` only if
     "denied". Each source of a rule reaches its endpoint; the recorder (which has no access)
     cannot, unless some rule lets it; the endpoint reaches the recorder."""
+    tests: list[dict[str, Any]] = plan_fragment(spec, base, notes).fragment["tests"]
+    return tests
+
+
+def _decided_tests(spec: ClusterAccessSpec, base: Mapping[str, Any] | None, model: PolicyModel,
+                   notes: list[str] | None) -> list[dict[str, Any]]:
     notes = [] if notes is None else notes
     where = f"{spec.cluster}: " if spec.cluster else ""
-    model = build_model(_probe_policy(spec, base, _sections(spec, base)))
     known_postures = {**base_postures(base), **spec.postures}
     tests: list[dict[str, Any]] = []
 
@@ -230,6 +264,4 @@ def build_fragment(spec: ClusterAccessSpec, base: Mapping[str, Any] | None = Non
     """The policy sections this cluster needs, in the order a reviewer reads them.
 
     `notes` collects the tests left out and why (the plan shows them as warnings)."""
-    policy = _sections(spec, base)
-    policy["tests"] = policy_tests(spec, base, notes)
-    return policy
+    return plan_fragment(spec, base, notes).fragment

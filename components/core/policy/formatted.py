@@ -71,7 +71,9 @@ def render_merged(
         written = hujson.parse_data(text, source)
     except hujson.HujsonError as error:  # pragma: no cover - a bug in the splicer
         return _canonical(document, merged, f"the spliced policy does not parse ({error})")
-    if canonical(written) != canonical(dict(merged)):  # pragma: no cover - ditto
+    # Plain equality is enough: the base's own values were compared canonically while
+    # splicing (so true never stands for 1), and the inserted text is the writer's.
+    if written != dict(merged):  # pragma: no cover - ditto
         return _canonical(document, merged, "the spliced policy does not hold the merged data")
     return Rendered(text)
 
@@ -115,7 +117,7 @@ class _Splicer:
             if merged_keys[: len(keys)] != keys:
                 raise _Changed(f"{where}: the merge removed or reordered base keys")
             for key, child in zip(keys, span.children, strict=True):
-                if canonical(child.value) != canonical(merged[key]):
+                if _differs(child.value, merged[key]):
                     self.container(child, merged[key], (*path, key))
             added = merged_keys[len(keys):]
             if not path:
@@ -135,6 +137,9 @@ class _Splicer:
 
     def names(self, path: tuple[str, ...], key: str | None, value: Any) -> str:
         """The fragments that hold this added entry, for its comment."""
+        if len(self.fragments) == 1:
+            # `merged` merges the base with this one fragment: every added entry is its.
+            return self.fragments[0][0] or "generated"
         index = self.index.get(path)
         if index is None:
             index = self.index[path] = self.entries_at(path)
@@ -236,6 +241,12 @@ class _Splicer:
     def indented(self, line: str, indent: str) -> str:
         tabs = len(line) - len(line.lstrip("\t"))
         return indent + self.unit * tabs + line[tabs:]
+
+
+def _differs(base: Any, merged: Any) -> bool:
+    # `!=` settles most cases at C speed; equal values are compared canonically too, since
+    # 1 == 1.0 == True for Python but not in the policy file.
+    return base != merged or canonical(base) != canonical(merged)
 
 
 def _where(path: tuple[str, ...]) -> str:

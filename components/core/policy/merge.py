@@ -117,7 +117,8 @@ def merge_policies(
     plain = [(name, _plain(policy)) for name, policy in fragments]
     # Content first so the result cannot depend on the given order; the name
     # only breaks ties between identical fragments.
-    plain.sort(key=lambda item: (canonical(item[1]), item[0]))
+    if len(plain) > 1:
+        plain.sort(key=lambda item: (canonical(item[1]), item[0]))
     merger = _Merger(_plain(base))
     for name, policy in plain:
         merger.add(name, policy)
@@ -128,6 +129,15 @@ def merge_policies(
 
 def _plain(value: Any) -> Any:
     """Deep copy into plain dicts and lists (fragments may use tuples)."""
+    # Exact types first: isinstance against the Mapping ABC is most of the cost of copying a
+    # large policy.
+    kind = type(value)
+    if kind is str or kind is bool or kind is int or kind is float or value is None:
+        return value
+    if kind is dict:
+        return {key: _plain(item) for key, item in value.items()}
+    if kind is list:
+        return [_plain(item) for item in value]
     if isinstance(value, Mapping):
         return {key: _plain(item) for key, item in value.items()}
     if isinstance(value, (list, tuple)):

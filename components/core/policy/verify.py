@@ -17,7 +17,8 @@ from .sections import section, section_key
 from .values import canonical, shown
 
 BASE = "base"
-_SECTIONS = ("acls", "grants", "tests")
+NETWORK_SECTIONS = ("acls", "grants")
+_SECTIONS = (*NETWORK_SECTIONS, "tests")
 
 
 def _entries(policy: Mapping[str, Any] | None, name: str) -> list[Any]:
@@ -43,10 +44,18 @@ def origins(
     merged: Mapping[str, Any],
     base: Mapping[str, Any] | None,
     fragments: Sequence[tuple[str, Mapping[str, Any]]],
+    sections: Sequence[str] = _SECTIONS,
 ) -> Origins:
+    """Label the entries of `sections` in `merged`, which is `merge_policies(base,
+    fragments)` (a model needs only acls and grants)."""
     by_section: dict[str, tuple[str, ...]] = {}
-    for name in _SECTIONS:
+    for name in sections:
         base_count = len(_entries(base, name))
+        if len(fragments) == 1:
+            # The merge keeps the base's entries first: all later ones are this fragment's.
+            added = len(_entries(merged, name)) - base_count
+            by_section[name] = (BASE,) * base_count + (fragments[0][0],) * max(added, 0)
+            continue
         owner: dict[str, str] = {}
         for fragment_name, fragment in fragments:
             for entry in _entries(fragment, name):

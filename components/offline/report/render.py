@@ -5,7 +5,7 @@ import os
 import shutil
 import tempfile
 from collections import Counter
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +16,7 @@ from .mermaid import mermaid_graph
 from .model import SECRET_TEXT, UNKNOWN_TEXT, PlanData, PlanError
 from .yaml_text import dump_documents
 
+_MARKERS = frozenset({UNKNOWN_TEXT, SECRET_TEXT})
 _TABLE_HEADER = ("Source", "Endpoint", "Ports", "Kubernetes groups", "ClusterRoles",
                  "Sensitive rights", "Recorded", "Enforced", "Posture")
 
@@ -71,15 +72,16 @@ def _json(value: Any) -> str:
     return dumps_indented(value) + "\n"
 
 
-def _leaves(value: Any) -> Iterator[Any]:
+def _count_leaves(value: Any, counts: Counter[Any], wanted: frozenset[str]) -> None:
+    """Add to `counts` the leaves of `value` that are in `wanted`."""
     if isinstance(value, Mapping):
         for item in value.values():
-            yield from _leaves(item)
+            _count_leaves(item, counts, wanted)
     elif isinstance(value, list):
         for item in value:
-            yield from _leaves(item)
-    else:
-        yield value
+            _count_leaves(item, counts, wanted)
+    elif isinstance(value, str) and value in wanted:
+        counts[value] += 1
 
 
 def _credentials_line(plan: PlanData) -> list[str]:
@@ -119,10 +121,10 @@ def summary_markdown(plan: PlanData, policy: Mapping[str, Any] | None = None, *,
                 for key, value in plan.outputs.items()]
 
     unknown_outputs = [key for key, value in plan.outputs.items() if value == UNKNOWN_TEXT]
-    unknown_inputs = sum(1 for r in plan.resources for leaf in _leaves(r["inputs"])
-                         if leaf == UNKNOWN_TEXT)
-    secret_inputs = sum(1 for r in plan.resources for leaf in _leaves(r["inputs"])
-                        if leaf == SECRET_TEXT)
+    markers: Counter[Any] = Counter()
+    for resource in plan.resources:
+        _count_leaves(resource["inputs"], markers, _MARKERS)
+    unknown_inputs, secret_inputs = markers[UNKNOWN_TEXT], markers[SECRET_TEXT]
     out += ["", "### What this plan cannot know", "",
             f"- Values that providers compute during `pulumi up` show as `{UNKNOWN_TEXT}`: "
             f"{unknown_inputs} resource input(s)"

@@ -5,14 +5,15 @@ syntax, capitalised keys, grants with `ip`, role autogroups and IP ranges (undec
 with postures, and rules to the stacks' own tags."""
 
 import copy
+import json
 from typing import Any
 
 from conftest import PROJECT_ROOT, stack_config
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from tailscale_cluster_access.core.cluster_plan import plan_cluster
-from tailscale_cluster_access.core.policy.build import build_fragment
-from tailscale_cluster_access.core.policy.evaluate import run_tests
+from tailscale_cluster_access.core.policy.build import build_fragment, plan_fragment
+from tailscale_cluster_access.core.policy.evaluate import build_model, run_tests
 from tailscale_cluster_access.core.policy.merge import merge_policies
 from tailscale_cluster_access.core.policy.verify import origins
 from tailscale_cluster_access.core.spec import ClusterAccessSpec
@@ -121,3 +122,34 @@ def test_the_property_ran_enough_examples() -> None:
     if COUNTS["bases"]:
         assert COUNTS["bases"] >= MAX_EXAMPLES // 2
         assert COUNTS["tests"] > COUNTS["bases"]
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(base=base_policy(), spec=st.sampled_from(SPECS))
+def test_planning_merges_and_models_the_rules_once_with_the_same_result(
+        base: dict[str, Any], spec: ClusterAccessSpec) -> None:
+    """A plan merges the base with the fragment's sections before its tests exist, then adds
+    the tests to that merge and keeps the model the tests were decided on. Both must be what
+    merging and modelling the whole fragment give, key order and rule origins included."""
+    name = spec.cluster or "stack"
+    planned = plan_fragment(spec, base, name=name)
+    assert planned.probe is not None
+    whole = merge_policies(base, [(spec.cluster, planned.fragment)])
+    tests_added = merge_policies(planned.probe,
+                                 [(spec.cluster, {"tests": planned.fragment["tests"]})])
+    assert json.dumps(tests_added) == json.dumps(whole)
+    assert planned.model == build_model(whole, origins(whole, base, [(name, planned.fragment)]))
+    assert planned.fragment == build_fragment(spec, base)
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(base=base_policy(), spec=st.sampled_from(SPECS))
+def test_one_fragment_origins_agree_with_matching_each_entry(
+        base: dict[str, Any], spec: ClusterAccessSpec) -> None:
+    """With one fragment, origins labels every entry after the base's without comparing
+    entries; an empty second fragment makes it match each entry, with the same labels."""
+    fragment = build_fragment(spec, base)
+    merged = merge_policies(base, [(spec.cluster, fragment)])
+    shortcut = origins(merged, base, [(spec.cluster, fragment)])
+    matched = origins(merged, base, [(spec.cluster, fragment), ("empty", {})])
+    assert shortcut == matched

@@ -60,6 +60,13 @@ def test_allow_all_bases_get_no_recorder_deny_test(base: dict[str, Any], stack: 
                for w in plan.warnings), plan.warnings
 
 
+def test_a_dropped_test_names_the_rule_and_whose_it_is(tmp_path: Path) -> None:
+    """The note for a test left out names the rule that decided it and who added it."""
+    plan = plan_with(OLD_DEFAULT, tmp_path)
+    note = next(w for w in plan.warnings if "no policy test that tag:tsrecorder is denied" in w)
+    assert "allowed by acls[0] (base)" in note, note
+
+
 def test_plain_base_gets_the_recorder_deny_test(tmp_path: Path) -> None:
     plan = plan_with({}, tmp_path)
     assert {"src": "tag:tsrecorder", "deny": ["tag:k8s-operator:443"]} in written_tests(plan)

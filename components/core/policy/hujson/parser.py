@@ -50,15 +50,16 @@ def parse_data(text: str, source: str = "<policy>") -> dict[str, Any]:
     return data if data is not None else parse(text, source).data
 
 
-# One token at a time: a whole string (kept, so that comment markers and commas inside it are
-# text), a comment, or a comma that only trivia separates from a closing bracket.
-_HUJSON_EXTRA = re.compile(
-    r'"(?:[^"\\]|\\.)*"'
-    r"|//[^\n]*"
-    r"|/\*.*?\*/"
-    r"|,(?=(?:[ \t\r\n]|//[^\n]*|/\*.*?\*/)*[\]}])",
+# Text the json module can read as it is: anything but a string, a comment or a comma that
+# only trivia separates from a closing bracket, and whole strings (so that comment markers and
+# commas inside them stay text). One match covers everything up to the next comment or
+# trailing comma, so a policy of thousands of strings costs a few matches, not one each.
+_TRIVIA_THEN_CLOSE = r"(?:[ \t\r\n]|//[^\n]*|/\*.*?\*/)*[\]}]"
+_PLAIN_RUN = re.compile(
+    r'(?:[^"/,]+|"[^"\\]*(?:\\.[^"\\]*)*"|,(?!' + _TRIVIA_THEN_CLOSE + r"))*",
     re.DOTALL,
 )
+_COMMENT = re.compile(r"//[^\n]*|/\*.*?\*/", re.DOTALL)
 _OPENERS = frozenset("[{,:")
 
 
@@ -93,21 +94,25 @@ def _json_data(text: str) -> dict[str, Any] | None:
     if text.startswith("\ufeff"):
         text = text[1:]
     pieces: list[str] = []
-    last = 0
-    for token in _HUJSON_EXTRA.finditer(text):
-        start = token.start()
-        first = text[start]
-        if first == '"':
-            continue
-        pieces.append(text[last:start])
-        last = token.end()
-        if first == ",":
+    position, length = 0, len(text)
+    while True:
+        run = _PLAIN_RUN.match(text, position)  # matches, if only the empty text
+        run_end = run.end() if run else position
+        pieces.append(text[position:run_end])
+        if run_end == length:
+            break
+        stop = text[run_end]
+        if stop == ",":
             # A comma after `[`, `{`, `,` or `:` is an error the full parser reports.
             if not _after_value(pieces):
                 return None
-        else:
-            pieces.append(" ")  # a comment still separates tokens
-    pieces.append(text[last:])
+            position = run_end + 1
+            continue
+        comment = _COMMENT.match(text, run_end) if stop == "/" else None
+        if comment is None:
+            return None  # an unterminated string or a stray `/`: the full parser says which
+        pieces.append(" ")  # a comment still separates tokens
+        position = comment.end()
     try:
         data = _DECODER.decode("".join(pieces))
     except (ValueError, RecursionError, _NotPlainJson):

@@ -119,7 +119,10 @@ def _write(out: list[str], value: Any, depth: int, prefix: str, suffix: str) -> 
     ``suffix`` after it on its last line (the comma).
     """
     pad = "\t" * depth
-    if isinstance(value, Mapping):
+    kind = type(value)
+    if kind is str:  # most values: before the Mapping check, an ABC check and slow
+        out.append(f"{pad}{prefix}{_string(value)}{suffix}")
+    elif kind is dict or (kind is not list and kind is not tuple and isinstance(value, Mapping)):
         if not value:
             out.append(f"{pad}{prefix}{{}}{suffix}")
             return
@@ -152,6 +155,8 @@ def _is_scalar(value: Any) -> bool:
 
 
 def _scalar(value: Any) -> str:
+    if type(value) is str:
+        return _string(value)
     if value is None:
         return "null"
     if isinstance(value, bool):
