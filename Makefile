@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: plan test lint typecheck unit bench e2e conformance clean
+.PHONY: plan test lint typecheck unit bench bench-instructions e2e conformance clean
 
 $(STAMP): pyproject.toml requirements.txt requirements-dev.txt constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -43,6 +43,11 @@ unit: $(STAMP) $(HELM_CACHE)
 ## bench: plan speed and scaling, printed and written to build/bench.json
 bench: $(STAMP)
 	$(BIN)/python bench/run.py
+
+## bench-instructions: instruction counts of the key ratios under valgrind (load-independent;
+## about 10 minutes on 2 cores)
+bench-instructions: $(STAMP)
+	$(BIN)/python bench/instructions.py
 
 ## e2e: real deployment test; needs the Pulumi CLI, a cluster and Tailscale credentials
 e2e: $(STAMP)

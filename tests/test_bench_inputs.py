@@ -5,6 +5,7 @@ import sys
 from pathlib import Path
 from types import ModuleType
 
+import pytest
 import yaml
 from conftest import NAMESPACE, PROJECT_ROOT
 from tailscale_cluster_access.core.cluster_plan import ClusterPlan, plan_cluster
@@ -61,3 +62,14 @@ def test_ratios_pair_each_run_with_the_floor_run_beside_it() -> None:
     assert run.stack_summary([floor, plan]) == {
         "stacks": [{"case": "plan prod", "ratio_to_floor": 1.5, "paired_ratio": 1.2,
                     "cpu_ratio": 1.2}]}
+
+
+def test_instruction_count_reads_cachegrinds_total(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.syspath_prepend(str(PROJECT_ROOT / "bench"))  # it imports run.py beside it
+    instructions = bench_module("instructions")
+    stderr = ("==1314== Cachegrind, a cache and branch-prediction profiler\n"
+              "==1314== Command: python bench/binding_floor.py 1000 /tmp/x\n==1314== \n"
+              "==1314== I   refs:      12,833,971,263\n")
+    assert instructions.instruction_count(stderr) == 12_833_971_263
+    with pytest.raises(ValueError, match="I refs"):
+        instructions.instruction_count("==1== Command: python\n")
