@@ -40,9 +40,6 @@ EXIT_INVALID = 2
 EXIT_INTERRUPTED = 130
 
 
-
-
-
 @dataclass
 class Console:
     stdout: TextIO
@@ -56,15 +53,13 @@ class Console:
         self.stderr.write(self.redact(text) + ("" if text.endswith("\n") else "\n"))
 
 
-
-
 # -- commands --------------------------------------------------------------------------
 
 
 def _plan(args: argparse.Namespace, console: Console) -> int:
     from ..core.cluster_plan import plan_cluster
     from ..core.problems import InvalidConfig
-    from .report import compare, model, render
+    from .report import model, render
 
     stack: str = args.stack
     short = stack.rsplit("/", 1)[-1]
@@ -84,7 +79,11 @@ def _plan(args: argparse.Namespace, console: Console) -> int:
         out, project, config_path, stack=short, flag="--out" if args.out else "the output folder"
     )
     # Read the plan to compare with first: `--compare` may name the folder being replaced.
-    baseline = compare.load_plan_dir(_resolve(Path(args.compare))) if args.compare else None
+    baseline = None
+    if args.compare:
+        from .report import compare  # only then: a plan without --compare need not import it
+
+        baseline = compare.load_plan_dir(_resolve(Path(args.compare)))
 
     config = read_stack_config(config_path, project.name, short)
     collect_plaintext_secrets(config, console.redact)

@@ -33,7 +33,6 @@ _ESCAPES = {
 }
 
 
-
 def parse(text: str, source: str = "<policy>") -> PolicyDocument:
     """Parse a HuJSON policy whose top level must be an object.
 
