@@ -12,7 +12,8 @@ from pathlib import Path
 
 # What the stack program imports (as FLOOR_IMPORTS in bench/run.py).
 import pulumi_kubernetes.core.v1
-import pulumi_kubernetes.helm.v3  # noqa: F401
+import pulumi_kubernetes.helm.v3
+import pulumi_kubernetes.meta.v1  # noqa: F401
 import pulumi_tailscale  # noqa: F401
 from tailscale_cluster_access.offline.fast_exit import exit_without_teardown
 from tailscale_cluster_access.offline.runner import run_program

@@ -23,9 +23,10 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
 NAMESPACE = "tailscale-cluster-access"
-# What the stack program itself imports: the floor no plan can go below.
+# What the stack program itself imports: the floor no plan can go below. The SDK loads
+# meta.v1 (ObjectMeta) for the outputs of every Kubernetes resource a program registers.
 FLOOR_IMPORTS = ("import pulumi, pulumi_tailscale, pulumi_kubernetes.core.v1, "
-                 "pulumi_kubernetes.helm.v3, pulumi_kubernetes.rbac.v1")
+                 "pulumi_kubernetes.helm.v3, pulumi_kubernetes.meta.v1, pulumi_kubernetes.rbac.v1")
 # The floors end as the CLI does (offline/fast_exit.py): exit handlers, no interpreter
 # teardown, which would otherwise count in the floors only.
 FLOOR_PROGRAM = FLOOR_IMPORTS + "; import atexit, os; atexit._run_exitfuncs(); os._exit(0)"
