@@ -229,7 +229,11 @@ class _Splicer:
                 if number and not path:
                     lines.append("")
                 prefix = "" if key is None else key_text(key) + ": "
-                lines += [self.indented(line, indent) for line in value_lines(value, prefix)]
+                written = value_lines(value, prefix)
+                if self.unit == "\t":  # the writer's own unit, as in exported policies
+                    lines += [indent + line for line in written]
+                else:
+                    lines += [self.indented(line, indent) for line in written]
         line_start = text.rfind("\n", 0, close) + 1
         if line_start > last_end and not text[line_start:close].strip():
             self.edits.append((line_start, 1, self.newline.join(lines) + self.newline))
