@@ -128,7 +128,7 @@ class RoleBinding:
     group: str
     cluster_role: str
 
-    @property
+    @cached_property
     def name(self) -> str:
         """Kubernetes object name, like the guide's `tailnet-readers-view`."""
         cleaned = _NOT_IN_NAME.sub("-", f"{self.group}-{self.cluster_role}".lower())

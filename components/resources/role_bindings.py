@@ -44,16 +44,15 @@ class ClusterRoleBindings(pulumi.ComponentResource):
         names: list[str] = []
         for item in args["bindings"]:
             binding = RoleBinding(group=item["group"], cluster_role=item["cluster_role"])
-            binding_name = binding.name
             rbac.ClusterRoleBinding(  # type: ignore[call-overload]
-                f"{name}-{binding_name}",
-                metadata={"name": binding_name,
+                f"{name}-{binding.name}",
+                metadata={"name": binding.name,
                           "labels": {"app.kubernetes.io/managed-by": "tailscale-cluster-access"}},
                 subjects=[{"kind": "Group", "name": binding.group, "apiGroup": RBAC_API_GROUP}],
                 role_ref={"kind": "ClusterRole", "name": binding.cluster_role,
                           "apiGroup": RBAC_API_GROUP},
                 opts=child_options(self, opts),
             )
-            names.append(binding_name)
+            names.append(binding.name)
         self.names = pulumi.Output.from_input(names)
         self.register_outputs({"names": self.names})

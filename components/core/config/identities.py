@@ -231,11 +231,10 @@ def read_role_bindings(reader: ConfigReader) -> tuple[RoleBinding, ...]:
             )
         binding = RoleBinding(group=group, cluster_role=role)
         if group and role:
-            name = binding.name
-            if name in names:
-                item.problem(item.path, f"repeats {names[name]}.", "remove one of them.")
+            if binding.name in names:
+                item.problem(item.path, f"repeats {names[binding.name]}.", "remove one of them.")
                 continue
-            names[name] = item.path
+            names[binding.name] = item.path
             bindings.append(binding)
     return tuple(bindings)
 

@@ -126,9 +126,7 @@ class _Splicer:
                 self.insert(span, path, [(key, merged[key]) for key in added])
         elif isinstance(base, list) and isinstance(merged, list):
             prefix = merged[: len(base)]
-            if len(prefix) < len(base) or any(
-                canonical(old) != canonical(new) for old, new in zip(base, prefix, strict=True)
-            ):
+            if len(prefix) < len(base) or _differs(base, prefix):
                 raise _Changed(f"{where}: the merge changed or removed base entries")
             self.insert(span, path, [(None, item) for item in merged[len(base):]])
         else:
