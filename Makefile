@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: plan test lint typecheck unit bench bench-instructions e2e conformance clean
+.PHONY: plan test lint typecheck unit bench bench-instructions e2e conformance docs clean
 
 $(STAMP): pyproject.toml requirements.txt requirements-dev.txt constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -59,6 +59,10 @@ CHART ?=
 CRDS ?=
 conformance: $(STAMP)
 	CHART="$(CHART)" CRDS="$(CRDS)" $(BIN)/python -m conformance
+
+## docs: refresh the samples in README.md and docs/ from fresh plans (tests/test_docs.py checks them)
+docs: $(STAMP)
+	$(BIN)/python scripts/docs_samples.py
 
 clean:
 	rm -rf build .mypy_cache .ruff_cache .hypothesis
