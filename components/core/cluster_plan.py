@@ -15,46 +15,40 @@ from .base_policy import parse_base_text, read_base_policy
 from .config import SecretInputs, Spelling, read_cluster
 from .policy import hujson
 from .policy.access import AccessRow, access_matrix, access_warnings
-from .policy.build import plan_fragment
-from .policy.evaluate import acls_style, build_model
-from .policy.formatted import render_merged
-from .policy.merge import MergeError, merge_policies
-from .policy.ownership import mark_owned
-from .policy.verify import Origins, base_reach_warnings, origins, verify_policy
-from .problems import InvalidConfig, Problem
+from .policy.build import compose_cluster
+from .policy.compose import Composed
+from .policy.verify import base_reach_warnings
+from .problems import InvalidConfig
 from .spec import RECORDER_PORT, ClusterAccessSpec
-
-
-def mixed_acls_problem(key: str) -> Problem:
-    """A base whose acls already mix legacy users/ports with src/dst entries."""
-    return Problem(
-        key,
-        "its acls mix old-style users/ports entries with new-style src/dst entries; "
-        "Tailscale rejects such a policy (\"ACLs contain a mix of old-style...\").",
-        "convert the old-style entries: rename \"users\" to \"src\" and \"ports\" to "
-        "\"dst\" in each of them (or the other way round for all of them).",
-    )
 
 
 @dataclass(frozen=True)
 class ClusterPlan:
     spec: ClusterAccessSpec
-    fragment: dict[str, Any]
-    """The policy sections this cluster needs."""
+    composed: Composed = field(repr=False)
+    """The base policy with this cluster's fragment, as verified (and written)."""
     base_text: str
     """The base policy file's text ("" without one)."""
-    merged: dict[str, Any]
-    """Base + fragment."""
-    base_document: hujson.PolicyDocument | None
     access: list[AccessRow]
     warnings: list[str]
     secrets: SecretInputs = field(default_factory=SecretInputs, repr=False, compare=False)
     """The secret values the components hand on (never shown)."""
-    format_notes: list[str] = field(default_factory=list)
-    """Why the written policy could not keep the base file's text (empty normally; also in
-    `warnings`)."""
-    spliced_policy: str | None = field(default=None, repr=False)
-    """The written policy when it was rendered from a base file's text."""
+
+    @property
+    def fragment(self) -> dict[str, Any]:
+        """The policy sections this cluster needs (in the base's acls syntax)."""
+        return self.composed.fragments[0][1]
+
+    @property
+    def merged(self) -> dict[str, Any]:
+        """Base + fragment."""
+        return self.composed.data
+
+    @property
+    def format_notes(self) -> list[str]:
+        """Why the written policy could not keep the base file's text (empty normally; also in
+        `warnings`)."""
+        return self.composed.format_notes
 
     @cached_property
     def fragment_hujson(self) -> str:
@@ -67,18 +61,10 @@ class ClusterPlan:
         comment)."""
         return self.merged if self.spec.policy.manage else self.fragment
 
-    @cached_property
+    @property
     def policy(self) -> str:
-        """HuJSON the stack writes: base + fragment, or the fragment alone in fragment mode.
-
-        Rendered on first use: the program validates a stack more often than it shows it."""
-        if not self.spec.policy.manage:
-            return self.fragment_hujson
-        document = self.base_document or hujson.PolicyDocument({})
-        text = (self.spliced_policy if self.spliced_policy is not None
-                else document.dumps(self.merged))
-        return mark_owned(text, self.merged,
-                          self.base_document.data if self.base_document else None)
+        """HuJSON the stack writes: base + fragment, or the fragment alone in fragment mode."""
+        return self.composed.text if self.spec.policy.manage else self.fragment_hujson
 
 
 def plan_cluster(
@@ -108,35 +94,11 @@ def plan_cluster(
     if problems:
         raise InvalidConfig(problems, prefix=prefix, subject=subject)
 
-    if base is not None and acls_style(base) == "mixed":
-        raise InvalidConfig([mixed_acls_problem("policy.base")], prefix=prefix, subject=subject)
     notes: list[str] = []
-    name = spec.cluster or "stack"
-    planned = plan_fragment(spec, base, notes, name=name)
-    fragment = planned.fragment
-    try:
-        if planned.probe is not None:
-            # The base and the other sections are merged already; only the tests join them,
-            # and they add no network rule: the model the tests were decided on stays valid.
-            merged = merge_policies(planned.probe, [(spec.cluster, {"tests": fragment["tests"]})])
-            test_origins = origins(merged, base, [(name, fragment)], ("tests",))
-            origin_of = Origins({**planned.rule_origins.by_section, **test_origins.by_section})
-            model = planned.model
-        else:
-            # The sections conflict with the base: this merge fails, listing every conflict.
-            merged = merge_policies(base or {}, [(spec.cluster, fragment)])
-            origin_of = origins(merged, base, [(name, fragment)])
-            model = build_model(merged, origin_of)
-    except MergeError as error:
-        raise InvalidConfig(
-            [Problem("policy.base", conflict.describe()) for conflict in error.conflicts],
-            prefix=prefix,
-            subject=subject,
-        ) from None
+    composed = compose_cluster(spec, base_text, document, notes, render=spec.policy.manage)
+    if composed.problems:
+        raise InvalidConfig(composed.problems, prefix=prefix, subject=subject)
     where = f"{spec.cluster}: " if spec.cluster else ""
-    verified = verify_policy(merged, origin_of, key="policy.base", where=where, model=model)
-    if verified.problems:
-        raise InvalidConfig(verified.problems, prefix=prefix, subject=subject)
     reach_targets = [(spec.endpoint_tag, port, "API server proxy") for port in spec.endpoint_ports]
     if spec.recorder_deployed:
         reach_targets.append((spec.tags.recorder, RECORDER_PORT, "recorder"))
@@ -147,23 +109,14 @@ def plan_cluster(
             "network rules and autoApprovers reach every proxy the operator creates (ingress, "
             "egress, connectors), not only the ProxyGroup; give the ProxyGroup its own tag."
         )
-    spliced: str | None = None
-    format_notes: list[str] = []
-    if spec.policy.manage and document is not None and document.data:
-        # The base file's text with the stack's entries spliced in (see policy.formatted).
-        rendered = render_merged(base_text, merged, [(spec.cluster or "stack", fragment)],
-                                 base_path or "policy.base")
-        spliced, format_notes = rendered.text, [f"{where}{note}" for note in rendered.notes]
+    assert composed.model is not None
     return ClusterPlan(
         spec=spec,
-        fragment=fragment,
+        composed=composed,
         base_text=base_text,
-        merged=merged,
-        base_document=document,
         access=rows,
-        warnings=access_warnings(spec, rows) + notes + verified.warnings
-        + base_reach_warnings(model, origin_of, reach_targets, where) + format_notes,
+        warnings=access_warnings(spec, rows) + notes + composed.warnings
+        + base_reach_warnings(composed.model, composed.origins, reach_targets, where)
+        + composed.format_notes,
         secrets=secrets,
-        format_notes=format_notes,
-        spliced_policy=spliced,
     )

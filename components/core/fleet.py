@@ -9,7 +9,6 @@ calls `plan_fleet`, which refuses a fleet whose clusters would open each other's
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -18,11 +17,8 @@ from .config import is_scim_group
 from .config.fleet import FleetConfig, parse_fleet_config
 from .identifiers import STACK_NAME
 from .policy import hujson
-from .policy.formatted import render_merged
-from .policy.merge import MergeError, merge_policies
-from .policy.ownership import mark_owned
+from .policy.compose import Composed, compose, parse_base
 from .policy.sections import section
-from .policy.verify import align_acls_syntax, origins, verify_policy
 from .problems import InvalidConfig, Problem
 from .spec import ClusterAccessSpec, Tags, fleet_tags
 
@@ -307,26 +303,30 @@ def fleet_access_matrix(members: Sequence[FleetMember]) -> list[dict[str, Any]]:
 class FleetPlan:
     members: tuple[FleetMember, ...]
     pending: tuple[str, ...]
-    merged: dict[str, Any]
-    """The base plus every cluster's fragment."""
-    base_document: hujson.PolicyDocument | None
+    composed: Composed = field(repr=False)
+    """The base plus every cluster's fragment, as verified (and written)."""
     access: list[dict[str, Any]]
     """The fleet access matrix: one row per cluster and tailnet source."""
-    warnings: tuple[str, ...] = ()
-    """Policy tests the offline evaluator could not decide, and `format_notes`."""
-    format_notes: tuple[str, ...] = ()
-    """Why the policy could not keep the base file's text (empty normally)."""
-    spliced_policy: str | None = field(default=None, repr=False)
-    """The policy when it was rendered from a base file's text."""
 
-    @cached_property
+    @property
+    def merged(self) -> dict[str, Any]:
+        return self.composed.data
+
+    @property
+    def warnings(self) -> tuple[str, ...]:
+        """Policy tests the offline evaluator could not decide, and `format_notes`."""
+        return (*self.composed.warnings, *self.composed.format_notes)
+
+    @property
+    def format_notes(self) -> tuple[str, ...]:
+        """Why the policy could not keep the base file's text (empty normally)."""
+        return tuple(self.composed.format_notes)
+
+    @property
     def policy(self) -> str:
-        """The complete tailnet policy (HuJSON) as TailnetPolicy writes it, the ownership record
-        of the drift check included; rendered on first use."""
-        text = (self.spliced_policy if self.spliced_policy is not None
-                else (self.base_document or hujson.PolicyDocument({})).dumps(self.merged))
-        base = self.base_document.data if self.base_document else None
-        return mark_owned(text, self.merged, base)
+        """The complete tailnet policy (HuJSON) the tailnet program writes, the ownership
+        record of the drift check included."""
+        return self.composed.text
 
     @property
     def clusters(self) -> list[str]:
@@ -362,14 +362,8 @@ def plan_fleet(stack_outputs: Sequence[tuple[str, Mapping[str, Any] | None]],
             members.append(member)
     problems += find_collisions(members)
     problems += pending_collisions(members, pending)
-    base: dict[str, Any] = {}
-    document: hujson.PolicyDocument | None = None
-    if base_text.strip():
-        try:
-            document = hujson.parse(base_text, base_source)
-            base = document.data
-        except hujson.HujsonError as error:
-            problems.append(Problem(base_source, f"is not valid HuJSON: {error}"))
+    document, found = parse_base(base_text, base_source)
+    problems += found
     fragments: list[tuple[str, dict[str, Any]]] = []
     names = [m.cluster for m in members]
     unique = len(set(names)) == len(names)
@@ -382,36 +376,16 @@ def plan_fleet(stack_outputs: Sequence[tuple[str, Mapping[str, Any] | None]],
             continue
         fragments.append((member.cluster if unique else member.stack, parsed))
     fragments += [(pending_name(cluster), pending_fragment(cluster)) for cluster in pending]
-    merged: dict[str, Any] = {}
-    fragments = [(name, dict(fragment)) for name, fragment in align_acls_syntax(base, fragments)]
-    if not problems:
-        try:
-            merged = merge_policies(base, fragments)
-        except MergeError as error:
-            problems += [Problem("policy", conflict.describe()) for conflict in error.conflicts]
-        else:
-            problems += undefined_references(merged)
-    warnings: list[str] = []
-    if not problems:
-        verified = verify_policy(merged, origins(merged, base, fragments))
-        problems += verified.problems
-        warnings = verified.warnings
-    if problems:
+    if problems or document is None:
         raise InvalidConfig(problems, subject=subject)
-    spliced: str | None = None
-    notes: list[str] = []
-    if document is not None and document.data:
-        # The base file's text with the fragments' entries spliced in (see policy.formatted).
-        # Named by stack, as FleetPolicy names them to TailnetPolicy, so both write one text.
-        stack_of = {(m.cluster if unique else m.stack): m.stack for m in members}
-        rendered = render_merged(base_text, merged,
-                                 [(stack_of.get(n, n), fragment) for n, fragment in fragments],
-                                 base_source)
-        spliced, notes = rendered.text, rendered.notes
-    return FleetPlan(members=tuple(members), pending=tuple(pending), merged=merged,
-                     base_document=document, access=fleet_access_matrix(members),
-                     warnings=tuple(warnings + notes), format_notes=tuple(notes),
-                     spliced_policy=spliced)
+    # Named by stack in the "added by" comments of the written policy.
+    stack_of = {(m.cluster if unique else m.stack): m.stack for m in members}
+    composed = compose(base_text, fragments, base=document, base_source=base_source,
+                       labels=stack_of, check=undefined_references)
+    if composed.problems:
+        raise InvalidConfig(composed.problems, subject=subject)
+    return FleetPlan(members=tuple(members), pending=tuple(pending), composed=composed,
+                     access=fleet_access_matrix(members))
 
 
 def synthetic_cluster_config(index: int, *, tag_scheme: str = "per-cluster") -> dict[str, Any]:

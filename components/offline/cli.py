@@ -164,9 +164,8 @@ def _diff(args: argparse.Namespace, console: Console) -> int:
 
 def _merge(args: argparse.Namespace, console: Console) -> int:
     from ..core.policy import hujson
-    from ..core.policy.formatted import render_merged
-    from ..core.policy.merge import MergeError, merge_policies
-    from ..core.policy.verify import align_acls_syntax, origins, verify_policy
+    from ..core.policy.compose import compose
+    from ..core.policy.merge import MergeError
 
     problems: list[str] = []
 
@@ -209,30 +208,22 @@ def _merge(args: argparse.Namespace, console: Console) -> int:
             )
         )
     assert base is not None
-    fragments = [(name, dict(fragment)) for name, fragment in
-                 align_acls_syntax(base.data, fragments)]
-    try:
-        merged = merge_policies(base.data, fragments)
-    except MergeError as error:
-        raise InputError(f"{error}\nNothing was written.") from None
-    verified = verify_policy(merged, origins(merged, base.data, fragments))
-    if verified.problems:
-        count = len(verified.problems)
+    # A fragment file's stem names it in the "added by" comments (prod.hujson: "prod").
+    composed = compose(texts.get(args.base, ""), fragments, base=base, base_source=args.base,
+                       labels={name: Path(name).stem or name for name, _ in fragments})
+    if composed.conflicts:
+        raise InputError(f"{MergeError(composed.conflicts)}\nNothing was written.")
+    if composed.problems:
+        count = len(composed.problems)
         raise InputError("\n".join([
             f"The merged policy would be refused by Tailscale ({count} problem"
             f"{'s' * (count != 1)}); nothing was written:",
-            *(f"  - {problem.render()}" for problem in verified.problems),
+            *(f"  - {problem.render()}" for problem in composed.problems),
         ]))
-    # The base file's text with the fragments' entries spliced in (see policy.formatted).
-    # A fragment file's stem names it in the "added by" comments (prod.hujson: "prod").
-    labelled = [(Path(name).stem or name, fragment) for name, fragment in fragments]
-    rendered = render_merged(texts.get(args.base, ""), merged, labelled, args.base)
-    for warning in verified.warnings + rendered.notes:
+    for warning in composed.warnings + composed.format_notes:
         console.err(f"warning: {warning}")
-    from ..core.policy.ownership import mark_owned
-
     # The same file TailnetPolicy writes, ownership record for the drift check included.
-    text = mark_owned(rendered.text, merged, base.data)
+    text = composed.text
     if args.out:
         target = Path(args.out)
         if target.is_dir():

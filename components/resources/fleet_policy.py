@@ -18,7 +18,6 @@ from ..core.fleet import (
     STACK_NAME_RE,
     FleetPlan,
     parse_fleet_config,
-    pending_name,
     plan_fleet,
 )
 from ..core.policy import hujson
@@ -118,12 +117,10 @@ class TailnetFleetPolicy(pulumi.ComponentResource):
             return plan
 
         fleet = pulumi.Output.all(*per_stack).apply(check)
-        self.tailnet_policy = TailnetPolicy(
-            f"{name}-policy",
-            {"fragments": fleet.apply(lambda plan: plan.fragments), "base": base,
-             "adopt_existing": bool(args.get("adopt_existing", False)),
-             "fragment_names": stacks + [pending_name(cluster) for cluster in pending]},
-            opts=child)
+        # The policy the fleet plan verified is the text written.
+        self.tailnet_policy = TailnetPolicy.from_rendered(
+            f"{name}-policy", fleet.apply(lambda plan: plan.policy),
+            adopt_existing=bool(args.get("adopt_existing", False)), opts=child)
         self.policy = self.tailnet_policy.policy
         self.access_matrix = fleet.apply(lambda plan: plan.access_json)
         self.clusters = fleet.apply(lambda plan: plan.clusters)

@@ -1,8 +1,7 @@
 """TailnetPolicy: merge policy fragments into a base policy and write the result."""
 
-import dataclasses
 from collections.abc import Sequence
-from typing import NotRequired, TypedDict
+from typing import Any, NotRequired, TypedDict
 
 import pulumi
 import pulumi_tailscale as tailscale
@@ -11,10 +10,9 @@ from pulumi.runtime.proto import resource_pb2
 from pulumi.runtime.settings import monitor_supports_feature
 
 from ..core.policy import hujson
-from ..core.policy.formatted import Rendered, render_merged
-from ..core.policy.merge import MergeError, merge_policies
-from ..core.policy.ownership import mark_owned
-from .errors import InvalidArgs
+from ..core.policy.compose import compose
+from ..core.problems import Problem
+from .errors import InvalidArgs, raise_for_problems
 from .kube import child_options
 from .preview_check import check_policy_at_preview
 
@@ -41,23 +39,17 @@ class TailnetPolicyArgs(TypedDict):
     `fragment <i>`."""
 
 
-def render_policy_with_notes(base_text: str, fragments: Sequence[tuple[str, str]],
-                             base_source: str = "base policy") -> Rendered:
-    """Merge HuJSON fragments into the base policy: the base file's text with the added
-    entries spliced in, and why it had to be rendered canonically if it had to."""
-    base = hujson.parse(base_text, base_source) if base_text.strip() else None
-    parsed = [(name, hujson.parse(text, name).data) for name, text in fragments]
-    merged = merge_policies(base.data if base else {}, parsed)
-    rendered = render_merged(base_text, merged, parsed, base_source)
-    # The record of what this stack owns, for the drift check of the next preview.
-    marked = mark_owned(rendered.text, merged, base.data if base else None)
-    return dataclasses.replace(rendered, text=marked)
-
-
-def render_policy(base_text: str, fragments: Sequence[tuple[str, str]],
-                  base_source: str = "base policy") -> str:
-    """Merge HuJSON fragments into the base policy, keeping the base file's text."""
-    return render_policy_with_notes(base_text, fragments, base_source).text
+def parse_fragments(fragments: Sequence[tuple[str, str]]
+                    ) -> tuple[list[tuple[str, dict[str, Any]]], list[Problem]]:
+    """The HuJSON fragments' data; a problem names each fragment that does not parse."""
+    parsed: list[tuple[str, dict[str, Any]]] = []
+    problems: list[Problem] = []
+    for index, (fragment_name, text) in enumerate(fragments):
+        try:
+            parsed.append((fragment_name, hujson.parse(text, fragment_name).data))
+        except hujson.HujsonError as error:
+            problems.append(Problem(f"fragments[{index}]", f"is not valid HuJSON: {error}"))
+    return parsed, problems
 
 
 def _is_precondition_failure(error: str) -> bool:
@@ -111,14 +103,13 @@ class TailnetPolicy(pulumi.ComponentResource):
 
         def render_and_check(texts: Sequence[pulumi.Input[str]]) -> str:
             # Plain strings here: given as such, or resolved by apply.
-            try:
-                rendered = render_policy_with_notes(base_text, named([str(f) for f in texts]))
-            except (hujson.HujsonError, MergeError) as error:
-                raise InvalidArgs(f"TailnetPolicy {name!r}: {error}") from None
-            for note in rendered.notes:
-                pulumi.log.warn(f"TailnetPolicy {name!r}: {note}")
-            text = rendered.text
-            return text
+            parsed, problems = parse_fragments(named([str(f) for f in texts]))
+            raise_for_problems(problems, "TailnetPolicy")
+            composed = compose(base_text, parsed, base_source="base", key="fragments")
+            raise_for_problems(composed.problems, "TailnetPolicy")
+            for warning in composed.warnings + composed.format_notes:
+                pulumi.log.warn(f"TailnetPolicy {name!r}: {warning}")
+            return composed.text
 
         rendered: pulumi.Input[str]
         if isinstance(fragments, (list, tuple)) and all(isinstance(f, str) for f in fragments):
@@ -130,9 +121,10 @@ class TailnetPolicy(pulumi.ComponentResource):
         self._create(name, rendered, bool(args.get("adopt_existing", False)), opts)
 
     @classmethod
-    def from_rendered(cls, name: str, policy: str, *, adopt_existing: bool = False,
+    def from_rendered(cls, name: str, policy: pulumi.Input[str], *, adopt_existing: bool = False,
                       opts: pulumi.ResourceOptions | None = None) -> "TailnetPolicy":
-        """The component for a policy already merged and validated (by `plan_cluster`)."""
+        """The component for a policy already composed and verified (`Composed.text`, as
+        `plan_cluster` and `plan_fleet` make it)."""
         component = cls.__new__(cls)
         component._create(name, policy, adopt_existing, opts)
         return component

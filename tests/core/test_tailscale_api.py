@@ -747,15 +747,14 @@ def test_own_entry_edited_in_the_console_is_drift(
 
 def test_fleet_pending_cluster_becoming_a_member_is_an_own_change() -> None:
     from tailscale_cluster_access.core.fleet import pending_fragment
+    from tailscale_cluster_access.core.policy.compose import compose
     from tailscale_cluster_access.core.policy.drift import lost_items
     from tailscale_cluster_access.core.policy.ownership import digest, marked_digests
-    from tailscale_cluster_access.resources.tailnet_policy import render_policy
-    pending = hujson.dumps(pending_fragment("gpu-east"))
-    member = hujson.dumps({"tagOwners": {"tag:k8s-operator-gpu-east": []},
-                           "grants": [{"src": ["group:ml"], "dst": ["tag:k8s-gpu-east"],
-                                       "ip": ["tcp:443"]}]})
-    live = render_policy(EXPORTED, [("pending cluster gpu-east", pending)])
-    written = render_policy(EXPORTED, [("gpu-east", member)])
+    pending = pending_fragment("gpu-east")
+    member = {"tagOwners": {"tag:k8s-operator-gpu-east": []},
+              "grants": [{"src": ["group:ml"], "dst": ["tag:k8s-gpu-east"], "ip": ["tcp:443"]}]}
+    live = compose(EXPORTED, [("pending cluster gpu-east", pending)]).text
+    written = compose(EXPORTED, [("gpu-east", member)]).text
     lost = lost_items(hujson.parse(live).data, hujson.parse(written).data)
     assert lost and all(digest(item) in marked_digests(live) for item, _ in lost)
     foreign = hujson.parse(live).data

@@ -6,8 +6,8 @@ import sys
 from pathlib import Path
 
 from tailscale_cluster_access.core.policy import hujson
+from tailscale_cluster_access.core.policy.compose import compose
 from tailscale_cluster_access.offline.cli import main
-from tailscale_cluster_access.resources.tailnet_policy import render_policy
 
 BASE = """// Tailnet policy of example.com: owned by the platform team.
 {
@@ -39,6 +39,11 @@ TEAM_B = """// cluster b
 """
 
 
+def composed(base: str, fragments: list[tuple[str, str]]) -> str:
+    """The policy the one composition pipeline writes (TailnetPolicy, the plans)."""
+    return compose(base, [(name, hujson.parse(text).data) for name, text in fragments]).text
+
+
 def run_cli(*argv: str) -> tuple[int, str, str]:
     out, err = io.StringIO(), io.StringIO()
     code = main(list(argv), stdout=out, stderr=err)
@@ -59,7 +64,7 @@ def test_merge_prints_what_the_stack_would_write(tmp_path: Path) -> None:
     code, out, err = run_cli("merge", "--base", paths["base"], paths["a"], paths["b"])
     assert code == 0, err
     # Same result as the TailnetPolicy component renders.
-    assert out == render_policy(BASE, [("a", TEAM_A), ("b", TEAM_B)])
+    assert out == composed(BASE, [("a", TEAM_A), ("b", TEAM_B)])
     merged = hujson.parse(out)
     # The ownership record for the drift check comes first, then the base's own header.
     assert all(line.startswith("// tailscale-cluster-access owns:")
@@ -80,7 +85,7 @@ def test_merge_writes_the_out_file_and_nothing_else(tmp_path: Path) -> None:
     code, out, err = run_cli("merge", "--base", paths["base"], paths["a"], "--out", str(target))
     assert code == 0, err
     assert out == ""
-    assert target.read_text() == render_policy(BASE, [("a", TEAM_A)])
+    assert target.read_text() == composed(BASE, [("a", TEAM_A)])
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.hujson", "base.hujson",
                                                           "policy.hujson"]
 
@@ -89,7 +94,7 @@ def test_an_empty_base_file_is_a_new_policy(tmp_path: Path) -> None:
     paths = files(tmp_path, base="", a=TEAM_A)
     code, out, _ = run_cli("merge", "--base", paths["base"], paths["a"])
     assert code == 0
-    assert out == render_policy("", [("a", TEAM_A)])
+    assert out == composed("", [("a", TEAM_A)])
 
 
 def test_every_conflict_is_listed_and_nothing_is_written(tmp_path: Path) -> None:
@@ -135,4 +140,4 @@ def test_merge_needs_no_pulumi(tmp_path: Path) -> None:
     result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
                             timeout=60)
     assert result.returncode == 0, result.stderr
-    assert result.stdout == render_policy(BASE, [("a", TEAM_A)])
+    assert result.stdout == composed(BASE, [("a", TEAM_A)])

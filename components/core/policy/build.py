@@ -5,16 +5,16 @@ Every destination, port and test below is derived from `spec.endpoint_tag` and
 recorder rules and tests together.
 """
 
+import dataclasses
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
 from ..spec import KUBERNETES_CAPABILITY, RECORDER_PORT, AccessRule, ClusterAccessSpec
-from .evaluate import PolicyModel, acls_style, build_model, reachable
-from .merge import MergeError, merge_policies
+from . import hujson
+from .compose import Composed, align_acls_syntax, compose
+from .evaluate import PolicyModel, reachable
 from .sections import section
-from .verify import NETWORK_SECTIONS, Origins, origins
 
 # `node:attr == 'value'` style posture conditions, the ones a test can satisfy.
 _POSTURE_CONDITION_RE = re.compile(
@@ -58,13 +58,11 @@ def capability_grants(spec: ClusterAccessSpec) -> list[dict[str, Any]]:
     return grants
 
 
-def network_rules(spec: ClusterAccessSpec, *, legacy: bool = False
+def network_rules(spec: ClusterAccessSpec
                   ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """(acls, grants) that open the proxy's ports; app capabilities need network access too.
 
-    `acls` rules carry `"proto": "tcp"` (without it a rule also opens UDP and ICMP, kb/1337);
-    `legacy` writes them as `users`/`ports`, for a base whose `acls` use that syntax (one list
-    may not mix the two)."""
+    `acls` rules carry `"proto": "tcp"` (without it a rule also opens UDP and ICMP, kb/1337)."""
     acls: list[dict[str, Any]] = []
     grants: list[dict[str, Any]] = []
     use_grants = spec.policy.network_rules == "grants"
@@ -74,7 +72,6 @@ def network_rules(spec: ClusterAccessSpec, *, legacy: bool = False
     ]
     if spec.recorder_deployed:
         flows.append(([spec.endpoint_tag], spec.tags.recorder, (RECORDER_PORT,), []))
-    src_key, dst_key = ("users", "ports") if legacy else ("src", "dst")
     for src, dst_tag, ports, posture in flows:
         if use_grants:
             grant: dict[str, Any] = {
@@ -88,8 +85,8 @@ def network_rules(spec: ClusterAccessSpec, *, legacy: bool = False
         else:
             acl: dict[str, Any] = {
                 "action": "accept",
-                src_key: src,
-                dst_key: [f"{dst_tag}:{port}" for port in ports],
+                "src": src,
+                "dst": [f"{dst_tag}:{port}" for port in ports],
                 "proto": "tcp",
             }
             if posture:
@@ -154,56 +151,13 @@ def _accept_candidates(spec: ClusterAccessSpec, known_postures: Mapping[str, tup
     return candidates
 
 
-@dataclass(frozen=True)
-class PlannedFragment:
-    """A cluster's fragment and what deciding its tests took. The tests add no network rule,
-    so `model` is also the evaluator's model of the final merged policy."""
-
-    fragment: dict[str, Any]
-    probe: dict[str, Any] | None
-    """The base merged with the fragment's other sections; None when they conflict."""
-    model: PolicyModel
-    """The network rules of `probe` (of the fragment alone when it conflicts), each named
-    with the fragment or base that added it."""
-    rule_origins: Origins
-    """Who added each acls and grants entry of `probe`."""
-
-
-def plan_fragment(spec: ClusterAccessSpec, base: Mapping[str, Any] | None = None,
-                  notes: list[str] | None = None, name: str | None = None) -> PlannedFragment:
-    """The fragment (as `build_fragment`), keeping the merged policy and the model its tests
-    were decided on, so that a plan need not merge and model the same rules again.
-
-    `name` is the fragment's name in the merge (the cluster, or "stack")."""
-    name = name or spec.cluster or "stack"
-    sections = _sections(spec, base)
-    probe: dict[str, Any] | None
-    try:
-        probe = merge_policies(base or {}, [(name, sections)])
-    except MergeError:
-        # The plan refuses the conflict anyway; the fragment alone is the best guess.
-        probe = None
-    tested = probe if probe is not None else sections
-    rule_origins = origins(tested, base if probe is not None else None, [(name, sections)],
-                           NETWORK_SECTIONS)
-    model = build_model(tested, rule_origins)
-    fragment = {**sections, "tests": _decided_tests(spec, base, model, notes)}
-    return PlannedFragment(fragment, probe, model, rule_origins)
-
-
-def policy_tests(spec: ClusterAccessSpec, base: Mapping[str, Any] | None = None,
-                 notes: list[str] | None = None) -> list[dict[str, Any]]:
-    """Tailscale runs these on every policy write, so each is decided first on the merged
-    policy by the offline evaluator: an `accept` only if it decides "allowed", a `deny` only if
-    "denied". Each source of a rule reaches its endpoint; the recorder (which has no access)
-    cannot, unless some rule lets it; the endpoint reaches the recorder."""
-    tests: list[dict[str, Any]] = plan_fragment(spec, base, notes).fragment["tests"]
-    return tests
-
-
-def _decided_tests(spec: ClusterAccessSpec, base: Mapping[str, Any] | None, model: PolicyModel,
-                   notes: list[str] | None) -> list[dict[str, Any]]:
-    notes = [] if notes is None else notes
+def decide_tests(spec: ClusterAccessSpec, base: Mapping[str, Any] | None, model: PolicyModel,
+                 notes: list[str]) -> list[dict[str, Any]]:
+    """Tailscale runs these on every policy write, so each is decided first on `model` (of the
+    merged policy) by the offline evaluator: an `accept` only if it decides "allowed", a `deny`
+    only if "denied". Each source of a rule reaches its endpoint; the recorder (which has no
+    access) cannot, unless some rule lets it; the endpoint reaches the recorder. `notes`
+    collects the tests left out and why."""
     where = f"{spec.cluster}: " if spec.cluster else ""
     known_postures = {**base_postures(base), **spec.postures}
     tests: list[dict[str, Any]] = []
@@ -240,8 +194,8 @@ def _decided_tests(spec: ClusterAccessSpec, base: Mapping[str, Any] | None, mode
     return tests
 
 
-def _sections(spec: ClusterAccessSpec, base: Mapping[str, Any] | None) -> dict[str, Any]:
-    """The fragment without its tests."""
+def fragment_sections(spec: ClusterAccessSpec) -> dict[str, Any]:
+    """The fragment without its tests (`compose` writes its acls in the base's syntax)."""
     policy: dict[str, Any] = {}
     if spec.groups:
         policy["groups"] = {name: list(members) for name, members in spec.groups.items()}
@@ -252,11 +206,26 @@ def _sections(spec: ClusterAccessSpec, base: Mapping[str, Any] | None) -> dict[s
         # The ProxyGroup advertises a Tailscale Service tagged like its devices.
         group_tag = spec.tags.proxy_group
         policy["autoApprovers"] = {"services": {group_tag: [group_tag]}}
-    acls, ip_grants = network_rules(spec, legacy=acls_style(base or {}) == "legacy")
+    acls, ip_grants = network_rules(spec)
     policy["grants"] = capability_grants(spec) + ip_grants
     if acls:
         policy["acls"] = acls
     return policy
+
+
+def compose_cluster(spec: ClusterAccessSpec, base_text: str, base: hujson.PolicyDocument | None,
+                    notes: list[str], *, render: bool = True, key: str = "policy.base",
+                    base_source: str = "policy.base") -> Composed:
+    """The cluster's fragment composed into the base: its tests decided on the merged rules."""
+    where = f"{spec.cluster}: " if spec.cluster else ""
+    document = base or hujson.PolicyDocument({})
+
+    def tests(model: PolicyModel) -> list[dict[str, Any]]:
+        return decide_tests(spec, document.data, model, notes)
+
+    return compose(base_text, [(spec.cluster or "stack", fragment_sections(spec))],
+                   base=document, base_source=base_source, key=key, where=where,
+                   decide_tests=tests, render=render)
 
 
 def build_fragment(spec: ClusterAccessSpec, base: Mapping[str, Any] | None = None,
@@ -264,4 +233,14 @@ def build_fragment(spec: ClusterAccessSpec, base: Mapping[str, Any] | None = Non
     """The policy sections this cluster needs, in the order a reviewer reads them.
 
     `notes` collects the tests left out and why (the plan shows them as warnings)."""
-    return plan_fragment(spec, base, notes).fragment
+    notes = [] if notes is None else notes
+    document = hujson.PolicyDocument(dict(base or {}))
+    composed = compose_cluster(spec, "", document, notes, render=False)
+    if composed.model is None:
+        # A base the plan refuses (conflicts, mixed acls): the fragment alone is the best guess.
+        alone = hujson.PolicyDocument({})
+        composed = compose_cluster(spec, "", alone, notes, render=False)
+        composed = dataclasses.replace(composed, fragments=tuple(
+            (name, dict(fragment)) for name, fragment in
+            align_acls_syntax(document.data, composed.fragments)))
+    return composed.fragments[0][1]

@@ -12,10 +12,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
+from ..problems import InvalidConfig, Problem
 from .sections import section_key
 from .values import canonical, key_path, same_value, shown
 
-__all__ = ["Conflict", "MergeError", "merge_policies"]
+__all__ = ["Conflict", "MergeError", "PolicyMerge", "merge_policies"]
 
 # Objects mapping a name to owners/members (hosts: to an address).  Unknown
 # top-level objects are treated the same way when all their values look alike.
@@ -107,24 +108,81 @@ def merge_policies(
     """Return ``base`` with each ``(name, policy)`` fragment merged in.
 
     The result does not depend on the order of ``fragments``; neither input
-    is modified.  Raises `MergeError` listing all conflicts, and ValueError
-    if two fragments share a name (their conflicts would be ambiguous).
+    is modified.  Raises `MergeError` listing all conflicts, and `InvalidConfig`
+    for arguments of the wrong shape or two fragments sharing a name (their
+    conflicts would be ambiguous).
     """
-    names = [name for name, _ in fragments]
-    duplicates = sorted({name for name in names if names.count(name) > 1})
-    if duplicates:
-        raise ValueError(f"fragment names must be unique: {duplicates!r}")
-    plain = [(name, _plain(policy)) for name, policy in fragments]
-    # Content first so the result cannot depend on the given order; the name
-    # only breaks ties between identical fragments.
-    if len(plain) > 1:
-        plain.sort(key=lambda item: (canonical(item[1]), item[0]))
-    merger = _Merger(_plain(base))
-    for name, policy in plain:
-        merger.add(name, policy)
-    if merger.conflicts:
-        raise MergeError(sorted(merger.conflicts, key=_conflict_order))
-    return merger.result
+    merge = PolicyMerge(base, fragments)
+    if merge.conflicts:
+        raise MergeError(merge.conflicts)
+    return merge.result
+
+
+class PolicyMerge:
+    """``merge_policies`` kept open: `add` merges more sections of a fragment already in it
+    (a cluster's tests, decided on the rules merged so far) without merging the rest again."""
+
+    def __init__(
+        self, base: Mapping[str, Any], fragments: Sequence[tuple[str, Mapping[str, Any]]]
+    ) -> None:
+        problems = argument_problems(base, fragments)
+        if problems:
+            raise InvalidConfig(problems, subject="merge_policies arguments")
+        plain = [(name, _plain(policy)) for name, policy in fragments]
+        # Content first so the result cannot depend on the given order; the name
+        # only breaks ties between identical fragments.
+        if len(plain) > 1:
+            plain.sort(key=lambda item: (canonical(item[1]), item[0]))
+        self._merger = _Merger(_plain(base))
+        for name, policy in plain:
+            self._merger.add(name, policy)
+
+    @property
+    def result(self) -> dict[str, Any]:
+        """The merged policy (incomplete where there are conflicts)."""
+        return self._merger.result
+
+    @property
+    def conflicts(self) -> list[Conflict]:
+        return sorted(self._merger.conflicts, key=_conflict_order)
+
+    def add(self, name: str, sections: Mapping[str, Any]) -> None:
+        self._merger.add(name, _plain(sections))
+
+
+def argument_problems(
+    base: object, fragments: object
+) -> list[Problem]:
+    """Why ``merge_policies`` cannot take these arguments (nothing when it can)."""
+    if not isinstance(base, Mapping):
+        problems = [Problem("base", f"is {type(base).__name__}, not a policy.",
+                            "pass the base policy as a dict ({} for none).")]
+    else:
+        problems = []
+    if not isinstance(fragments, Sequence) or isinstance(fragments, str | bytes):
+        return [*problems, Problem("fragments", f"is {type(fragments).__name__}, not a list.",
+                                   "pass a list of (name, policy) pairs.")]
+    first_index: dict[str, int] = {}
+    for index, pair in enumerate(fragments):
+        key = f"fragments[{index}]"
+        if not (isinstance(pair, tuple | list) and len(pair) == 2):
+            problems.append(Problem(key, f"is {type(pair).__name__}, not a (name, policy) pair.",
+                                    "pass each fragment as (name, policy)."))
+            continue
+        name, policy = pair
+        if not isinstance(name, str):
+            problems.append(Problem(key, f"has a name of type {type(name).__name__}.",
+                                    "name each fragment with a string, e.g. its cluster."))
+        elif name in first_index:
+            problems.append(Problem(key, f"is named {name!r} like fragments[{first_index[name]}]"
+                                    "; fragment names must be unique.",
+                                    "give every fragment its own name."))
+        else:
+            first_index[name] = index
+        if not isinstance(policy, Mapping):
+            problems.append(Problem(key, f"has a policy of type {type(policy).__name__}.",
+                                    "pass the policy as a dict ({} for an empty fragment)."))
+    return problems
 
 
 def _plain(value: Any) -> Any:

@@ -12,7 +12,8 @@ from conftest import PROJECT_ROOT, stack_config
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from tailscale_cluster_access.core.cluster_plan import plan_cluster
-from tailscale_cluster_access.core.policy.build import build_fragment, plan_fragment
+from tailscale_cluster_access.core.policy import hujson
+from tailscale_cluster_access.core.policy.build import build_fragment, compose_cluster
 from tailscale_cluster_access.core.policy.evaluate import build_model, run_tests
 from tailscale_cluster_access.core.policy.merge import merge_policies
 from tailscale_cluster_access.core.policy.verify import origins
@@ -128,18 +129,18 @@ def test_the_property_ran_enough_examples() -> None:
 @given(base=base_policy(), spec=st.sampled_from(SPECS))
 def test_planning_merges_and_models_the_rules_once_with_the_same_result(
         base: dict[str, Any], spec: ClusterAccessSpec) -> None:
-    """A plan merges the base with the fragment's sections before its tests exist, then adds
-    the tests to that merge and keeps the model the tests were decided on. Both must be what
-    merging and modelling the whole fragment give, key order and rule origins included."""
+    """A composition merges the base with the fragment's sections before its tests exist, then
+    adds the tests to that merge and keeps the model the tests were decided on. Both must be
+    what merging and modelling the whole fragment give, key order and rule origins included."""
     name = spec.cluster or "stack"
-    planned = plan_fragment(spec, base, name=name)
-    assert planned.probe is not None
-    whole = merge_policies(base, [(spec.cluster, planned.fragment)])
-    tests_added = merge_policies(planned.probe,
-                                 [(spec.cluster, {"tests": planned.fragment["tests"]})])
-    assert json.dumps(tests_added) == json.dumps(whole)
-    assert planned.model == build_model(whole, origins(whole, base, [(name, planned.fragment)]))
-    assert planned.fragment == build_fragment(spec, base)
+    composed = compose_cluster(spec, "", hujson.PolicyDocument(base), [], render=False)
+    assert composed.model is not None
+    fragment = composed.fragments[0][1]
+    whole = merge_policies(base, [(name, fragment)])
+    assert json.dumps(composed.data) == json.dumps(whole)
+    assert composed.model == build_model(whole, origins(whole, base, [(name, fragment)]))
+    assert composed.origins == origins(whole, base, [(name, fragment)])
+    assert fragment == build_fragment(spec, base)
 
 
 @settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
