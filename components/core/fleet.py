@@ -333,12 +333,6 @@ class FleetPlan:
         return [m.cluster for m in self.members]
 
     @property
-    def fragments(self) -> list[str]:
-        """Every cluster's fragment, then those of the pending clusters (HuJSON)."""
-        return ([m.fragment for m in self.members]
-                + [hujson.dumps(pending_fragment(cluster)) for cluster in self.pending])
-
-    @property
     def access_json(self) -> str:
         return json.dumps(self.access)
 

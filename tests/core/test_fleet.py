@@ -29,6 +29,7 @@ from tailscale_cluster_access.core.fleet import (
     synthetic_fleet,
 )
 from tailscale_cluster_access.core.policy import hujson
+from tailscale_cluster_access.core.policy.evaluate import acls_style, run_tests
 from tailscale_cluster_access.core.spec import DNS_LABEL_RE, Tags
 from tailscale_cluster_access.offline import PreviewMocks, ProgramRun, run_program
 from tailscale_cluster_access.offline.fleet_runner import StackReferenceMocks, run_tailnet_program
@@ -421,6 +422,38 @@ def test_tailnet_preview_previews_the_same_policy() -> None:
     previewed, _ = run_tailnet(stacks, preview=True)
     updated, _ = run_tailnet(stacks, preview=False)
     assert previewed.one(ACL).inputs["acl"] == updated.one(ACL).inputs["acl"]
+
+
+LEGACY_FLEET_BASE = """// Other teams' rules, in the legacy acls syntax.
+{
+	"groups": {
+		"group:ml-engineers": ["alice@example.com"],
+		"group:ml-readers": ["bob@example.com"],
+	},
+	"acls": [{"action": "accept", "users": ["autogroup:member"], "ports": ["autogroup:self:*"]}],
+}
+"""
+
+
+@pytest.mark.parametrize("legacy", [False, True], ids=["base", "legacy base"])
+def test_the_tailnet_program_writes_the_policy_its_plan_verified(legacy: bool,
+                                                                  tmp_path: Path) -> None:
+    config = fleet_stack_file()
+    base_text = (TAILNET / config["policy"]["base"]).read_text()
+    if legacy:
+        base_text = LEGACY_FLEET_BASE
+        (tmp_path / "legacy.hujson").write_text(base_text)
+        config["policy"] = {**config["policy"], "base": str(tmp_path / "legacy.hujson")}
+    stacks = stack_outputs(three_clusters())
+    plan = plan_fleet(list(stacks.items()), base_text)
+    run, _ = run_tailnet(stacks, config)
+    written = run.one(ACL).inputs["acl"]
+    assert written == plan.policy
+    data = hujson.parse(written).data
+    assert data == plan.merged
+    # Tailscale refuses an acls list that mixes users/ports with src/dst entries.
+    assert acls_style(data) == ("legacy" if legacy else "new")
+    assert run_tests(data).ok
 
 
 def test_two_clusters_with_the_guide_tags_fail_with_every_collision() -> None:

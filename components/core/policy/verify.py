@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..problems import Problem
-from .evaluate import FailedAssertion, PolicyModel, acls_style, run_tests, who_reaches
-from .sections import section, section_key
+from .evaluate import FailedAssertion, PolicyModel, run_tests, who_reaches
+from .sections import section
 from .values import canonical, shown
 
 BASE = "base"
@@ -65,32 +65,6 @@ def origins(
             labels.append(owner.get(canonical(entry), BASE))
         by_section[name] = tuple(labels)
     return Origins(by_section)
-
-
-def align_acls_syntax(base: Mapping[str, Any], fragments: Sequence[tuple[str, Mapping[str, Any]]]
-                      ) -> list[tuple[str, Mapping[str, Any]]]:
-    """The fragments with their `acls` in the base's legacy `users`/`ports` syntax when the
-    base uses it (one list may not mix the two); unchanged otherwise."""
-    if acls_style(base) != "legacy":
-        return list(fragments)
-    aligned: list[tuple[str, Mapping[str, Any]]] = []
-    for name, fragment in fragments:
-        key = section_key(fragment, "acls")
-        entries = fragment.get(key) if key is not None else None
-        if key is None or not isinstance(entries, list):
-            aligned.append((name, fragment))
-            continue
-        legacy = [_legacy_acl(entry) for entry in entries]
-        aligned.append((name, {**fragment, key: legacy}))
-    return aligned
-
-
-def _legacy_acl(entry: Any) -> Any:
-    if not isinstance(entry, Mapping):
-        return entry
-    renamed = {"src": "users", "dst": "ports"}
-    return {renamed.get(field_name.lower(), field_name): value
-            for field_name, value in entry.items()}
 
 
 def _describe_failure(failure: FailedAssertion, merged: Mapping[str, Any],
