@@ -55,13 +55,6 @@ class ClusterPlan:
         return hujson.dumps(self.fragment)
 
     @property
-    def policy_data(self) -> dict[str, Any]:
-        """What `policy` parses back to: the merged policy, or the fragment in fragment mode
-        (the splice is checked to give the merged data back; the ownership record is a
-        comment)."""
-        return self.merged if self.spec.policy.manage else self.fragment
-
-    @property
     def policy(self) -> str:
         """HuJSON the stack writes: base + fragment, or the fragment alone in fragment mode."""
         return self.composed.text if self.spec.policy.manage else self.fragment_hujson

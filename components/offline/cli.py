@@ -20,7 +20,6 @@ from typing import Any, NoReturn, TextIO
 
 from ..core.safe_read import POLICY_MAX_BYTES, FileProblem, read_text
 from .project import (
-    NAMESPACE,
     STACK_NAME_PART,
     InputError,
     Redactor,
@@ -30,7 +29,6 @@ from .project import (
     collect_plaintext_secrets,
     contains_secure,
     find_project,
-    program_view,
     read_stack_config,
 )
 
@@ -57,8 +55,6 @@ class Console:
 
 
 def _plan(args: argparse.Namespace, console: Console) -> int:
-    from ..core.cluster_plan import plan_cluster
-    from ..core.problems import InvalidConfig
     from .report import model, render
 
     stack: str = args.stack
@@ -87,24 +83,11 @@ def _plan(args: argparse.Namespace, console: Console) -> int:
 
     config = read_stack_config(config_path, project.name, short)
     collect_plaintext_secrets(config, console.redact)
-    try:
-        cluster_plan = plan_cluster(
-            program_view(config),
-            project.root,
-            prefix=f"{NAMESPACE}:",
-            subject=f"configuration of stack '{short}' ({config_path})",
-        )
-    except InvalidConfig as error:
-        raise InputError(error.render()) from None
 
-    # Pulumi only now: validation errors above come back fast.
     import pulumi
 
-    from ..resources.stack_config import reuse_plan
     from .report.build import build_plan
     from .runner import run_program
-
-    reuse_plan(program_view(config), project.root, cluster_plan)
 
     secret_keys = sorted(key for key, value in config.items() if contains_secure(value))
     try:
@@ -118,11 +101,10 @@ def _plan(args: argparse.Namespace, console: Console) -> int:
             )
     except pulumi.RunError as error:
         # The program's own input checks: the message lists the problems by config key.
-        raise InputError(str(error)) from None
-    plan = build_plan(run, stack=short, project=project.name, warnings=cluster_plan.warnings)
-    # The program wrote the policy this process planned: its data need not be parsed again.
-    files = render.render_files(plan, cluster_plan.policy_data
-                                if plan.policy == cluster_plan.policy else None)
+        raise InputError(f"{error}\n(stack file: {config_path})") from None
+    # Every file from what the run recorded: registrations, exports, logged warnings.
+    plan = build_plan(run, stack=short, project=project.name)
+    files = render.render_files(plan)
     comparison = None
     if baseline is not None:
         comparison = compare.compare_plans(baseline, compare.load_plan_files(files, out))

@@ -1,5 +1,6 @@
 """Read this project's stack configuration from the Pulumi runtime."""
 
+import dataclasses
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -19,32 +20,14 @@ def raw_stack_config(namespace: str) -> dict[str, Any]:
     return namespace_config(values, namespace)
 
 
-# A plan of exactly this config, made before the program ran (the offline CLI validates the
-# stack file first, for exit code 2): reused, so that a plan run plans the config once.
-_made_before: list[tuple[dict[str, Any], Path, ClusterPlan]] = []
-
-
-def reuse_plan(config: Mapping[str, Any], project_root: Path, plan: ClusterPlan) -> None:
-    """Let the next `load_stack` of this very config and project take `plan` as it is."""
-    _made_before[:] = [(dict(config), project_root.resolve(), plan)]
-
-
-def _plan_made_before(config: Mapping[str, Any], project_root: Path) -> ClusterPlan | None:
-    if not _made_before:
-        return None
-    made_of, root, plan = _made_before.pop()
-    return plan if made_of == config and root == project_root.resolve() else None
-
-
 def load_stack(project_root: Path, namespace: str = "tailscale-cluster-access") -> ClusterPlan:
     """Read and plan the stack's config, once (errors name config keys, without a traceback).
 
     The plan goes to `SecureClusterAccess.from_plan`; its secret values are wrapped as Pulumi
-    secrets there."""
+    secrets there, and its warnings logged."""
     config = raw_stack_config(namespace)
-    plan = _plan_made_before(config, project_root)
     try:
-        plan = plan or plan_cluster(
+        plan = plan_cluster(
             config,
             project_root,
             prefix=f"{namespace}:",
@@ -52,17 +35,14 @@ def load_stack(project_root: Path, namespace: str = "tailscale-cluster-access") 
         )
     except InvalidConfig as error:
         raise pulumi.RunError(error.render()) from None
-    for path in sorted(SECRET_FIELDS):
-        top, *rest = path.split(".")
-        if _has_path(config.get(top), rest) and not runtime_config.is_config_secret(
-            f"{namespace}:{top}"
-        ):
-            pulumi.log.warn(
-                f"{namespace}:{path} is stored in plain text in the stack file; set it with "
-                f"`pulumi config set --secret --path {path}`. It is still handled as a secret "
-                "here."
-            )
-    return plan
+    plaintext = [
+        f"{namespace}:{path} is stored in plain text in the stack file; set it with "
+        f"`pulumi config set --secret --path {path}`. It is still handled as a secret here."
+        for path in sorted(SECRET_FIELDS)
+        if _has_path(config.get(path.split(".")[0]), path.split(".")[1:])
+        and not runtime_config.is_config_secret(f"{namespace}:{path.split('.')[0]}")
+    ]
+    return dataclasses.replace(plan, warnings=[*plan.warnings, *plaintext]) if plaintext else plan
 
 
 def _has_path(value: Any, keys: list[str]) -> bool:

@@ -520,14 +520,24 @@ def test_a_program_that_leaks_a_plaintext_secret_gets_no_plan(tmp_path: Path) ->
     assert not (tmp_path / "out").exists()
 
 
-def test_a_plan_run_plans_the_config_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The CLI plans the stack file (for exit code 2) and the program reuses that plan."""
+def test_the_program_plans_the_config_once_and_the_cli_not_at_all(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The review is built from the run alone: the CLI hands the program no plan of its own."""
+    from tailscale_cluster_access.core import cluster_plan
     from tailscale_cluster_access.resources import stack_config
 
-    def planned_again(*args: object, **kwargs: object) -> None:
-        raise AssertionError("the program planned the config a second time")
+    planned: list[str] = []
+    real = stack_config.plan_cluster
 
-    monkeypatch.setattr(stack_config, "plan_cluster", planned_again)
+    def counted(*args: Any, **kwargs: Any) -> cluster_plan.ClusterPlan:
+        planned.append("program")
+        return real(*args, **kwargs)
+
+    def planned_by_the_cli(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the CLI planned the config itself")
+
+    monkeypatch.setattr(stack_config, "plan_cluster", counted)
+    monkeypatch.setattr(cluster_plan, "plan_cluster", planned_by_the_cli)
     code, _, err = plan(tmp_path / "plan", "staging")
     assert code == 0, err
-    assert stack_config._made_before == []
+    assert planned == ["program"]

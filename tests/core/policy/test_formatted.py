@@ -130,15 +130,15 @@ def test_plan_cluster_keeps_the_repo_base_comments() -> None:
 
 @pytest.mark.parametrize(("stack", "manage"), [("dev", True), ("prod", True),
                                                ("staging", True), ("dev", False)])
-def test_policy_data_is_what_the_written_policy_parses_to(stack: str, manage: bool) -> None:
-    # The CLI hands `policy_data` to the summary instead of parsing the policy again.
+def test_the_written_policy_parses_to_what_was_verified(stack: str, manage: bool) -> None:
+    # The splice is checked to give the merged data back; the ownership record is a comment.
     from conftest import PROJECT_ROOT, stack_config
     from tailscale_cluster_access.core.cluster_plan import plan_cluster
 
     config = stack_config(stack)
     config["policy"] = {**config.get("policy", {}), "manage": manage}
     plan = plan_cluster(config, PROJECT_ROOT)
-    assert hujson.parse(plan.policy).data == plan.policy_data
+    assert hujson.parse(plan.policy).data == (plan.merged if manage else plan.fragment)
 
 
 def test_the_fleet_plan_keeps_the_base_file_s_text() -> None:
