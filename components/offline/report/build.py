@@ -145,10 +145,9 @@ def _unique(items: Iterable[str]) -> list[str]:
     return list(seen)
 
 
-def build_plan(run: ProgramRun, *, stack: str, project: str,
-               warnings: Sequence[str] = ()) -> PlanData:
-    """Everything the files show, from one recorded run. `warnings` come from the plan's
-    access analysis; the program's own warnings are added after them."""
+def build_plan(run: ProgramRun, *, stack: str, project: str) -> PlanData:
+    """Everything the files show, from one recorded run: its registrations, its exported
+    outputs and the warnings (and errors) it logged, once each in the order logged."""
     ordered = creation_order(run.registrations)
     policy, managed = _policy(run)
     inputs = [deep_sorted(scrub(r.inputs)) for r in ordered]
@@ -166,10 +165,10 @@ def build_plan(run: ProgramRun, *, stack: str, project: str,
     if not isinstance(access, list):
         raise PlanError("the program exported no `accessMatrix` list; is this the "
                         "tailscale-cluster-access stack program?")
-    program_warnings = [text for level, text in run.messages if level in ("warning", "error")]
+    warnings = [text for level, text in run.messages if level in ("warning", "error")]
     outputs = {key: scrub(value) for key, value in sorted(run.outputs.items())
                if key not in ("accessMatrix", "policyFragment")}
     return PlanData(stack=stack, project=project, policy=policy, policy_managed=managed,
                     resources=resources, manifests=manifests, helm_releases=releases,
                     access=[_access_row(scrub(row)) for row in access],
-                    warnings=_unique([*warnings, *program_warnings]), outputs=outputs)
+                    warnings=_unique(warnings), outputs=outputs)
