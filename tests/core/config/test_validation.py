@@ -25,7 +25,8 @@ GOOD_BASE = """// Other teams' policy
 CASES: list[tuple[str, str, dict[str, Any], str | None, list[str]]] = [
     ("cluster missing", "dev", {"cluster": None}, None, ["cluster"]),
     ("cluster not a DNS label", "dev", {"cluster": "GPU_Dev"}, None, ["cluster"]),
-    ("cluster wrong type", "dev", {"cluster": 7}, None, ["cluster"]),
+    # Not a number: the engine hands a program `cluster: 7` as the valid name "7".
+    ("cluster wrong type", "dev", {"cluster": ["gpu-dev"]}, None, ["cluster"]),
     ("tag without tag:", "dev", {"tags": {"operator": "k8s-operator"}}, None, ["tags.operator"]),
     ("tag with bad characters", "dev", {"tags": {"proxy": "tag:k8s_proxy"}}, None, ["tags.proxy"]),
     ("tags not distinct", "dev", {"tags": {"proxy": "tag:k8s-operator"}}, None, ["tags.proxy"]),
