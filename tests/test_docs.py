@@ -10,7 +10,7 @@ from conftest import PROJECT_ROOT
 from tailscale_cluster_access.offline import run_program
 
 sys.path.insert(0, str(PROJECT_ROOT / "scripts"))
-import docs_samples  # noqa: E402
+import docs_samples
 
 README = PROJECT_ROOT / "README.md"
 DOCUMENTS = [*docs_samples.documents(PROJECT_ROOT), PROJECT_ROOT / "ARCHITECTURE.md",
@@ -43,9 +43,8 @@ def test_every_relative_link_resolves(document: Path) -> None:
             continue
         file_part, _, anchor = target.partition("#")
         resolved = (document.parent / file_part).resolve() if file_part else document
-        if not resolved.exists():
-            broken.append(target)
-        elif anchor and resolved.suffix == ".md" and anchor not in anchors(resolved):
+        missing_anchor = anchor and resolved.suffix == ".md" and anchor not in anchors(resolved)
+        if not resolved.exists() or missing_anchor:
             broken.append(target)
     assert broken == []
 
