@@ -154,6 +154,7 @@ def test_a_simple_posture_gets_its_accept_test(tmp_path: Path) -> None:
 
 def test_undecidable_base_tests_are_warnings(tmp_path: Path) -> None:
     base = {"tests": [{"src": "bob@example.com", "accept": ["tag:ci:22"]}],
+            "tagOwners": {"tag:ci": []},
             "acls": [{"action": "accept", "src": ["autogroup:admin"], "dst": ["tag:ci:22"]}]}
     plan = plan_with(base, tmp_path)
     assert any("not checked offline" in w and "undecidable" in w for w in plan.warnings)

@@ -62,6 +62,11 @@ def _parse_test(entry: Any, index: int) -> _Test | str:
         return "needs a string src, an optional string proto and an srcPostureAttrs object"
     if accept is None or deny is None:
         return "accept and deny must be lists of host:port strings"
+    # Tailscale fails these tests (headscale testdata policytest_results, malformed-test-*).
+    if not src.strip():
+        return "src is empty: name one user, group, tag, host or IP"
+    if not accept and not deny:
+        return "a test needs at least one accept or deny entry"
     assertions: list[tuple[Literal["accept", "deny"], str]] = [("accept", d) for d in accept]
     assertions += [("deny", d) for d in deny]
     return _Test(index, src, _norm_proto(proto), attrs, tuple(assertions))
@@ -99,16 +104,54 @@ def _judge(
         )
 
 
+_KNOWN_AUTOGROUPS = frozenset({"member", "tagged", "self", "internet", "danger-all", "nonroot",
+                               "admin", "owner", "it-admin", "network-admin", "billing-admin",
+                               "auditor", "shared"})
+
+
+def undefined_name(name: str, model: PolicyModel) -> str | None:
+    """Why `name` (a test's src or destination host) names nothing, or None. Tailscale fails
+    a test naming an undefined group, tag, host or autogroup (policytest_results
+    src-unknown-* and dst-unknown-*)."""
+    if name.startswith("group:") and name not in model.groups:
+        return f"{name} is not defined in groups"
+    if name.startswith("tag:") and model.tags is not None and name not in model.tags:
+        return f"{name} is not defined in tagOwners"
+    if name.startswith("autogroup:"):
+        known = name.removeprefix("autogroup:") in _KNOWN_AUTOGROUPS
+        return None if known else f"{name} is not an autogroup Tailscale knows"
+    if name.startswith(("tag:", "group:")) or "@" in name or name == "*":
+        return None
+    if principal(name, model).kind == "unknown":
+        return f"{name!r} is not a user, group, tag, IP or host defined in hosts"
+    return None
+
+
+def _destination_refused(host: str, model: PolicyModel) -> str | None:
+    """Why Tailscale fails a test on this destination whatever the rules say."""
+    if host == "autogroup:internet":
+        return "Tailscale fails a test whose destination is autogroup:internet"
+    where = principal(host, model)
+    if "/" in model.hosts.get(host, host) and (
+        where.network is None or where.network.num_addresses > 1 or host not in model.hosts
+    ):
+        return ("Tailscale fails a test whose destination is an address range (a CIDR, even "
+                "/32): name a host, an IP or a tag")
+    return undefined_name(host, model)
+
+
 def _run_test(model: PolicyModel, test: _Test, out: _Collector) -> None:
     who = principal(test.src, model)
+    undefined = undefined_name(test.src, model)
+    if undefined is not None:
+        out.problems.append(Finding("problem", "tests", test.index, f"src: {undefined}"))
+        return
     for kind, dst in test.assertions:
         target = _assertion_target(dst)
-        if target is None:
-            out.problems.append(
-                Finding(
-                    "problem", "tests", test.index, f"{kind} {dst!r} is not host:port (one port)"
-                )
-            )
+        refused = None if target is None else _destination_refused(target[0], model)
+        if target is None or refused is not None:
+            message = refused or "is not host:port (one port)"
+            out.problems.append(Finding("problem", "tests", test.index, f"{kind} {dst!r} {message}"))
             continue
         where = principal(target[0], model)
         decision = _decide(model, who, where, target[1], test.proto, test.attrs)

@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from typing import Any, Final
 
 from .model import (
+    _NOT_TAILNET,
     _ROLE_AUTOGROUPS,
     _TAILNET_RANGES,
     Decision,
@@ -33,10 +34,20 @@ def _network(text: str, model: PolicyModel) -> Network | None:
         return None
 
 
+_POPULATIONS: Final = {"autogroup:member": "member", "autogroup:tagged": "tagged", "*": "any"}
+
+
 def principal(name: str, model: PolicyModel) -> Principal:
     """Resolve a test's `src` or a destination host into what selectors are matched against."""
     if name == "autogroup:internet":
         return Principal(name, "internet")
+    population = _POPULATIONS.get(name)
+    if population == "member":
+        return Principal(name, "member")
+    if population == "tagged":
+        return Principal(name, "tagged")
+    if population == "any":
+        return Principal(name, "any")
     if name.startswith("tag:"):
         return Principal(name, "tag")
     if name.startswith("group:"):
@@ -52,6 +63,49 @@ def principal(name: str, model: PolicyModel) -> Principal:
 
 def _in_tailnet(network: Network) -> bool:
     return any(network.version == r.version and network.overlaps(r) for r in _TAILNET_RANGES)
+
+
+def _within_tailnet(network: Network) -> bool:
+    """Wholly inside the ranges `*` stands for as a source (the tailnet's device ranges)."""
+    if any(network.version == hole.version and network.overlaps(hole) for hole in _NOT_TAILNET):
+        return False
+    return any(network.version == r.version and network.subnet_of(r)  # type: ignore[arg-type]
+               for r in _TAILNET_RANGES)
+
+
+def _match_source(sel: str, who: Principal, model: PolicyModel, reasons: list[str]) -> Tri:
+    """A rule's source selector against `who`. `*` as a source is the tailnet's address
+    ranges and its approved subnet routes, not every address (Tailscale's packet filters list
+    those ranges as the sources of `*`; headscale testdata grant_results/grant-a1)."""
+    if sel == "*" and who.kind == "ip" and who.network is not None:
+        if _within_tailnet(who.network):
+            return True
+        reasons.append(f"`*` as a source covers {who.raw} only through an approved subnet "
+                       "route, and routes are not in the policy")
+        return None
+    return _match_selector(sel, who, model, reasons)
+
+
+def _match_population(sel: str, who: Principal, model: PolicyModel, reasons: list[str]) -> Tri:
+    """A selector against `autogroup:member` (every user's device), `autogroup:tagged` (every
+    tagged device) or `*` as a destination: decided where the selector covers all of them or
+    none of them; otherwise which devices exist decides, and that is not in the policy."""
+    if who.kind == "any":
+        reasons.append(f"cannot tell whether {sel} covers every destination")
+        return None
+    members = who.kind == "member"
+    if sel in ("autogroup:member", "autogroup:tagged", "autogroup:internet") or (
+        sel.startswith("tag:") and members
+    ):
+        return False
+    if sel.startswith(("group:", "autogroup:")) or "@" in sel:
+        if not members:
+            return False
+    network = _network(sel, model)
+    if network is not None and not _in_tailnet(network):
+        return False
+    reasons.append(f"whether {sel} covers {who.raw} depends on the tailnet's devices")
+    return None
 
 
 def _device_by_address(who: Principal, what: str, reasons: list[str]) -> Tri:
@@ -149,6 +203,8 @@ def _match_selector(
     """Whether rule selector `sel` includes `who` (True, False, or None: undecidable)."""
     if sel in ("*", "autogroup:danger-all") or sel == who.raw:
         return True
+    if who.kind in ("member", "tagged", "any"):
+        return _match_population(sel, who, model, reasons)
     if who.kind == "group":
         if sel == "autogroup:member":
             return True
@@ -301,7 +357,7 @@ def _network_match(
     targets = [t for t in rule.targets if t.covers(port, proto)]
     if not targets:
         return False
-    src = _any([_match_selector(s, who, model, reasons) for s in rule.src])
+    src = _any([_match_source(s, who, model, reasons) for s in rule.src])
     if src is False:
         return False
     dst = _any([_match_selector(t.selector, where, model, reasons, who) for t in targets])

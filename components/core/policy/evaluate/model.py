@@ -18,16 +18,23 @@ OriginOf = Callable[[str, int], str]
 Tri = bool | None
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
-# kb/1337: an acls rule without `proto` allows TCP, UDP and ICMP; grants' `ip` entries
-# without a protocol ("443") are read the same way.
-DEFAULT_PROTOS: Final = frozenset({"tcp", "udp", "icmp"})
+# An acls rule without `proto`, a grant's `ip` entry without one ("443") and `ip: ["*"]` open
+# TCP, UDP, ICMP and ICMPv6: Tailscale's packet filters list IP protocols 6, 17, 1, 58 for them
+# (headscale testdata captures of Tailscale SaaS, e.g. grant_results/grant-a5).
+DEFAULT_PROTOS: Final = frozenset({"tcp", "udp", "icmp", "ipv6-icmp"})
+# Tailscale's filter matches ICMP by address only; a rule's ports do not restrict it.
+PORTLESS_PROTOS: Final = frozenset({"icmp", "ipv6-icmp"})
 ALL_PORTS: Final = ((0, 65535),)
-_PROTO_NUMBERS: Final = {"1": "icmp", "6": "tcp", "17": "udp", "58": "ipv6-icmp", "132": "sctp"}
+_PROTO_NUMBERS: Final = {"1": "icmp", "6": "tcp", "17": "udp", "58": "ipv6-icmp", "132": "sctp",
+                          "icmpv6": "ipv6-icmp"}
 # Every tailnet device address is in these ranges (CGNAT and Tailscale's IPv6 ULA).
 _TAILNET_RANGES: Final = (
     ipaddress.ip_network("100.64.0.0/10"),
     ipaddress.ip_network("fd7a:115c:a1e0::/48"),
 )
+# Inside 100.64.0.0/10 but left out of what `*` stands for as a source (every capture's
+# filter for `*` skips 100.115.92.0/23).
+_NOT_TAILNET: Final = (ipaddress.ip_network("100.115.92.0/23"),)
 _ROLE_AUTOGROUPS: Final = frozenset(
     {"admin", "owner", "it-admin", "network-admin", "billing-admin", "auditor", "shared"}
 )
@@ -74,6 +81,8 @@ class Target:
     def covers(self, port: int, proto: str) -> bool:
         if self.protos is not None and proto not in self.protos:
             return False
+        if proto in PORTLESS_PROTOS:
+            return True
         return any(low <= port <= high for low, high in self.ports)
 
 
@@ -171,7 +180,7 @@ class Principal:
     internet, or something unresolvable."""
 
     raw: str
-    kind: Literal["user", "group", "tag", "ip", "internet", "unknown"]
+    kind: Literal["user", "group", "tag", "ip", "internet", "member", "tagged", "any", "unknown"]
     users: tuple[str, ...] = ()
     network: Network | None = None
 
@@ -185,6 +194,8 @@ class PolicyModel:
     groups: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     hosts: Mapping[str, str] = field(default_factory=dict)
     postures: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    # The tags `tagOwners` defines; None when the policy has no tagOwners section.
+    tags: frozenset[str] | None = None
 
     @cached_property
     def source_index(self) -> SourceIndex:
@@ -404,7 +415,7 @@ def _summary(entry: Mapping[str, Any]) -> str:
 def _parse_ip(selector: str) -> tuple[frozenset[str] | None, tuple[tuple[int, int], ...]] | None:
     """A grant `ip` entry: `*`, `443`, `tcp:443`, `udp:53`, `tcp:80-90`, `tcp:*`."""
     if selector == "*":
-        return None, ALL_PORTS
+        return DEFAULT_PROTOS, ALL_PORTS
     proto, colon, ports_text = selector.rpartition(":")
     protos = frozenset({_norm_proto(proto)}) if colon else DEFAULT_PROTOS
     if colon and not proto:
@@ -486,8 +497,11 @@ def build_model(policy: Mapping[str, Any], origin_of: OriginOf | None = None) ->
             if rule is not None:
                 rules.append(rule)
     groups = {k: tuple(m.lower() for m in v) for k, v in _string_map(policy, "groups").items()}
+    owners = section(policy, "tagOwners")
+    tags = frozenset(owners) if isinstance(owners, Mapping) else None
     return PolicyModel(
-        tuple(rules), tuple(findings), groups, _hosts(policy), _string_map(policy, "postures")
+        tuple(rules), tuple(findings), groups, _hosts(policy), _string_map(policy, "postures"),
+        tags,
     )
 
 
