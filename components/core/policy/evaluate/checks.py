@@ -151,7 +151,8 @@ def _run_test(model: PolicyModel, test: _Test, out: _Collector) -> None:
         refused = None if target is None else _destination_refused(target[0], model)
         if target is None or refused is not None:
             message = refused or "is not host:port (one port)"
-            out.problems.append(Finding("problem", "tests", test.index, f"{kind} {dst!r} {message}"))
+            finding = Finding("problem", "tests", test.index, f"{kind} {dst!r} {message}")
+            out.problems.append(finding)
             continue
         where = principal(target[0], model)
         decision = _decide(model, who, where, target[1], test.proto, test.attrs)

@@ -98,9 +98,8 @@ def _match_population(sel: str, who: Principal, model: PolicyModel, reasons: lis
         sel.startswith("tag:") and members
     ):
         return False
-    if sel.startswith(("group:", "autogroup:")) or "@" in sel:
-        if not members:
-            return False
+    if (sel.startswith(("group:", "autogroup:")) or "@" in sel) and not members:
+        return False
     network = _network(sel, model)
     if network is not None and not _in_tailnet(network):
         return False
