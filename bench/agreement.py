@@ -133,7 +133,7 @@ def measure(all_captures: list[dict[str, Any]]) -> dict[str, Any]:
     capabilities = getattr(evaluate, "capabilities", None)
     for capture in all_captures:
         policy, error = capture["policy"], capture.get("error")
-        report = evaluate.run_tests(policy)
+        report = evaluate.run_tests(policy, model=evaluate.build_model(policy, strict_tags=True))
         message = (capture["input"].get("api_response_body") or {}).get("message", "")
         if error and message != TESTS_FAILED:
             refused["invalid"] += 1
@@ -147,7 +147,7 @@ def measure(all_captures: list[dict[str, Any]]) -> dict[str, Any]:
             tests[f"tailscale {'fails' if error else 'passes'}, here {outcome}"] += 1
         if error:
             continue
-        model = evaluate.build_model(policy)
+        model = evaluate.build_model(policy, strict_tags=True)
         nodes = _identities(capture)
         ports = sorted(_policy_ports(policy))
         for src_name, (src_id, src_addrs) in nodes.items():

@@ -167,7 +167,8 @@ def run_tests(policy: Mapping[str, Any], origin_of: OriginOf | None = None, *,
     traffic, a `deny` when none does. Undecidable assertions become warnings, never passes;
     malformed tests and rules become problems. `model`: the policy's, if already built."""
     model = model or build_model(policy, origin_of)
-    out = _Collector(problems=list(model.findings))
+    out = _Collector(problems=[f for f in model.findings if f.severity == "problem"],
+                     warnings=[f for f in model.findings if f.severity == "warning"])
     out.problems += check_syntax_mix(policy)
     entries, problems = _section_list(policy, "tests")
     out.problems += problems

@@ -57,10 +57,12 @@ class Finding:
     section: str
     index: int | None
     message: str
+    # The part of the entry meant, e.g. ".dst[0]" (empty: the whole entry).
+    part: str = ""
 
     @property
     def where(self) -> str:
-        return self.section if self.index is None else f"{self.section}[{self.index}]"
+        return self.section if self.index is None else f"{self.section}[{self.index}]{self.part}"
 
     def render(self) -> str:
         return f"{self.where}: {self.message}"
@@ -430,10 +432,11 @@ def _grant_rule(
     where = Finding("problem", "grants", index, "")
     if not isinstance(entry, Mapping):
         return None, [_problem(where, "a grants entry must be an object")]
-    ip, app = section(entry, "ip"), section(entry, "app")
-    if ip is None:
-        # An app-only grant gives no network access (it needs access from another rule).
-        return None, [] if app is not None else [_problem(where, "a grant needs ip or app")]
+    ip = section(entry, "ip")
+    if not ip:
+        # An app-only grant gives no network access (it needs access from another rule);
+        # one with neither is refused by `refusals`.
+        return None, []
     src, dst, ips = _strings(section(entry, "src")), _strings(section(entry, "dst")), _strings(ip)
     posture = _rule_posture(entry, default_posture)
     via = _strings(section(entry, "via") or [])
@@ -481,8 +484,10 @@ def _hosts(policy: Mapping[str, Any]) -> dict[str, str]:
     return {key: raw for key, raw in value.items() if isinstance(raw, str)}
 
 
-def build_model(policy: Mapping[str, Any], origin_of: OriginOf | None = None) -> PolicyModel:
-    """Normalise a policy's network rules; malformed rules become findings, never errors."""
+def build_model(policy: Mapping[str, Any], origin_of: OriginOf | None = None, *,
+                strict_tags: bool = False) -> PolicyModel:
+    """Normalise a policy's network rules; malformed rules become findings, never errors.
+    `strict_tags`: tags missing from `tagOwners` are problems too (as the API has them)."""
     origin = origin_of or _default_origin
     default_posture = _strings(section(policy, "defaultSrcPosture") or []) or ()
     rules: list[NetRule] = []
@@ -499,6 +504,9 @@ def build_model(policy: Mapping[str, Any], origin_of: OriginOf | None = None) ->
     groups = {k: tuple(m.lower() for m in v) for k, v in _string_map(policy, "groups").items()}
     owners = section(policy, "tagOwners")
     tags = frozenset(owners) if isinstance(owners, Mapping) else None
+    from .validate import refusals  # validate reads the model's parsing helpers
+
+    findings += refusals(policy, undefined_tags=strict_tags)
     return PolicyModel(
         tuple(rules), tuple(findings), groups, _hosts(policy), _string_map(policy, "postures"),
         tags,
