@@ -2,7 +2,8 @@
 
 Tailscale rejects every write of a policy whose `tests` fail, and `pulumi-tailscale` only finds
 out at `pulumi up`. This module answers the same questions locally: which rules let a source
-reach a destination port (`reachable`), whether the policy's own tests pass (`run_tests`), who
+reach a destination port (`reachable`), which app capabilities a source holds on a
+destination (`capabilities`), whether the policy's own tests pass (`run_tests`), who
 can reach a tag on a port (`who_reaches`), and which `acls` syntax a policy uses
 (`acls_style`, `check_syntax_mix`).
 
@@ -39,9 +40,11 @@ allows exit nodes. SSH rules and `sshTests` are not evaluated.
 """
 
 from .checks import acls_style, check_syntax_mix, run_tests, who_reaches
-from .match import principal, reachable
+from .match import capabilities, principal, reachable
 from .model import (
     AclsStyle,
+    AppGrant,
+    Capabilities,
     Decision,
     FailedAssertion,
     Finding,
@@ -57,6 +60,8 @@ from .model import (
 
 __all__ = [
     "AclsStyle",
+    "AppGrant",
+    "Capabilities",
     "Decision",
     "FailedAssertion",
     "Finding",
@@ -69,6 +74,7 @@ __all__ = [
     "Verdict",
     "acls_style",
     "build_model",
+    "capabilities",
     "check_syntax_mix",
     "principal",
     "reachable",

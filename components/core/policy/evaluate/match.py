@@ -11,6 +11,8 @@ from .model import (
     _NOT_TAILNET,
     _ROLE_AUTOGROUPS,
     _TAILNET_RANGES,
+    AppGrant,
+    Capabilities,
     Decision,
     NetRule,
     Network,
@@ -430,3 +432,59 @@ def reachable(
 # -- the tests section -----------------------------------------------------------------------
 
 
+
+
+# -- app capabilities ------------------------------------------------------------------------
+
+# Tailscale gives the destination of these grants a companion capability, without values, on
+# the source (headscale testdata grant_results a4, v19: drive from A to B gives B
+# drive-sharer on A).
+_COMPANION_CAPS: Final = {"tailscale.com/cap/drive": "tailscale.com/cap/drive-sharer",
+                          "tailscale.com/cap/relay": "tailscale.com/cap/relay-target"}
+
+
+def capabilities(
+    policy: Mapping[str, Any] | PolicyModel,
+    src: str,
+    dst: str,
+    *,
+    origin_of: OriginOf | None = None,
+) -> Capabilities:
+    """The app capabilities `src` (one identity) holds on `dst` (a tag, user, host or IP):
+    every grant whose src and dst cover them adds its values, concatenated per capability
+    name (Tailscale's capability grants, headscale testdata grant_results). A grant that
+    may apply (an address range, a posture, `via`) makes the answer undecided."""
+    model = _as_model(policy, origin_of)
+    who, where = principal(src, model), principal(dst, model)
+    values: dict[str, list[Any]] = {}
+    matched: list[AppGrant] = []
+    unsure: list[str] = []
+    for grant in model.app_grants:
+        reasons: list[str] = []
+        source = _any([_match_source(s, who, model, reasons) for s in grant.src])
+        target = _any([_match_selector(d, where, model, reasons, who) for d in grant.dst])
+        conditional: Tri = True
+        if grant.src_posture or grant.via:
+            reasons.append("the grant has a posture or via, which the query does not decide")
+            conditional = None
+        result = _all([source, target, conditional])
+        if result is True:
+            matched.append(grant)
+            for name, items in grant.app.items():
+                values.setdefault(name, []).extend(items)
+
+        elif result is None:
+            unsure += [f"{grant.label}: {reason}" for reason in dict.fromkeys(reasons)]
+        companions = [_COMPANION_CAPS[name] for name in grant.app if name in _COMPANION_CAPS]
+        if companions and _grant_applies(grant, where, who, model, []) is True:
+            for name in companions:
+                values.setdefault(name, [])
+    return Capabilities({k: tuple(v) for k, v in values.items()}, not unsure, tuple(matched),
+                        tuple(unsure))
+
+
+def _grant_applies(grant: AppGrant, who: Principal, where: Principal, model: PolicyModel,
+                   reasons: list[str]) -> Tri:
+    source = _any([_match_source(s, who, model, reasons) for s in grant.src])
+    target = _any([_match_selector(d, where, model, reasons, who) for d in grant.dst])
+    return _all([source, target, None if grant.src_posture or grant.via else True])

@@ -107,6 +107,35 @@ class NetRule:
 
 
 @dataclass(frozen=True)
+class AppGrant:
+    """A grant with `app`: capability names and their values for src -> dst."""
+
+    index: int
+    origin: str
+    src: tuple[str, ...]
+    dst: tuple[str, ...]
+    app: Mapping[str, tuple[Any, ...]]
+    src_posture: tuple[str, ...] = ()
+    via: tuple[str, ...] = ()
+
+    @property
+    def label(self) -> str:
+        return f"grants[{self.index}] ({self.origin})"
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    """The app capabilities a source holds on a destination: each name with the values of
+    every matching grant concatenated, as Tailscale delivers them. `decided` False: some
+    grant may or may not apply (`reasons` say why), so `values` may be incomplete."""
+
+    values: Mapping[str, tuple[Any, ...]]
+    decided: bool
+    grants: tuple[AppGrant, ...] = ()
+    reasons: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class Decision:
     """The answer to "may src reach dst:port over proto?".
 
@@ -198,6 +227,7 @@ class PolicyModel:
     postures: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     # The tags `tagOwners` defines; None when the policy has no tagOwners section.
     tags: frozenset[str] | None = None
+    app_grants: tuple[AppGrant, ...] = ()
 
     @cached_property
     def source_index(self) -> SourceIndex:
@@ -509,8 +539,25 @@ def build_model(policy: Mapping[str, Any], origin_of: OriginOf | None = None, *,
     findings += refusals(policy, undefined_tags=strict_tags)
     return PolicyModel(
         tuple(rules), tuple(findings), groups, _hosts(policy), _string_map(policy, "postures"),
-        tags,
+        tags, tuple(_app_grants(policy, origin, default_posture)),
     )
+
+
+def _app_grants(policy: Mapping[str, Any], origin: OriginOf,
+                default_posture: tuple[str, ...]) -> list[AppGrant]:
+    entries, _ = _section_list(policy, "grants")
+    found: list[AppGrant] = []
+    for index, entry in enumerate(entries):
+        app = section(entry, "app") if isinstance(entry, Mapping) else None
+        src, dst = (_strings(section(entry, key)) for key in ("src", "dst")) if isinstance(
+            entry, Mapping) else (None, None)
+        if not isinstance(app, Mapping) or not src or not dst:
+            continue
+        values = {str(name): tuple(v) if isinstance(v, list) else (v,) for name, v in app.items()}
+        posture = _rule_posture(entry, default_posture) or ()
+        via = _strings(section(entry, "via") or []) or ()
+        found.append(AppGrant(index, origin("grants", index), src, dst, values, posture, via))
+    return found
 
 
 def _as_model(policy: Mapping[str, Any] | PolicyModel, origin_of: OriginOf | None) -> PolicyModel:
