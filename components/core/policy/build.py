@@ -225,7 +225,7 @@ def compose_cluster(spec: ClusterAccessSpec, base_text: str, base: hujson.Policy
 
     return compose(base_text, [(spec.cluster or "stack", fragment_sections(spec))],
                    base=document, base_source=base_source, key=key, where=where,
-                   decide_tests=tests, render=render)
+                   decide_tests=tests, render=render, complete=spec.policy.manage)
 
 
 def build_fragment(spec: ClusterAccessSpec, base: Mapping[str, Any] | None = None,

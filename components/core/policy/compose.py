@@ -124,6 +124,7 @@ def compose(
     decide_tests: DecideTests | None = None,
     check: Callable[[dict[str, Any]], list[Problem]] | None = None,
     render: bool = True,
+    complete: bool = True,
 ) -> Composed:
     """Compose `fragments` (name, policy data) into the base policy in `base_text`.
 
@@ -132,7 +133,8 @@ def compose(
     prefixes warnings and notes; `labels` names fragments in the "added by" comments (default
     their names). `decide_tests` adds the tests of the one fragment after its rules are
     merged; `check` adds problems of the merged policy before its tests run. Without `render`
-    the base's text is not spliced (`text` is then canonical).
+    the base's text is not spliced (`text` is then canonical). `complete=False`: the result is
+    a fragment that another writer completes, so names it leaves undefined fail no test.
     """
     if base is None:
         base, problems = parse_base(base_text, base_source)
@@ -170,7 +172,8 @@ def compose(
         composed.problems.extend(check(merged))
         if composed.problems:
             return composed
-    verified = verify_policy(merged, origin_of, key=key, where=where, model=model)
+    verified = verify_policy(merged, origin_of, key=key, where=where, model=model,
+                             complete=complete)
     composed.problems.extend(verified.problems)
     composed.warnings.extend(verified.warnings)
     if render and base_data and not composed.problems:

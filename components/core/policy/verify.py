@@ -89,10 +89,10 @@ class Verification:
 
 def verify_policy(merged: Mapping[str, Any], origin_of: Callable[[str, int], str],
                   *, key: str = "policy", where: str = "",
-                  model: PolicyModel | None = None) -> Verification:
+                  model: PolicyModel | None = None, complete: bool = True) -> Verification:
     """The merged policy's tests run offline: failures and problems as `Problem`s (under
-    `key`), undecidable assertions as warnings."""
-    report = run_tests(merged, origin_of, model=model)
+    `key`), undecidable assertions as warnings (see `run_tests` for `complete`)."""
+    report = run_tests(merged, origin_of, model=model, complete=complete)
     result = Verification(passed=report.passed)
     fix = ("change the rule or the test so that they agree; Tailscale refuses a policy whose "
            "tests fail")

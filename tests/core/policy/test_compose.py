@@ -163,3 +163,13 @@ def test_compose_reports_malformed_fragments_as_problems() -> None:
     composed = compose("{}", [("a", {}), ("a", {"groups": {}})])
     assert [problem.key for problem in composed.problems] == ["fragments[1]"]
     assert "unique" in composed.problems[0].message
+
+
+def test_a_fragment_s_tests_on_names_another_writer_defines_are_warnings_not_failures() -> None:
+    fragment = {"tests": [{"src": "group:ml-engineers", "accept": ["tag:k8s-operator:443"]}]}
+    complete = compose("", [("gpu", fragment)])
+    partial = compose("", [("gpu", fragment)], complete=False)
+    assert [p.message for p in complete.problems] == [
+        "tests[0] (gpu): src: group:ml-engineers is not defined in groups"]
+    assert partial.problems == []
+    assert any("group:ml-engineers is not defined in groups here" in w for w in partial.warnings)

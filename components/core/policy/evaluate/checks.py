@@ -35,6 +35,14 @@ class _Collector:
     problems: list[Finding] = field(default_factory=list)
     passed: int = 0
 
+    def add(self, problem: Finding, *, decided: bool) -> None:
+        """A problem, or, where the policy is a fragment others complete, a warning."""
+        if decided:
+            self.problems.append(problem)
+        else:
+            message = f"{problem.message} here (another writer of the policy may define it)"
+            self.warnings.append(Finding("warning", problem.section, problem.index, message))
+
     def report(self) -> TestReport:
         return TestReport(
             tuple(self.failures), tuple(self.warnings), tuple(self.problems), self.passed
@@ -113,7 +121,8 @@ def undefined_name(name: str, model: PolicyModel) -> str | None:
     """Why `name` (a test's src or destination host) names nothing, or None. Tailscale fails
     a test naming an undefined group, tag, host or autogroup (policytest_results
     src-unknown-* and dst-unknown-*)."""
-    if name.startswith("group:") and name not in model.groups:
+    # SCIM-synced groups (`group:name@domain`) come from the identity provider, not the file.
+    if name.startswith("group:") and "@" not in name and name not in model.groups:
         return f"{name} is not defined in groups"
     if name.startswith("tag:") and model.tags is not None and name not in model.tags:
         return f"{name} is not defined in tagOwners"
@@ -140,11 +149,11 @@ def _destination_refused(host: str, model: PolicyModel) -> str | None:
     return undefined_name(host, model)
 
 
-def _run_test(model: PolicyModel, test: _Test, out: _Collector) -> None:
+def _run_test(model: PolicyModel, test: _Test, out: _Collector, complete: bool) -> None:
     who = principal(test.src, model)
     undefined = undefined_name(test.src, model)
     if undefined is not None:
-        out.problems.append(Finding("problem", "tests", test.index, f"src: {undefined}"))
+        out.add(Finding("problem", "tests", test.index, f"src: {undefined}"), decided=complete)
         return
     for kind, dst in test.assertions:
         target = _assertion_target(dst)
@@ -152,7 +161,8 @@ def _run_test(model: PolicyModel, test: _Test, out: _Collector) -> None:
         if target is None or refused is not None:
             message = refused or "is not host:port (one port)"
             finding = Finding("problem", "tests", test.index, f"{kind} {dst!r} {message}")
-            out.problems.append(finding)
+            undefined_dst = target is not None and undefined_name(target[0], model) is not None
+            out.add(finding, decided=complete or not undefined_dst)
             continue
         where = principal(target[0], model)
         decision = _decide(model, who, where, target[1], test.proto, test.attrs)
@@ -160,12 +170,14 @@ def _run_test(model: PolicyModel, test: _Test, out: _Collector) -> None:
 
 
 def run_tests(policy: Mapping[str, Any], origin_of: OriginOf | None = None, *,
-              model: PolicyModel | None = None) -> TestReport:
+              model: PolicyModel | None = None, complete: bool = True) -> TestReport:
     """Run every entry of the policy's `tests` as Tailscale does on each write.
 
     A test counts `acls` and grants with `ip`. An `accept` passes when some rule allows the
     traffic, a `deny` when none does. Undecidable assertions become warnings, never passes;
-    malformed tests and rules become problems. `model`: the policy's, if already built."""
+    malformed tests and rules become problems. `model`: the policy's, if already built.
+    `complete=False`: the policy is one writer's fragment, whose names another writer may
+    define, so a test naming an undefined one is undecidable here, not failed."""
     model = model or build_model(policy, origin_of)
     out = _Collector(problems=[f for f in model.findings if f.severity == "problem"],
                      warnings=[f for f in model.findings if f.severity == "warning"])
@@ -177,7 +189,7 @@ def run_tests(policy: Mapping[str, Any], origin_of: OriginOf | None = None, *,
         if isinstance(test, str):
             out.problems.append(Finding("problem", "tests", index, test))
         else:
-            _run_test(model, test, out)
+            _run_test(model, test, out, complete)
     return out.report()
 
 
