@@ -1,7 +1,8 @@
-"""Shared helpers: run the real stack program under the SDK's mocks."""
+"""Shared helpers: run the real stack program under the SDK's mocks, or the CLI."""
 
 import asyncio
 import copy
+import io
 import signal
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
@@ -11,6 +12,7 @@ from typing import Any
 import pytest
 import yaml
 from tailscale_cluster_access.offline import ProgramRun, run_program
+from tailscale_cluster_access.offline.cli import main
 from tailscale_cluster_access.offline.runner import close_event_loop
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -104,3 +106,31 @@ def deadline(seconds: int) -> Iterator[None]:
     finally:
         signal.alarm(0)
         signal.signal(signal.SIGALRM, previous)
+
+
+def run_cli(*argv: str) -> tuple[int, str, str]:
+    """The CLI in this process: exit code, stdout, stderr."""
+    out, err = io.StringIO(), io.StringIO()
+    with deadline(60):
+        code = main(list(argv), stdout=out, stderr=err)
+    return code, out.getvalue(), err.getvalue()
+
+
+def plan(out: Path, *extra: str, stack: str = "dev", config: Path | str | None = None,
+         project: Path = PROJECT_ROOT) -> tuple[int, str, str]:
+    """`plan --stack <stack> --out <out> <extra>`, of the committed stack file unless
+    `config`."""
+    argv = ["plan", "--stack", stack, "--out", str(out), "--project", str(project), *extra]
+    if config is not None:
+        argv += ["--config", str(config)]
+    return run_cli(*argv)
+
+
+def plan_config(tmp: Path, name: str, config: Mapping[str, Any], *extra: str) -> str:
+    """Plan `config` (keys without the namespace) as stack prod into `tmp/name`; its stdout."""
+    path = tmp / f"Pulumi.{name}.yaml"
+    path.write_text(yaml.safe_dump(
+        {"config": {f"{NAMESPACE}:{key}": value for key, value in config.items()}}))
+    code, out, err = plan(tmp / name, *extra, stack="prod", config=path)
+    assert code == 0, err
+    return out
