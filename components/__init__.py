@@ -10,7 +10,7 @@ do not pay for importing the Pulumi providers, and the offline runner pays for n
 
 from typing import TYPE_CHECKING, Any
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 # Public name -> module that defines it. Nothing is imported until used: the offline runner
 # and the CLI's other commands need none of it, and the components need the Pulumi SDKs.
