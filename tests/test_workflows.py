@@ -80,4 +80,5 @@ def test_preview_runs_the_policy_pack_with_its_dependencies():
     )
     assert pulumi["with"]["policyPacks"] == "policy-pack"
     install = next(step["run"] for step in job["steps"] if "pip install" in step.get("run", ""))
-    assert "cd policy-pack" in install and "-r requirements.txt" in install.split("cd policy-pack")[1]
+    _, _, in_pack_folder = install.partition("cd policy-pack")
+    assert "-r requirements.txt" in in_pack_folder
