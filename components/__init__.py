@@ -10,11 +10,7 @@ do not pay for importing the Pulumi providers, and the offline runner pays for n
 
 from typing import TYPE_CHECKING, Any
 
-from . import _moved
-
-_moved.install()
-
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 # Public name -> module that defines it. Nothing is imported until used: the offline runner
 # and the CLI's other commands need none of it, and the components need the Pulumi SDKs.
@@ -41,7 +37,7 @@ _PUBLIC = {
     "OAuthArgs": ".resources.cluster_access",
     "WorkloadIdentityArgs": ".resources.cluster_access",
     "RoleBindingArgs": ".resources.role_bindings",
-    "S3StorageArgs": ".session_recorder",
+    "S3StorageArgs": ".resources.session_recorder",
     "TailnetPolicy": ".resources.tailnet_policy",
     "TailnetPolicyArgs": ".resources.tailnet_policy",
     "TailscaleOperator": ".resources.operator",

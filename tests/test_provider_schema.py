@@ -548,3 +548,11 @@ def test_fleet_program_installs_on_a_fresh_checkout() -> None:
     assert "-e .." in lines and "-c ../constraints.txt" in lines
     assert (tailnet / ".." / "pyproject.toml").resolve() == ROOT / "pyproject.toml"
     assert (tailnet / ".." / "constraints.txt").resolve().is_file()
+
+
+def test_typescript_example_adopts_nothing_silently_and_keeps_its_secret_secret() -> None:
+    source = (EXAMPLES / "typescript" / "index.ts").read_text()
+    assert [args for _, component, args in typescript_components(source)
+            if "adoptExisting" in args] == []
+    config = yaml.safe_load((EXAMPLES / "typescript" / "Pulumi.yaml").read_text())["config"]
+    assert config["oauthClientSecret"]["secret"] is True

@@ -71,3 +71,14 @@ def test_preview_uses_an_environment_oidc_and_no_comment():
         step for step in job["steps"] if step.get("uses", "").startswith("pulumi/actions@")
     )
     assert pulumi["with"]["comment-on-pr"] is False
+
+
+def test_preview_runs_the_policy_pack_with_its_dependencies():
+    job = load("preview.yml")["jobs"]["preview"]
+    pulumi = next(
+        step for step in job["steps"] if step.get("uses", "").startswith("pulumi/actions@")
+    )
+    assert pulumi["with"]["policyPacks"] == "policy-pack"
+    install = next(step["run"] for step in job["steps"] if "pip install" in step.get("run", ""))
+    _, _, in_pack_folder = install.partition("cd policy-pack")
+    assert "-r requirements.txt" in in_pack_folder

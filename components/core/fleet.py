@@ -15,7 +15,6 @@ from typing import Any
 from .cluster_plan import ClusterPlan, plan_cluster
 from .config import is_scim_group
 from .config.fleet import FleetConfig, parse_fleet_config
-from .identifiers import STACK_NAME
 from .policy import hujson
 from .policy.compose import Composed, compose, parse_base
 from .policy.sections import section
@@ -30,8 +29,6 @@ __all__ = [
 ]
 
 FLEET_NAMESPACE = "tailscale-cluster-access-tailnet"
-# `<org>/<project>/<stack>`, `<project>/<stack>` or `<stack>`, as `pulumi stack ls` prints them.
-STACK_NAME_RE = STACK_NAME  # 0.1.0 name
 TAG_ROLES = ("operator", "proxy", "recorder")
 PER_CLUSTER_FIX = ("set tagScheme: per-cluster in every cluster stack (tags become "
                    "tag:k8s-operator-<cluster>, tag:k8s-<cluster>, tag:tsrecorder-<cluster>), or "

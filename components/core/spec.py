@@ -63,8 +63,6 @@ PROXY_GROUP_NAME_REASON = (
 # Longest ProxyGroup hostname that still fits once "-<suffix>" is appended.
 SUFFIXED_HOSTNAME_MAX = PROXY_GROUP_NAME_MAX - 1 - RANDOM_SUFFIX_LENGTH
 
-DNS_LABEL_RE = DNS_LABEL  # 0.1.0 name
-
 
 @dataclass(frozen=True)
 class Tags:

@@ -1,9 +1,8 @@
 """The offline plan: the stack program under the SDK's mocks, the reports reviewers read, and
 the `tailscale-cluster-access` CLI.
 
-The runner's names are importable from here, as they were from the 0.1.0 module
-`tailscale_cluster_access.offline`; they load on first use, so that the CLI's `--help`,
-`diff` and `merge` do not import Pulumi.
+The runner's names are importable from here; they load on first use, so that the CLI's
+`--help`, `diff` and `merge` do not import Pulumi.
 """
 
 from typing import TYPE_CHECKING, Any

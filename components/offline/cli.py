@@ -29,7 +29,7 @@ from .project import (
     collect_plaintext_secrets,
     contains_secure,
     find_project,
-    read_stack_config,
+    read_stack_file,
 )
 
 EXIT_OK = 0
@@ -81,7 +81,8 @@ def _plan(args: argparse.Namespace, console: Console) -> int:
 
         baseline = compare.load_plan_dir(_resolve(Path(args.compare)))
 
-    config = read_stack_config(config_path, project.name, short)
+    stack_file = read_stack_file(config_path, project.name, short)
+    config = stack_file.config
     collect_plaintext_secrets(config, console.redact)
 
     import pulumi
@@ -104,6 +105,8 @@ def _plan(args: argparse.Namespace, console: Console) -> int:
         raise InputError(f"{error}\n(stack file: {config_path})") from None
     # Every file from what the run recorded: registrations, exports, logged warnings.
     plan = build_plan(run, stack=short, project=project.name)
+    # What the offline run could not see, before what it saw.
+    plan.warnings[:0] = stack_file.warnings(config_path)
     files = render.render_files(plan)
     comparison = None
     if baseline is not None:

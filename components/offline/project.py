@@ -106,8 +106,25 @@ def _read_project(root: Path, path: Path) -> Project:
     return Project(root, document["name"], root / str(config_dir), program)
 
 
-def read_stack_config(path: Path, project: str, stack: str) -> dict[str, Any]:
-    """The stack file's `config:` with full keys (`<namespace>:<key>`), as Pulumi reads it."""
+@dataclass(frozen=True)
+class StackFile:
+    config: dict[str, Any]
+    """`config:` with full keys (`<namespace>:<key>`), as Pulumi reads it."""
+    environments: tuple[str, ...]
+    """The Pulumi ESC environments the stack imports (`environment:`), which only the
+    Pulumi CLI can open: their values are not in `config`."""
+
+    def warnings(self, path: Path) -> list[str]:
+        if not self.environments:
+            return []
+        return [f"{path.name} imports the Pulumi ESC environment(s) "
+                f"{', '.join(self.environments)}: this offline plan cannot read them, so any "
+                "config, kubeconfig or credentials they provide are missing here; "
+                "`pulumi preview` opens them."]
+
+
+def read_stack_file(path: Path, project: str, stack: str) -> StackFile:
+    """The stack file's config and the ESC environments it imports."""
     try:
         document = read_yaml(path, what="stack config file")
     except FileProblem as problem:
@@ -134,7 +151,11 @@ def read_stack_config(path: Path, project: str, stack: str) -> dict[str, Any]:
         full[name if ":" in name else f"{project}:{name}"] = value
     # Pulumi hands YAML dates and the like to the program as text.
     converted: dict[str, Any] = json.loads(json.dumps(full, default=str))
-    return converted
+    imports = document.get("environment") or []
+    if not isinstance(imports, list):
+        raise InputError(f"{path}: `environment:` must list ESC environment names, found "
+                         f"{type(imports).__name__}.")
+    return StackFile(converted, tuple(str(name) for name in imports))
 
 
 def contains_secure(value: Any) -> bool:

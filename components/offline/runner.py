@@ -258,10 +258,21 @@ def _event_loop() -> Iterator[None]:
     asyncio.set_event_loop(loop)
     try:
         yield
+    except BaseException:
+        # The caller gets the run's error. The futures it failed (every output of every
+        # resource that could not register) hold copies of it that nothing will await.
+        loop.set_exception_handler(_report_all_but_unretrieved)
+        raise
     finally:
         close_event_loop(loop)  # joins the worker threads first
         for worker_loop in worker_loops:
             worker_loop.close()
+
+
+def _report_all_but_unretrieved(loop: asyncio.AbstractEventLoop,
+                                context: dict[str, Any]) -> None:
+    if not str(context.get("message", "")).endswith("exception was never retrieved"):
+        loop.default_exception_handler(context)
 
 
 def close_event_loop(loop: asyncio.AbstractEventLoop) -> None:

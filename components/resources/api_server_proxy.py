@@ -20,8 +20,9 @@ from .kube import (
     operator_namespace_annotation,
 )
 
-# Tags apply only when the operator creates the devices (NOTES §7): a tag change must
-# replace the ProxyGroup (`spec.type` is immutable in the CRD; no replace needed there).
+# The operator applies a ProxyGroup's `spec.tags` only when it creates the devices (operator
+# source, ProxyGroup reconciler): a tag change must replace the ProxyGroup (`spec.type` is
+# immutable in the CRD; no replace needed there).
 REPLACE_ON_CHANGES = DEVICE_REPLACE_ON_CHANGES
 
 

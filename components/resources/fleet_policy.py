@@ -15,14 +15,13 @@ import pulumi
 from ..core.config.fleet import unique_names
 from ..core.fleet import (
     FLEET_NAMESPACE,
-    STACK_NAME_RE,
     FleetPlan,
     parse_fleet_config,
     plan_fleet,
 )
+from ..core.identifiers import DNS_LABEL, STACK_NAME
 from ..core.policy import hujson
 from ..core.problems import InvalidConfig, Problem
-from ..core.spec import DNS_LABEL_RE
 from .errors import InvalidArgs, raise_for_problems
 from .stack_config import raw_stack_config
 from .tailnet_policy import TailnetPolicy
@@ -50,14 +49,14 @@ def _check_args(args: TailnetFleetPolicyArgs) -> list[Problem]:
     if not isinstance(stacks, list) or not (stacks or args.get("pending_clusters")):
         return [Problem("cluster_stacks", "expected a non-empty list of stack names.",
                         'e.g. ["acme/tailscale-cluster-access/gpu-east"].')]
-    problems.extend(unique_names(stacks, "cluster_stacks", STACK_NAME_RE, "a stack name",
+    problems.extend(unique_names(stacks, "cluster_stacks", STACK_NAME, "a stack name",
                                  "use `<org>/<project>/<stack>`.")[1])
     pending = args.get("pending_clusters", [])
     if not isinstance(pending, list):
         problems.append(Problem("pending_clusters", "expected a list of cluster names.",
                                 'e.g. ["gpu-north"].'))
     else:
-        problems.extend(unique_names(pending, "pending_clusters", DNS_LABEL_RE,
+        problems.extend(unique_names(pending, "pending_clusters", DNS_LABEL,
                                      "a cluster name", 'e.g. "gpu-north".')[1])
     base = args.get("base") or ""
     if not isinstance(base, str) or not base.strip():

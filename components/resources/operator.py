@@ -210,9 +210,9 @@ class TailscaleOperator(pulumi.ComponentResource):
             repository_opts={"repo": HELM_REPOSITORY},
             namespace=args["namespace"],
             values=helm_values(args, oauth_values, client_id),
-            # A namespace change replaces the release; the chart's cluster-scoped objects
-            # (CRDs, ClusterRoles, IngressClass) would clash with a second release created
-            # first, so the old one goes before the new one comes (NOTES §7).
+            # A namespace change replaces the release, create-before-delete by default; the
+            # chart's cluster-scoped objects (CRDs, ClusterRoles, IngressClass) would clash
+            # with a second release created first, so the old one goes first.
             opts=child_options(self, opts, depends_on=release_after,
                                delete_before_replace=True,
                                hooks=existing_object_hooks(f"{name}-release")),

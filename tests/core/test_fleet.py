@@ -16,7 +16,6 @@ import yaml
 from conftest import PROJECT_ROOT, run_config
 from pulumi.runtime import mocks
 from tailscale_cluster_access import InvalidConfig, parse_spec, plan_cluster
-from tailscale_cluster_access.core.config import TAG_RE
 from tailscale_cluster_access.core.fleet import (
     FleetMember,
     cluster_stack_outputs,
@@ -28,9 +27,10 @@ from tailscale_cluster_access.core.fleet import (
     synthetic_cluster_config,
     synthetic_fleet,
 )
+from tailscale_cluster_access.core.identifiers import DNS_LABEL, TAG
 from tailscale_cluster_access.core.policy import hujson
 from tailscale_cluster_access.core.policy.evaluate import acls_style, run_tests
-from tailscale_cluster_access.core.spec import DNS_LABEL_RE, Tags
+from tailscale_cluster_access.core.spec import Tags
 from tailscale_cluster_access.offline import PreviewMocks, ProgramRun, run_program
 from tailscale_cluster_access.offline.fleet_runner import StackReferenceMocks, run_tailnet_program
 from tailscale_cluster_access.resources.fleet_policy import CLUSTER_OUTPUTS
@@ -107,10 +107,10 @@ def test_fleet_tags_carry_the_cluster_name_and_stay_valid_tags() -> None:
                                           recorder="tag:tsrecorder-gpu-east",
                                           proxy_group="tag:k8s-apiserver-gpu-east")
     longest = "9" + "a" * 61 + "9"
-    assert DNS_LABEL_RE.match(longest)
+    assert DNS_LABEL.match(longest)
     for name in ("gpu-east", "0gpu", longest):
         tags = fleet_tags(name)
-        assert all(TAG_RE.match(tag) for tag in (tags.operator, tags.proxy, tags.recorder,
+        assert all(TAG.match(tag) for tag in (tags.operator, tags.proxy, tags.recorder,
                                                  tags.proxy_group))
     with pytest.raises(ValueError, match="not a cluster name"):
         fleet_tags("GPU_East")
@@ -213,7 +213,7 @@ def test_random_suffix_is_stable_per_stack_and_names_the_proxy_group(tmp_path: P
     group = run.one(PROXY_GROUP)
     assert group.inputs["metadata"]["name"] == "gpu-pr-7-k3x9qa"
     assert group.inputs["spec"]["kubeAPIServer"]["hostname"] == "gpu-pr-7-k3x9qa"
-    assert DNS_LABEL_RE.match("a" * 45 + "-k3x9qa")
+    assert DNS_LABEL.match("a" * 45 + "-k3x9qa")
     assert random.urn in group.dependencies
     assert run.outputs == {
         "hostname": "gpu-pr-7-k3x9qa",

@@ -1,6 +1,6 @@
-"""The layers stay apart: the pure core imports no Pulumi module, and old paths still work."""
+"""The layers stay apart: the pure core imports no Pulumi module."""
 
-import importlib
+import importlib.util
 import json
 import pkgutil
 import subprocess
@@ -38,21 +38,7 @@ def test_no_module_of_the_package_is_over_500_lines() -> None:
     assert long == {}
 
 
-def test_old_module_paths_are_aliases_of_the_new_modules() -> None:
-    from tailscale_cluster_access import _moved
-
-    for old, new in _moved.MOVED.items():
-        assert importlib.import_module(f"tailscale_cluster_access.{old}") is \
-            importlib.import_module(f"tailscale_cluster_access.{new}")
-    from tailscale_cluster_access.cluster_access import SecureClusterAccess
-    from tailscale_cluster_access.policy.merge import merge_policies
-    from tailscale_cluster_access.resources.cluster_access import SecureClusterAccess as new
-
-    assert SecureClusterAccess is new
-    assert merge_policies is tailscale_cluster_access.merge_policies
-
-
-def test_the_0_1_0_runner_module_names_are_importable_from_offline() -> None:
+def test_the_runner_names_are_importable_from_offline() -> None:
     from tailscale_cluster_access.offline import ProgramRun, RecordingMonitor, run_program
 
     assert callable(run_program) and ProgramRun and RecordingMonitor
@@ -61,3 +47,9 @@ def test_the_0_1_0_runner_module_names_are_importable_from_offline() -> None:
 def test_each_layer_has_its_folder() -> None:
     folders = {p.name for p in PACKAGE_DIR.iterdir() if (p / "__init__.py").is_file()}
     assert folders == {"core", "resources", "offline"}
+
+
+def test_no_module_path_of_the_unreleased_layout_resolves() -> None:
+    # 0.1.0 was never released: its flat module paths are not API and must not linger.
+    for old in ("cluster_access", "policy", "session_recorder", "cli", "_moved"):
+        assert importlib.util.find_spec(f"tailscale_cluster_access.{old}") is None

@@ -22,7 +22,7 @@ from typing import Any
 
 import pytest
 from conftest import run_config, stack_config
-from tailscale_cluster_access import tailscale_api
+from tailscale_cluster_access.core import tailscale_api
 from tailscale_cluster_access.core.policy import hujson
 from tailscale_cluster_access.core.tailscale_api import (
     ApiError,

@@ -1,15 +1,13 @@
 """Values the config reader refuses by class: exit 2 naming the key, nothing written."""
 
 import copy
-import io
 import os
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
-from conftest import NAMESPACE, PROJECT_ROOT, stack_config
-from tailscale_cluster_access.offline.cli import main
+from conftest import NAMESPACE, plan, stack_config
 
 
 def plan_with(tmp_path: Path, changes: dict[str, Any]) -> tuple[int, str, Path]:
@@ -19,10 +17,8 @@ def plan_with(tmp_path: Path, changes: dict[str, Any]) -> tuple[int, str, Path]:
     stack_file.write_text(yaml.safe_dump(
         {"config": {f"{NAMESPACE}:{key}": value for key, value in config.items()}}))
     out = tmp_path / "plan"
-    stdout, stderr = io.StringIO(), io.StringIO()
-    code = main(["plan", "--stack", "dev", "--config", str(stack_file), "--out", str(out),
-                 "--project", str(PROJECT_ROOT)], stdout=stdout, stderr=stderr)
-    return code, stdout.getvalue() + stderr.getvalue(), out
+    code, stdout, stderr = plan(out, config=stack_file)
+    return code, stdout + stderr, out
 
 
 TRAILING_NEWLINE = [

@@ -3,7 +3,6 @@
 And `plan --out` never replaces a folder that is not its own output.
 """
 
-import io
 import os
 import shutil
 import subprocess
@@ -13,30 +12,14 @@ from typing import Any
 
 import pytest
 import yaml
-from conftest import BILLION_LAUGHS, PROJECT_ROOT, deadline
+from conftest import BILLION_LAUGHS, PROJECT_ROOT, plan, run_cli
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from tailscale_cluster_access.offline import runner
-from tailscale_cluster_access.offline.cli import main
 from tailscale_cluster_access.offline.report import PLAN_FILES
 
 DEV_STACK = PROJECT_ROOT / "stacks" / "Pulumi.dev.yaml"
 DEV_TEXT = DEV_STACK.read_text()
-
-
-def run_cli(*argv: str) -> tuple[int, str, str]:
-    out, err = io.StringIO(), io.StringIO()
-    with deadline(30):
-        code = main(list(argv), stdout=out, stderr=err)
-    return code, out.getvalue(), err.getvalue()
-
-
-def plan(out: Path, config: Path | str | None = None, stack: str = "dev",
-         project: Path = PROJECT_ROOT) -> tuple[int, str, str]:
-    argv = ["plan", "--stack", stack, "--out", str(out), "--project", str(project)]
-    if config is not None:
-        argv += ["--config", str(config)]
-    return run_cli(*argv)
 
 
 def snapshot(folder: Path) -> dict[str, bytes]:
@@ -47,7 +30,7 @@ def snapshot(folder: Path) -> dict[str, bytes]:
 def refused(out: Path, config: Path | str, *phrases: str, stack: str = "dev") -> str:
     """Plan `config` into `out` (holding an old plan); exit 2, the old plan untouched."""
     before = snapshot(out) if out.exists() else None
-    code, stdout, err = plan(out, config, stack)
+    code, stdout, err = plan(out, config=config, stack=stack)
     assert code == 2, err
     assert stdout == ""
     assert "Traceback" not in err
@@ -193,7 +176,7 @@ def test_duplicate_keys_are_refused_naming_both_lines(tmp_path: Path, out: Path)
 @pytest.mark.parametrize("stack", [".", "..", "org/.."])
 def test_dot_stack_names_are_refused(out: Path, stack: str) -> None:
     before = snapshot(out)
-    code, _, err = plan(out, None, stack)
+    code, _, err = plan(out, stack=stack)
     assert code == 2
     assert f"--stack {stack!r}" in err
     assert "not `.` or `..`" in err
@@ -250,7 +233,7 @@ def test_out_project_root_parents_and_other_projects_are_refused(
 
 def test_out_beside_the_config_file_is_refused(tmp_path: Path) -> None:
     config = stack_file(tmp_path, DEV_TEXT)
-    code, _, err = plan(tmp_path, config)
+    code, _, err = plan(tmp_path, config=config)
     assert code == 2
     assert "the folder of the stack config file" in err
     assert config.read_text() == DEV_TEXT
@@ -442,20 +425,16 @@ def mutated_stack_files(draw: st.DrawFn) -> bytes:
     return data[:at] + draw(st.binary(min_size=1, max_size=8)) + data[at:]
 
 
-RUNS: list[int] = []
-
-
 @settings(max_examples=EXAMPLES, deadline=None, derandomize=True,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(content=mutated_stack_files())
 def test_mutated_stack_files_exit_0_or_2_and_keep_the_old_plan_on_2(
     content: bytes, out: Path, tmp_path: Path
 ) -> None:
-    RUNS.append(1)
     config = tmp_path / "Pulumi.fuzz.yaml"
     config.write_bytes(content)
     before = snapshot(out)
-    code, _, err = plan(out, config)
+    code, _, err = plan(out, config=config)
     assert code in (0, 2), err
     assert "Traceback" not in err
     if code == 2:
@@ -463,7 +442,3 @@ def test_mutated_stack_files_exit_0_or_2_and_keep_the_old_plan_on_2(
     else:
         assert sorted(p.name for p in out.iterdir()) == sorted(PLAN_FILES)
 
-
-def test_report_how_many_mutations_ran() -> None:
-    # Read by whoever runs the suite with -s (e.g. with SAFE_INPUT_EXAMPLES=500).
-    print(f"\nmutated stack files planned: {len(RUNS)}")

@@ -1,13 +1,12 @@
 """`tailscale-cluster-access merge`: team fragments into the tailnet's base policy, offline."""
 
-import io
 import subprocess
 import sys
 from pathlib import Path
 
+from conftest import run_cli
 from tailscale_cluster_access.core.policy import hujson
 from tailscale_cluster_access.core.policy.compose import compose
-from tailscale_cluster_access.offline.cli import main
 
 BASE = """// Tailnet policy of example.com: owned by the platform team.
 {
@@ -42,12 +41,6 @@ TEAM_B = """// cluster b
 def composed(base: str, fragments: list[tuple[str, str]]) -> str:
     """The policy the one composition pipeline writes (TailnetPolicy, the plans)."""
     return compose(base, [(name, hujson.parse(text).data) for name, text in fragments]).text
-
-
-def run_cli(*argv: str) -> tuple[int, str, str]:
-    out, err = io.StringIO(), io.StringIO()
-    code = main(list(argv), stdout=out, stderr=err)
-    return code, out.getvalue(), err.getvalue()
 
 
 def files(tmp_path: Path, **texts: str) -> dict[str, str]:

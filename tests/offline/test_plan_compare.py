@@ -1,14 +1,10 @@
 """Comparing two plans: what a reviewer needs to know about a change, not a text diff."""
 
 import copy
-import io
 from pathlib import Path
-from typing import Any
 
 import pytest
-import yaml
-from conftest import PROJECT_ROOT, stack_config
-from tailscale_cluster_access.offline.cli import main
+from conftest import PROJECT_ROOT, plan_config, run_cli, stack_config
 from tailscale_cluster_access.offline.report.compare import (
     LoadedPlan,
     compare_plans,
@@ -18,22 +14,6 @@ from tailscale_cluster_access.offline.report.compare import (
 
 EDIT_RIGHTS = ["impersonate", "pods:attach", "pods:create", "pods:exec", "secrets:read",
                "serviceaccounts:token", "workloads:write"]
-
-
-def run_cli(*argv: str) -> tuple[int, str, str]:
-    out, err = io.StringIO(), io.StringIO()
-    code = main(list(argv), stdout=out, stderr=err)
-    return code, out.getvalue(), err.getvalue()
-
-
-def plan_config(tmp: Path, name: str, config: dict[str, Any], *extra: str) -> tuple[int, str]:
-    path = tmp / f"Pulumi.{name}.yaml"
-    path.write_text(yaml.safe_dump(
-        {"config": {f"tailscale-cluster-access:{key}": value for key, value in config.items()}}))
-    code, out, err = run_cli("plan", "--stack", "prod", "--config", str(path), "--out",
-                             str(tmp / name), "--project", str(PROJECT_ROOT), *extra)
-    assert code == 0, err
-    return code, out
 
 
 @pytest.fixture(scope="module")
@@ -49,7 +29,7 @@ def before_after(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, 
     after["access"].append({"src": ["group:ml-ops"], "kubernetesGroups": ["tailnet-readers"],
                             "recordSessions": True})
     plan_config(tmp, "before", before)
-    _, printed = plan_config(tmp, "after", after, "--compare", str(tmp / "before"))
+    printed = plan_config(tmp, "after", after, "--compare", str(tmp / "before"))
     return tmp / "before", tmp / "after", printed
 
 

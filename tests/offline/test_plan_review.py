@@ -2,15 +2,13 @@
 and every policy, chart and value change; untrusted text stays text."""
 
 import copy
-import io
 from pathlib import Path
 from typing import Any
 
 import kubernetes_validate
 import pytest
 import yaml
-from conftest import PROJECT_ROOT, stack_config
-from tailscale_cluster_access.offline.cli import main
+from conftest import plan_config, run_cli, stack_config
 from tailscale_cluster_access.offline.report.compare import (
     LoadedPlan,
     compare_plans,
@@ -25,22 +23,6 @@ ADMIN_RIGHTS = ("cluster-admin, impersonate, namespaces:delete, nodes:proxy, pod
 INJECTION = "evil\n```\n<!-- hidden | `x`"
 
 
-def run_cli(*argv: str) -> tuple[int, str, str]:
-    out, err = io.StringIO(), io.StringIO()
-    code = main(list(argv), stdout=out, stderr=err)
-    return code, out.getvalue(), err.getvalue()
-
-
-def plan(tmp: Path, name: str, config: dict[str, Any], *extra: str) -> str:
-    path = tmp / f"Pulumi.{name}.yaml"
-    path.write_text(yaml.safe_dump(
-        {"config": {f"tailscale-cluster-access:{key}": value for key, value in config.items()}}))
-    code, out, err = run_cli("plan", "--stack", "prod", "--config", str(path), "--out",
-                             str(tmp / name), "--project", str(PROJECT_ROOT), *extra)
-    assert code == 0, err
-    return out
-
-
 @pytest.fixture(scope="module")
 def mallory(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, str]:
     """prod, then prod with mallory in the admins' group and a newer operator chart."""
@@ -50,8 +32,8 @@ def mallory(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, str]:
     after = copy.deepcopy(before)
     after["groups"]["group:ml-engineers"].append("mallory@evil.example")
     after["operator"] = {"chartVersion": "1.102.3", "hostname": "ts-operator"}
-    plan(tmp, "before", before)
-    printed = plan(tmp, "after", after, "--compare", str(tmp / "before"))
+    plan_config(tmp, "before", before)
+    printed = plan_config(tmp, "after", after, "--compare", str(tmp / "before"))
     return tmp / "before", tmp / "after", printed
 
 
@@ -97,7 +79,7 @@ def test_custom_roles_the_plan_cannot_see_are_unknown(tmp_path: Path) -> None:
 
     config = stack_config("prod")
     config["roleBindings"] = [{"group": "tailnet-readers", "clusterRole": "gpu-operator"}]
-    plan(tmp_path, "custom", config)
+    plan_config(tmp_path, "custom", config)
     rows = {row["src"]: row for row in json.loads((tmp_path / "custom" / "access.json")
                                                   .read_text())}
     assert rows["group:ml-readers"]["sensitiveRights"] == ["unknown:gpu-operator"]
@@ -109,7 +91,7 @@ def test_secret_keys_are_shown_values_masked(tmp_path: Path) -> None:
     s3 = config["sessionRecording"]["s3"]
     del s3["roleArn"]
     s3.update({"accessKeyId": "AKIA-NOT-IN-PLAN", "secretAccessKey": "sk-not-in-the-plan-01"})
-    plan(tmp_path, "keys", config)
+    plan_config(tmp_path, "keys", config)
     text = (tmp_path / "keys" / "manifests.yaml").read_text()
     secrets = {obj["metadata"]["name"]: obj for obj in yaml.safe_load_all(text)
                if obj["kind"] == "Secret"}

@@ -1,11 +1,14 @@
 """A run closes the event loop it opened, whether the program succeeds or fails."""
 
 import asyncio
+import gc
+import logging
 from pathlib import Path
 
 import pytest
-from conftest import stack_config
-from tailscale_cluster_access.offline import run_program
+from conftest import run_config, stack_config
+from pulumi.runtime import settings
+from tailscale_cluster_access.offline import PreviewMocks, run_program
 from tailscale_cluster_access.offline.runner import close_event_loop
 
 PROGRAM_THAT_FAILS_MID_RUN = '''
@@ -60,3 +63,23 @@ def test_runs_in_one_process_do_not_share_state() -> None:
     second = run_config(stack_config("dev"))
     assert sorted(r.urn for r in first.registrations) == sorted(
         r.urn for r in second.registrations)
+
+
+def refused_run() -> str:
+    refusing = PreviewMocks(fail_on={"tailscale:index/acl:Acl": "412 Precondition Failed"})
+    try:
+        run_config(stack_config("dev"), program_mocks=refusing, preview=False)
+    except Exception as error:  # only its text is kept, so the run can be freed
+        return str(error)
+    return "no error"
+
+
+def test_a_provider_refusal_leaves_no_unretrieved_future_behind(
+        caplog: pytest.LogCaptureFixture) -> None:
+    """The refusal is raised once; asyncio does not report every failed output of it again
+    (as pages of "Future exception was never retrieved" when the futures are collected)."""
+    with caplog.at_level(logging.ERROR, logger="asyncio"):
+        assert "412 Precondition Failed" in refused_run()
+        settings.reset_options()  # the SDK's RPC manager holds the failed futures until then
+        gc.collect()
+    assert [record.getMessage() for record in caplog.records if record.name == "asyncio"] == []

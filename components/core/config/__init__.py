@@ -13,18 +13,7 @@ grouped by what they check. Stack config and component args are each read once, 
     names.py        key spellings and the engine's namespaced config
 """
 
-from ..identifiers import (
-    ANY_DOMAIN,
-    CLUSTER_ROLE,
-    DNS_LABEL,
-    DOMAIN_WILDCARD,
-    GROUP,
-    KUBERNETES_GROUP,
-    POSTURE,
-    TAG,
-    USER,
-    chart_version_tuple,
-)
+from ..identifiers import DNS_LABEL, chart_version_tuple
 from .args import ArgChecker
 from .credentials import (
     SECRET_FIELDS,
@@ -44,15 +33,9 @@ from .names import STRING_KEYS, namespace_config, snake_key_path
 from .read import cross_checks, parse_spec, read_cluster
 from .reader import ConfigReader, Spelling, describe
 
-# 0.1.0 names of the patterns (now whole-value, ASCII-only matchers).
-TAG_RE, GROUP_RE, USER_RE, POSTURE_RE = TAG, GROUP, USER, POSTURE
-DOMAIN_WILDCARD_RE = DOMAIN_WILDCARD
-CLUSTER_ROLE_RE, KUBERNETES_GROUP_RE, ANY_DOMAIN_RE = CLUSTER_ROLE, KUBERNETES_GROUP, ANY_DOMAIN
-
 __all__ = [
-    "ANY_DOMAIN_RE", "BROAD_SOURCES", "CLUSTER_ROLE_RE", "DNS_LABEL", "DOMAIN_WILDCARD_RE",
-    "GROUP_RE", "KNOWN_AUTOGROUPS", "KUBERNETES_GROUP_RE", "POSTURE_RE", "SECRET_FIELDS",
-    "SECRET_VALUE_PATHS", "STRING_KEYS", "TAG_RE", "USER_RE", "ArgChecker", "ConfigReader",
+    "BROAD_SOURCES", "DNS_LABEL", "KNOWN_AUTOGROUPS", "SECRET_FIELDS", "SECRET_VALUE_PATHS",
+    "STRING_KEYS", "ArgChecker", "ConfigReader",
     "SecretInputs", "Spelling", "check_role_bindings", "chart_version_tuple", "cross_checks",
     "describe", "is_broad_source", "is_scim_group", "is_secret_placeholder",
     "looks_like_output", "namespace_config", "parse_spec", "read_cluster", "snake_key_path",

@@ -1,23 +1,14 @@
 """Comparing and showing policy values: shared by the merge and the drift check."""
 
 import json
-from json import encoder
 from typing import Any
 
 _CANONICAL = json.JSONEncoder(sort_keys=True, ensure_ascii=False, separators=(",", ":"))
-# A plan asks for tens of thousands of these keys, and `JSONEncoder.encode` builds its C
-# encoder anew on every call: build it once. No cycle check (policy values are JSON trees).
-_make_encoder = getattr(encoder, "c_make_encoder", None)  # None without the C accelerator
-_C_ENCODER = (_make_encoder(None, _CANONICAL.default, encoder.encode_basestring, None, ":", ",",
-                            True, False, True)
-              if _make_encoder is not None else None)
 
 
 def canonical(value: Any) -> str:
     """A key equal for deeply equal JSON values, whatever their dict key order."""
-    if _C_ENCODER is None or isinstance(value, str):
-        return _CANONICAL.encode(value)
-    return "".join(_C_ENCODER(value, 0))
+    return _CANONICAL.encode(value)
 
 
 def same_value(left: Any, right: Any) -> bool:
