@@ -12,7 +12,7 @@ import argparse
 import os
 import sys
 import traceback
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import suppress
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,6 +22,7 @@ from ..core.safe_read import POLICY_MAX_BYTES, FileProblem, read_text
 from .project import (
     STACK_NAME_PART,
     InputError,
+    Project,
     Redactor,
     _resolve,
     _working_directory,
@@ -105,6 +106,7 @@ def _plan(args: argparse.Namespace, console: Console) -> int:
         raise InputError(f"{error}\n(stack file: {config_path})") from None
     # Every file from what the run recorded: registrations, exports, logged warnings.
     plan = build_plan(run, stack=short, project=project.name)
+    plan.base_name, plan.base_policy = _base_policy(config, project)
     # What the offline run could not see, before what it saw.
     plan.warnings[:0] = stack_file.warnings(config_path)
     files = render.render_files(plan)
@@ -136,6 +138,22 @@ def _plan(args: argparse.Namespace, console: Console) -> int:
         console.out("")
         console.out(compare.render_comparison(comparison))
     return EXIT_OK
+
+
+def _base_policy(config: Mapping[str, Any], project: Project) -> tuple[str, str]:
+    """The name and text of the base policy the program read (for `policy.diff`)."""
+    from ..core.base_policy import read_base_policy
+
+    settings = config.get(f"{project.name}:policy")
+    if not isinstance(settings, Mapping):
+        return "policy.base", ""
+    text = settings.get("baseText")
+    if isinstance(text, str) and text.strip():
+        return "policy.baseText", text
+    path = settings.get("base")
+    if not isinstance(path, str):
+        return "policy.base", ""
+    return path, read_base_policy(path, project.root)[1]
 
 
 def _diff(args: argparse.Namespace, console: Console) -> int:

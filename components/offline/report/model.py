@@ -15,9 +15,10 @@ ACCESS_JSON_FILE = "access.json"
 ACCESS_MD_FILE = "access.md"
 GRAPH_FILE = "graph.mmd"
 SUMMARY_FILE = "summary.md"
+POLICY_DIFF_FILE = "policy.diff"
 
-PLAN_FILES = (POLICY_FILE, MANIFESTS_FILE, HELM_FILE, RESOURCES_FILE, ACCESS_JSON_FILE,
-              ACCESS_MD_FILE, GRAPH_FILE, SUMMARY_FILE)
+PLAN_FILES = (POLICY_FILE, POLICY_DIFF_FILE, MANIFESTS_FILE, HELM_FILE, RESOURCES_FILE,
+              ACCESS_JSON_FILE, ACCESS_MD_FILE, GRAPH_FILE, SUMMARY_FILE)
 
 # How summary.md lists a warning (`compare` reads them back).
 WARNING_BULLET = "- :warning: "
@@ -50,6 +51,10 @@ class PlanData:
     access: list[dict[str, Any]]
     warnings: list[str] = field(default_factory=list)
     outputs: dict[str, Any] = field(default_factory=dict)
+    base_policy: str = ""
+    """The base policy's text the stack wrote into ("" in fragment mode or without one)."""
+    base_name: str = "policy.base"
+    """How `policy.diff` names the base: its path, or `policy.baseText`."""
 
     @property
     def stack_urn(self) -> str:

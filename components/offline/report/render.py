@@ -1,5 +1,6 @@
 """Plan files as text, and writing them so that a folder is either complete or absent."""
 
+import difflib
 import json
 import os
 import shutil
@@ -73,6 +74,19 @@ def _yaml(documents: Sequence[Any], comment: str) -> str:
     return head + text
 
 
+def policy_diff(plan: PlanData) -> str:
+    """The base file against the written policy (in fragment mode, an empty base against the
+    fragment), as `diff -u` writes it: what a reviewer reads to see what the stack adds."""
+    base = plan.base_policy if plan.policy_managed else ""
+    written = plan.policy if plan.policy.endswith("\n") else plan.policy + "\n"
+    lines = difflib.unified_diff(base.splitlines(keepends=True),
+                                 written.splitlines(keepends=True),
+                                 fromfile=f"a/{plan.base_name}" if base else "/dev/null",
+                                 tofile=f"b/{model.POLICY_FILE}")
+    return "".join(line if line.endswith("\n") else line + "\n\\ No newline at end of file\n"
+                   for line in lines)
+
+
 def _json(value: Any) -> str:
     return json.dumps(value, indent=2, ensure_ascii=False) + "\n"
 
@@ -137,8 +151,9 @@ def summary_markdown(plan: PlanData, policy: Mapping[str, Any] | None = None, *,
                if unknown_outputs else "") + ".",
             (f"- Secrets are never read or shown: {secret_inputs} input(s) are masked."
              if secret_inputs else "- Secrets: this stack holds none."),
-            "- Whether Tailscale accepts the policy: it runs the policy's `tests` only when "
-            "the policy is written (pulumi-tailscale 0.29 does not check it at preview).",
+            "- Whether Tailscale accepts the policy: this plan runs the policy's `tests` "
+            "offline; `pulumi preview` with credentials asks Tailscale itself (its validate "
+            "endpoint), and Tailscale runs them again on every write.",
             "- What is deployed now: this plan does not read the live tailnet policy or the "
             "cluster; `pulumi preview` with credentials does."]
     return "\n".join(out) + "\n"
@@ -165,6 +180,7 @@ def render_files(plan: PlanData, policy_data: Mapping[str, Any] | None = None
     access_markdown = access_table(plan.access)  # in two files
     return {
         model.POLICY_FILE: plan.policy if plan.policy.endswith("\n") else plan.policy + "\n",
+        model.POLICY_DIFF_FILE: policy_diff(plan),
         model.MANIFESTS_FILE: _yaml(
             plan.manifests,
             f"Kubernetes objects stack {plan.stack} creates directly (Helm release not "
@@ -172,7 +188,10 @@ def render_files(plan: PlanData, policy_data: Mapping[str, Any] | None = None
             "after `pulumi up`."),
         model.HELM_FILE: _yaml(
             plan.helm_releases,
-            f"Helm releases of stack {plan.stack}: chart, version, repository and values."),
+            f"Helm releases of stack {plan.stack}: chart, version, repository and values.\n"
+            "The chart takes apiServerProxyConfig.mode and .allowImpersonation as strings "
+            '("true", "false", "noauth"),\nand proxyConfig.defaultTags as one comma-separated '
+            "string."),
         model.RESOURCES_FILE: _json(resources),
         model.ACCESS_JSON_FILE: _json(plan.access),
         model.ACCESS_MD_FILE: f"# Access matrix of stack {markdown.code(plan.stack)}\n\n"
