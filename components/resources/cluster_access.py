@@ -6,6 +6,7 @@ them.
 """
 
 import json
+from collections.abc import Mapping
 from pathlib import Path
 from typing import NotRequired, TypedDict
 
@@ -13,13 +14,16 @@ import pulumi
 from pulumi_kubernetes.rbac import v1 as rbac
 
 from ..core.cluster_plan import ClusterPlan, plan_cluster
-from ..core.config import SecretInputs
-from ..core.problems import InvalidConfig
+from ..core.config import SecretInputs, describe
+from ..core.problems import InvalidConfig, Problem
 from ..core.spec import (
     DISCOVERY_BINDING_NAME,
     DISCOVERY_CLUSTER_ROLE,
     DISCOVERY_GROUP,
-    S3Storage,
+    OperatorInstall,
+    ProxyEndpoint,
+    RecorderSettings,
+    RoleBindingSet,
 )
 from .api_server_proxy import ApiServerProxy
 from .errors import invalid_args
@@ -187,8 +191,12 @@ class SecureClusterAccess(pulumi.ComponentResource):
     def __init__(
         self, name: str, args: SecureClusterAccessArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
+        if not isinstance(args, Mapping):
+            error = InvalidConfig([Problem("", f"expected an object, got {describe(args)}.",
+                                           'e.g. {"cluster": "gpu-prod", "access": [...]}.')])
+            raise invalid_args(error, "SecureClusterAccess")
         try:
-            plan = plan_cluster(args, project_root(), spelling="args")
+            plan = plan_cluster(args, project_root(), source="args")
         except InvalidConfig as error:
             raise invalid_args(error, "SecureClusterAccess") from None
         self._create(name, plan, opts)
@@ -224,72 +232,53 @@ class SecureClusterAccess(pulumi.ComponentResource):
                 opts=child)
             after_policy = [self.tailnet_policy]
 
-        operator_args: dict[str, object] = {
-            "namespace": spec.operator.namespace,
-            "chart_version": spec.operator.chart_version,
-            "hostname": spec.operator.hostname,
-            "operator_tag": spec.tags.operator,
-            "proxy_tag": spec.tags.proxy,
-            "api_server_proxy_mode": spec.chart_proxy_mode,
-            "allow_impersonation": spec.allow_impersonation,
-        }
         identity = spec.oauth.workload_identity
-        if identity is not None:
-            operator_args["workload_identity_issuer"] = identity.issuer
-            if identity.audience:
-                operator_args["workload_identity_audience"] = identity.audience
-        elif spec.oauth.bring_your_own:
-            operator_args["oauth_client_id"] = spec.oauth.client_id
-            operator_args["oauth_client_secret"] = plan.secrets.get("oauth.clientSecret")
-        self.operator = TailscaleOperator(
+        brought = spec.oauth.bring_your_own
+        self.operator = TailscaleOperator.from_spec(
             f"{name}-operator",
-            operator_args,  # type: ignore[arg-type]
+            OperatorInstall(
+                namespace=spec.operator.namespace, chart_version=spec.operator.chart_version,
+                hostname=spec.operator.hostname, operator_tag=spec.tags.operator,
+                proxy_tag=spec.tags.proxy, api_server_proxy_mode=spec.chart_proxy_mode,
+                allow_impersonation=spec.allow_impersonation,
+                has_oauth_client_id=brought, has_oauth_client_secret=brought,
+                workload_identity_issuer=identity.issuer if identity else "",
+                workload_identity_audience=identity.audience if identity else ""),
+            SecretInputs({"oauthClientId": spec.oauth.client_id,
+                          "oauthClientSecret": plan.secrets.get("oauth.clientSecret")}),
             opts=child_options(self, opts, depends_on=after_policy),
         )
         after_release: list[pulumi.Resource] = [self.operator.release]
 
-        self.api_server_proxy = ApiServerProxy(
+        self.api_server_proxy = ApiServerProxy.from_spec(
             f"{name}-proxy",
-            {
-                "high_availability": spec.proxy.high_availability,
-                "hostname": spec.endpoint_hostname,
-                "mode": spec.proxy.mode,
-                "replicas": spec.proxy.replicas,
+            ProxyEndpoint(
+                high_availability=spec.proxy.high_availability,
+                hostname=spec.endpoint_hostname, mode=spec.proxy.mode,
+                replicas=spec.proxy.replicas,
                 # The ProxyGroup's own tag; tags.proxy stays the other proxies' default.
-                "tags": [spec.tags.proxy_group],
-                "tailnet_domain": spec.tailnet_domain,
-                "hostname_suffix": spec.proxy.hostname_suffix,
-                "operator_namespace": spec.operator.namespace,
-            },
+                tags=(spec.tags.proxy_group,), tailnet_domain=spec.tailnet_domain,
+                hostname_suffix=spec.proxy.hostname_suffix,
+                operator_namespace=spec.operator.namespace),
             opts=child_options(self, opts, depends_on=after_release),
         )
 
         if spec.session_recording.enabled:
             recording = spec.session_recording
-            recorder_args: dict[str, object] = {
-                "namespace": spec.operator.namespace,
-                "tags": [spec.tags.recorder],
-                "replicas": recording.replicas,
-            }
-            if recording.s3 is not None:
-                recorder_args["s3"] = _s3_args(recording.s3, plan.secrets)
-            self.session_recorder = SessionRecorder(
+            self.session_recorder = SessionRecorder.from_spec(
                 f"{name}-recorder",
-                recorder_args,  # type: ignore[arg-type]
+                RecorderSettings(namespace=spec.operator.namespace, tags=(spec.tags.recorder,),
+                                 replicas=recording.replicas, s3=recording.s3),
+                SecretInputs({
+                    "s3.accessKeyId": plan.secrets.get("sessionRecording.s3.accessKeyId"),
+                    "s3.secretAccessKey":
+                        plan.secrets.get("sessionRecording.s3.secretAccessKey")}),
                 opts=child_options(self, opts, depends_on=after_release),
             )
 
         if spec.role_bindings:
-            self.role_bindings = ClusterRoleBindings(
-                f"{name}-rbac",
-                {
-                    "bindings": [
-                        {"group": b.group, "cluster_role": b.cluster_role}
-                        for b in spec.role_bindings
-                    ]
-                },
-                opts=child,
-            )
+            self.role_bindings = ClusterRoleBindings.from_spec(
+                f"{name}-rbac", RoleBindingSet(bindings=spec.role_bindings), opts=child)
 
         if identity is not None and identity.allow_public_discovery:
             # Tailscale fetches the issuer's discovery document and keys anonymously.
@@ -322,13 +311,3 @@ class SecureClusterAccess(pulumi.ComponentResource):
                 "access_matrix": self.access_matrix,
             }
         )
-
-
-def _s3_args(s3: S3Storage, secrets: SecretInputs) -> S3StorageArgs:
-    args: S3StorageArgs = {"endpoint": s3.endpoint, "bucket": s3.bucket}
-    if s3.role_arn:
-        args["role_arn"] = s3.role_arn
-    if s3.static_credentials:
-        args["access_key_id"] = secrets.get("sessionRecording.s3.accessKeyId")
-        args["secret_access_key"] = secrets.get("sessionRecording.s3.secretAccessKey")
-    return args

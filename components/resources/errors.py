@@ -1,9 +1,14 @@
-"""Input errors as Pulumi reports them: the message, without a traceback."""
+"""Input errors as Pulumi reports them: the message, without a traceback; and the one place
+component args become their spec."""
+
+from typing import TypeVar
 
 import pulumi.errors
 
-from ..core.config import snake_key_path
+from ..core.config import SecretInputs, read_spec, snake_key_path
 from ..core.problems import InvalidConfig, Problem
+
+T = TypeVar("T")
 
 
 class InvalidArgs(pulumi.errors.RunError):
@@ -23,6 +28,15 @@ def invalid_args(error: InvalidConfig, component: str) -> InvalidArgs:
         subject=f"{component} args",
     )
     return InvalidArgs(for_python.render())
+
+
+def read_args(cls: type[T], args: object, component: str) -> tuple[T, SecretInputs]:
+    """A component's args as its spec, and the values kept apart (secrets, Pulumi inputs);
+    `InvalidArgs` listing every problem before anything is registered."""
+    spec, kept, problems = read_spec(cls, args, "args")
+    if problems:
+        raise invalid_args(InvalidConfig(problems), component) from None
+    return spec, SecretInputs(kept)
 
 
 def raise_for_problems(problems: list[Problem], component: str) -> None:
