@@ -15,15 +15,18 @@ class InvalidArgs(pulumi.errors.RunError):
     """Bad component args; raised before the component registers anything."""
 
 
-def _both_spellings(key: str) -> str:
-    """Python callers write snake_case, other languages the schema's camelCase: name both."""
-    snake = snake_key_path(key)
+def _both_spellings(problem: Problem) -> str:
+    """Python callers write snake_case, other languages the schema's camelCase: name both
+    (an unknown key as it was given)."""
+    key = problem.key
+    parent, dot, last = key.rpartition(".") if problem.as_given else (key, "", "")
+    snake = snake_key_path(parent) + dot + last
     return snake if snake == key else f"{snake} ({key})"
 
 
 def invalid_args(error: InvalidConfig, component: str) -> InvalidArgs:
     for_python = InvalidConfig(
-        [type(p)(_both_spellings(p.key), p.message, p.fix) for p in error.problems],
+        [type(p)(_both_spellings(p), p.message, p.fix) for p in error.problems],
         prefix="args.",
         subject=f"{component} args",
     )

@@ -99,7 +99,7 @@ class SpecReader:
 
     def require(self, key: str, declaration: Key) -> None:
         why = f": {declaration.why}." if declaration.why else "."
-        self.problem(key, f"is required{why}", declaration.fix)
+        self.problem(key, f"is required{why}", declaration.fix or "give a value for it.")
 
     def name(self, item: Field[Any], declaration: Key) -> str:
         return (config_name(item, declaration) if self.source == "config"
@@ -117,8 +117,9 @@ class SpecReader:
                  for item, declaration in declared(cls)}
         for name in data:
             if name not in known:
-                self.problem(join(path, str(name)), "is not a known setting.",
-                             f"check the spelling; known keys here: {', '.join(known)}.")
+                self.problems.append(Problem(
+                    join(path, str(name)), "is not a known setting.",
+                    f"check the spelling; known keys here: {', '.join(known)}.", as_given=True))
         values: dict[str, Any] = {}
         given: set[str] = set()
         types_of = hints(typing.cast(type, cls))
