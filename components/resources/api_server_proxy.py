@@ -35,8 +35,8 @@ class ApiServerProxyArgs(TypedDict):
     """`random` (HA only): append `-` and 6 random lower-case letters/digits to the ProxyGroup
     hostname, stable for the life of the stack; for ephemeral/PR stacks. Default: none."""
     operator_namespace: NotRequired[str]
-    """Namespace of the operator whose release installs the CRDs (HA only): a change replaces
-    the ProxyGroup together with the release."""
+    """Namespace of the operator whose release installs the CRDs (HA only): a change replaces the
+    ProxyGroup together with the release."""
 
 
 def proxy_group_spec(args: ProxyEndpoint, hostname: pulumi.Input[str]) -> dict[str, Any]:

@@ -27,11 +27,11 @@ class TailnetFleetPolicyArgs(TypedDict):
     cluster_stacks: list[str]
     """The cluster stacks, as `<org>/<project>/<stack>`; each runs with `policy.manage: false`."""
     pending_clusters: NotRequired[list[str]]
-    """Names of clusters whose stacks are not deployed yet: their per-cluster tags are added
-    to tagOwners (no grants) so that their first `pulumi up` can create the OAuth client."""
+    """Names of clusters whose stacks are not deployed yet: their per-cluster tags are added to
+    tagOwners (no grants) so that their first `pulumi up` can create the OAuth client."""
     base: str
-    """HuJSON text of the rest of the tailnet policy (groups, other teams' rules); kept
-    unchanged. Required: `"{}"` replaces the whole policy on purpose."""
+    """HuJSON text of the rest of the tailnet policy (groups, other teams' rules); kept unchanged.
+    Required: `"{}"` replaces the whole policy on purpose."""
     adopt_existing: NotRequired[bool]
     """Overwrite a tailnet policy that Pulumi did not create yet. Export it into `base` first."""
 

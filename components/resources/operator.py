@@ -46,9 +46,8 @@ class TailscaleOperatorArgs(TypedDict):
     oauth_client_secret: NotRequired[pulumi.Input[str]]
     """Secret of the client given in `oauth_client_id`; stays a Pulumi secret."""
     workload_identity_issuer: NotRequired[str]
-    """Workload identity: the cluster's OIDC issuer (https URL). The component creates a
-    federated identity for the operator's ServiceAccount instead of an OAuth client; no secret
-    is stored."""
+    """Workload identity: the cluster's OIDC issuer (https URL). The component creates a federated
+    identity for the operator's ServiceAccount instead of an OAuth client; no secret is stored."""
     workload_identity_audience: NotRequired[str]
     """Audience of the federated identity (default: the one Tailscale generates)."""
 

@@ -16,7 +16,7 @@ MANAGED_BY = {"app.kubernetes.io/managed-by": "tailscale-cluster-access"}
 
 class RoleBindingArgs(TypedDict):
     group: str
-    """Kubernetes group, as impersonated by a grant (e.g. `tailnet-readers`)."""
+    """Kubernetes group, as impersonated by an access rule (e.g. `tailnet-readers`)."""
     cluster_role: str
     """ClusterRole to bind it to (e.g. `view`)."""
 

@@ -24,11 +24,13 @@ class S3StorageArgs(TypedDict):
     bucket: str
     """Bucket used only for recordings."""
     access_key_id: NotRequired[pulumi.Input[str]]
-    """Static access key ID (kept secret); omit to use `role_arn` or the node's identity."""
+    """Static access key ID, stored in a Kubernetes Secret (kept secret); omit to use `roleArn` or
+    the node's identity."""
     secret_access_key: NotRequired[pulumi.Input[str]]
-    """Static secret access key (kept secret)."""
+    """Static secret access key, stored in a Kubernetes Secret; set with `pulumi config set --secret
+    --path`."""
     role_arn: NotRequired[str]
-    """IAM role for the recorder's ServiceAccount (IRSA) instead of static keys."""
+    """IRSA role for the recorder's ServiceAccount instead of static keys."""
 
 
 class SessionRecorderArgs(TypedDict):

@@ -31,13 +31,13 @@ class TailnetPolicyArgs(TypedDict):
     fragments: pulumi.Input[Sequence[pulumi.Input[str]]]
     """Policy fragments (HuJSON text) to add to the base policy, e.g. one per cluster."""
     base: str
-    """HuJSON text of the rest of the tailnet policy (other teams' rules); kept unchanged.
-    Required: `"{}"` replaces the whole policy on purpose."""
+    """HuJSON text of the rest of the tailnet policy (other teams' rules); kept unchanged. Required:
+    `"{}"` replaces the whole policy on purpose."""
     adopt_existing: NotRequired[bool]
     """Overwrite a tailnet policy that Pulumi did not create yet. Export it into `base` first."""
     fragment_names: NotRequired[list[str]]
-    """A name per fragment (e.g. the cluster or stack), for conflict messages; default
-    `fragment <i>`."""
+    """A name per fragment (e.g. the cluster or stack), for conflict messages; default `fragment
+    <i>`."""
 
 
 def parse_fragments(fragments: Sequence[tuple[str, str]]
