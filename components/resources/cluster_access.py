@@ -15,16 +15,9 @@ from pulumi_kubernetes.rbac import v1 as rbac
 
 from ..core.cluster_plan import ClusterPlan, plan_cluster
 from ..core.config import SecretInputs, describe
+from ..core.parts import OperatorInstall, ProxyEndpoint, RecorderSettings, RoleBindingSet
 from ..core.problems import InvalidConfig, Problem
-from ..core.spec import (
-    DISCOVERY_BINDING_NAME,
-    DISCOVERY_CLUSTER_ROLE,
-    DISCOVERY_GROUP,
-    OperatorInstall,
-    ProxyEndpoint,
-    RecorderSettings,
-    RoleBindingSet,
-)
+from ..core.spec import DISCOVERY_BINDING_NAME, DISCOVERY_CLUSTER_ROLE, DISCOVERY_GROUP
 from .api_server_proxy import ApiServerProxy
 from .errors import invalid_args
 from .kube import child_options

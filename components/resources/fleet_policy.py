@@ -13,8 +13,8 @@ from typing import Any, NotRequired, TypedDict
 import pulumi
 
 from ..core.fleet import FLEET_NAMESPACE, FleetPlan, parse_fleet_config, plan_fleet
+from ..core.parts import FleetPolicyArgs
 from ..core.problems import InvalidConfig
-from ..core.spec import FleetPolicyArgs
 from .errors import InvalidArgs, read_args
 from .stack_config import raw_stack_config
 from .tailnet_policy import TailnetPolicy

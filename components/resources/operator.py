@@ -9,15 +9,9 @@ from pulumi_kubernetes.core import v1 as core
 from pulumi_kubernetes.helm import v3 as helm
 
 from ..core.config import SecretInputs
+from ..core.parts import OperatorInstall
 from ..core.secret_keys import OAUTH_SECRET_KEYS
-from ..core.spec import (
-    HELM_CHART,
-    HELM_REPOSITORY,
-    OAUTH_SCOPES,
-    OAUTH_SECRET_NAME,
-    OAuthSettings,
-    OperatorInstall,
-)
+from ..core.spec import HELM_CHART, HELM_REPOSITORY, OAUTH_SCOPES, OAUTH_SECRET_NAME, OAuthSettings
 from .errors import read_args
 from .existing import existing_object_hooks
 from .kube import child_options

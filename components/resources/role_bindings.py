@@ -6,7 +6,7 @@ import pulumi
 from pulumi_kubernetes.meta import v1 as meta
 from pulumi_kubernetes.rbac import v1 as rbac
 
-from ..core.spec import RoleBindingSet
+from ..core.parts import RoleBindingSet
 from .errors import read_args
 from .kube import child_options
 

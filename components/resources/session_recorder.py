@@ -6,8 +6,8 @@ import pulumi
 from pulumi_kubernetes.core import v1 as core
 
 from ..core.config import SecretInputs
+from ..core.parts import RecorderSettings
 from ..core.secret_keys import S3_SECRET_KEYS
-from ..core.spec import RecorderSettings
 from .errors import read_args
 from .kube import (
     DEVICE_REPLACE_ON_CHANGES,

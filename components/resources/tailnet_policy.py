@@ -9,10 +9,10 @@ from pulumi.resource_hooks import ErrorHook, ErrorHookArgs, ResourceHookBinding
 from pulumi.runtime.proto import resource_pb2
 from pulumi.runtime.settings import monitor_supports_feature
 
+from ..core.parts import PolicyWrite
 from ..core.policy import hujson
 from ..core.policy.compose import compose
 from ..core.problems import Problem
-from ..core.spec import PolicyWrite
 from .errors import raise_for_problems, read_args
 from .kube import child_options
 from .preview_check import check_policy_at_preview

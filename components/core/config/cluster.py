@@ -5,6 +5,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from ..identifiers import chart_version_tuple
+from ..parts import ProxyEndpoint
 from ..policy.sections import section
 from ..problems import Problem
 from ..spec import (
@@ -15,7 +16,6 @@ from ..spec import (
     RANDOM_SUFFIX_LENGTH,
     SUFFIXED_HOSTNAME_MAX,
     ClusterAccessSpec,
-    ProxyEndpoint,
     ProxySettings,
 )
 from .identities import as_set

@@ -7,6 +7,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from ..identifiers import chart_version_tuple
+from ..parts import OperatorInstall
 from ..problems import Problem
 from ..spec import (
     ISSUER_FIX,
@@ -14,7 +15,6 @@ from ..spec import (
     WORKLOAD_IDENTITY_BROKEN_REASON,
     ClusterAccessSpec,
     OAuthSettings,
-    OperatorInstall,
 )
 from .reader import SpecReader, is_secret_placeholder, join, looks_like_output, quoted
 

@@ -7,8 +7,8 @@ from pathlib import Path
 from typing import Any
 
 from ..base_policy import read_base_policy
+from ..parts import BASE_WHY, FleetPolicyArgs, FleetStackConfig
 from ..problems import InvalidConfig
-from ..spec import BASE_WHY, FleetPolicyArgs, FleetStackConfig
 from .reader import SpecReader, join
 
 

@@ -3,10 +3,11 @@
 from collections.abc import Mapping
 from typing import Any
 
+from ..parts import BASE_TEXT_FIX, BASE_WHY
 from ..policy import hujson
 from ..policy.sections import case_clashes, section
 from ..problems import Problem
-from ..spec import BASE_TEXT_FIX, BASE_WHY, ClusterAccessSpec, PolicySettings
+from ..spec import ClusterAccessSpec, PolicySettings
 from .reader import SpecReader, join
 
 

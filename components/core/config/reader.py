@@ -14,9 +14,9 @@ from dataclasses import MISSING, Field, is_dataclass
 from functools import cache
 from typing import Any, Literal, TypeVar
 
+from ..declare import Key, arg_name, config_name, declared
 from ..identifiers import secret_shape
 from ..problems import Problem
-from ..spec import Key, arg_name, config_name, declared
 
 # "config": a stack file through the engine (camelCase; scalars may arrive as strings);
 # "args": a component's args (snake_case; values as the caller typed them).

@@ -1,14 +1,9 @@
 """Session recording: the recorder, its storage, and the rules that ask for it."""
 
 from ..identifiers import chart_version_tuple
+from ..parts import RecorderSettings
 from ..problems import Problem
-from ..spec import (
-    MIN_CHART_VERSION_FOR_EVENTS,
-    ClusterAccessSpec,
-    RecorderSettings,
-    S3Storage,
-    SessionRecording,
-)
+from ..spec import MIN_CHART_VERSION_FOR_EVENTS, ClusterAccessSpec, S3Storage, SessionRecording
 from .reader import SpecReader, join
 
 

@@ -3,15 +3,17 @@ objects, by spec class: the rules a field's type and pattern cannot say."""
 
 from typing import Any
 
-from ..spec import (
+from ..parts import (
     FleetPolicyArgs,
     FleetStackConfig,
-    OAuthSettings,
     OperatorInstall,
-    PolicySettings,
     ProxyEndpoint,
-    ProxySettings,
     RecorderSettings,
+)
+from ..spec import (
+    OAuthSettings,
+    PolicySettings,
+    ProxySettings,
     RoleBinding,
     S3Storage,
     SessionRecording,

@@ -12,7 +12,9 @@ import typing
 from pathlib import Path
 from typing import Any, Literal
 
-from ..spec import ClusterAccessSpec, FleetStackConfig, Key, config_name, declared
+from ..declare import Key, config_name, declared
+from ..parts import FleetStackConfig
+from ..spec import ClusterAccessSpec
 from .reader import hints, optional_spec
 
 CLUSTER_NAMESPACE = "tailscale-cluster-access"
@@ -189,7 +191,7 @@ def table_rows(cls: type, prefix: str = "") -> list[tuple[str, str, str, str]]:
 
 
 def config_table(cls: type = ClusterAccessSpec) -> str:
-    """The config reference as a Markdown table (the README embeds it between markers)."""
+    """The config reference as a Markdown table (docs/ embeds it between markers)."""
     lines = ["| key | type | default | meaning |", "|---|---|---|---|"]
     lines += [f"| {' | '.join(row)} |" for row in table_rows(cls)]
     return "\n".join(lines) + "\n"

@@ -11,12 +11,12 @@ from tailscale_cluster_access.core.identifiers import (
     TAG,
     chart_version_tuple,
 )
+from tailscale_cluster_access.core.parts import RecorderSettings
 from tailscale_cluster_access.core.spec import (
     AccessRule,
     ClusterAccessSpec,
     OAuthSettings,
     ProxySettings,
-    RecorderSettings,
 )
 
 

@@ -13,26 +13,27 @@ import jsonschema
 import pytest
 import yaml
 from tailscale_cluster_access.core.config import schema
+from tailscale_cluster_access.core.declare import arg_name, declared
+from tailscale_cluster_access.core.parts import (
+    FleetPolicyArgs,
+    OperatorInstall,
+    PolicyWrite,
+    ProxyEndpoint,
+    RecorderSettings,
+    RoleBindingSet,
+)
 from tailscale_cluster_access.core.spec import (
     AccessRule,
     ClusterAccessSpec,
-    FleetPolicyArgs,
     OAuthSettings,
-    OperatorInstall,
     OperatorSettings,
     PolicySettings,
-    PolicyWrite,
-    ProxyEndpoint,
     ProxySettings,
-    RecorderSettings,
     RoleBinding,
-    RoleBindingSet,
     S3Storage,
     SessionRecording,
     Tags,
     WorkloadIdentity,
-    arg_name,
-    declared,
 )
 
 ROOT = Path(__file__).resolve().parents[3]
