@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from .base_policy import parse_base_text, read_base_policy
-from .config import SecretInputs, Spelling, read_cluster
+from .config import SecretInputs, Source, read_cluster
 from .policy import hujson
 from .policy.access import AccessRow, access_matrix, access_warnings
 from .policy.build import compose_cluster
@@ -62,25 +62,25 @@ class ClusterPlan:
 
 def plan_cluster(
     raw: Mapping[str, Any], project_root: Path, *, prefix: str = "", subject: str = "configuration",
-    spelling: Spelling = "config",
+    source: Source = "config",
 ) -> ClusterPlan:
     """Validate and render one cluster; raise `InvalidConfig` listing every problem.
 
-    `raw` is stack config (camelCase keys) or, with `spelling="args"`, component args."""
+    `raw` is stack config (camelCase keys) or, with `source="args"`, component args."""
     policy_settings = raw.get("policy")
     base_path = ""
     if isinstance(policy_settings, Mapping) and isinstance(policy_settings.get("base"), str):
         base_path = policy_settings["base"]
     given_text = None
     if isinstance(policy_settings, Mapping) and not base_path:
-        given_text = policy_settings.get("baseText", policy_settings.get("base_text"))
+        given_text = policy_settings.get("baseText" if source == "config" else "base_text")
     if isinstance(given_text, str) and given_text.strip():
         document, base_text, problems = parse_base_text(given_text)
     else:
         document, base_text, problems = read_base_policy(base_path, project_root)
     base = document.data if document else None
     try:
-        spec, secrets = read_cluster(raw, base_policy=base, spelling=spelling, prefix=prefix,
+        spec, secrets = read_cluster(raw, base_policy=base, source=source, prefix=prefix,
                                      subject=subject)
     except InvalidConfig as error:
         raise InvalidConfig(problems + error.problems, prefix=prefix, subject=subject) from None

@@ -10,6 +10,8 @@ class Problem:
     key: str
     message: str
     fix: str = ""
+    as_given: bool = False
+    """The key's last part is spelled as the input spelled it (an unknown key)."""
 
     def render(self, prefix: str = "") -> str:
         where = f"{prefix}{self.key}" if self.key else prefix.rstrip(":.") or "(input)"

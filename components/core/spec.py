@@ -10,7 +10,17 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Literal
 
-from .identifiers import DNS_LABEL
+from .declare import Key, key
+from .identifiers import (
+    ANY_DOMAIN,
+    CLUSTER_ROLE,
+    DNS_LABEL,
+    GROUP,
+    KUBERNETES_GROUP,
+    OAUTH_CLIENT_ID,
+    POSTURE,
+    TAG,
+)
 
 # Chart 1.88 fixed the ProxyGroup DNS bug (tailscale/tailscale#16920). The default was checked
 # against the v1.102.3 chart values and CRDs (ProxyGroup, Recorder, ProxyClass; see the README).
@@ -49,7 +59,7 @@ NetworkRules = Literal["acls", "grants"]
 # "shared": the guide's tags; "per-cluster": `fleet_tags(cluster)`, for clusters sharing a tailnet.
 TagScheme = Literal["shared", "per-cluster"]
 # "random": the ProxyGroup hostname gets "-" and a stable random suffix (ephemeral/PR stacks).
-HostnameSuffix = Literal["", "random"]
+HostnameSuffix = Literal["none", "random"]
 
 RANDOM_SUFFIX_LENGTH = 6
 HOSTNAME_MAX = 63
@@ -64,12 +74,31 @@ PROXY_GROUP_NAME_REASON = (
 SUFFIXED_HOSTNAME_MAX = PROXY_GROUP_NAME_MAX - 1 - RANDOM_SUFFIX_LENGTH
 
 
+TAG_FIX = 'tags look like "tag:k8s-operator": "tag:", a letter, then letters, digits or dashes.'
+DNS_LABEL_FIX = ("use a DNS label: lower-case letters, digits and dashes, at most 63 characters, "
+                 "starting and ending with a letter or digit.")
+
+
+def _tag(doc: str, default_doc: str = "") -> dict[str, Key]:
+    return key(doc, pattern=TAG, fix=TAG_FIX, default_doc=default_doc)
+
+
 @dataclass(frozen=True)
 class Tags:
-    operator: str = "tag:k8s-operator"
-    proxy: str = "tag:k8s"
-    recorder: str = "tag:tsrecorder"
-    proxy_group: str = "tag:k8s-apiserver"
+    operator: str = field(default="tag:k8s-operator", metadata=_tag(
+        "the operator's device; owns the other tags",
+        "`tag:k8s-operator` (`tag:k8s-operator-<cluster>` with tagScheme per-cluster)"))
+    proxy: str = field(default="tag:k8s", metadata=_tag(
+        "proxies the operator creates (ingress, egress, connectors), other than the ProxyGroup",
+        "`tag:k8s` (`tag:k8s-<cluster>` with tagScheme per-cluster)"))
+    recorder: str = field(default="tag:tsrecorder", metadata=_tag(
+        "the session recorder",
+        "`tag:tsrecorder` (`tag:tsrecorder-<cluster>` with tagScheme per-cluster)"))
+    proxy_group: str = field(default="tag:k8s-apiserver", metadata=_tag(
+        "the `kube-apiserver` ProxyGroup's devices (HA only), owned by the operator; the API "
+        "server's grants, network rules, tests and autoApprovers target it. Equal to "
+        "`tags.proxy` is allowed with a warning (rules to it then reach every proxy)",
+        "`tag:k8s-apiserver` (`tag:k8s-apiserver-<cluster>` with tagScheme per-cluster)"))
     """The ProxyGroup's own tag: rules to `proxy` reach every proxy the operator creates."""
 
 
@@ -91,30 +120,61 @@ def fleet_tags(cluster: str) -> Tags:
     )
 
 
+CHART_VERSION_DOC = ("exact `tailscale-operator` chart version, at least 1.88.0 (1.92.3 refused; "
+                     "1.98.0-1.98.3 refused with workload identity)")
+
+
 @dataclass(frozen=True)
 class OperatorSettings:
-    namespace: str = "tailscale"
-    chart_version: str = DEFAULT_CHART_VERSION
-    hostname: str = "tailscale-operator"
+    namespace: str = field(default="tailscale", metadata=key(
+        "namespace of the operator, its OAuth Secret and the S3 credentials",
+        pattern=DNS_LABEL, fix=DNS_LABEL_FIX))
+    chart_version: str = field(default=DEFAULT_CHART_VERSION, metadata=key(
+        CHART_VERSION_DOC, rule="chart_version"))
+    hostname: str = field(default="tailscale-operator", metadata=key(
+        "tailnet name of the operator and its in-process proxy",
+        pattern=DNS_LABEL, fix=DNS_LABEL_FIX))
 
 
 @dataclass(frozen=True)
 class ProxySettings:
-    mode: ProxyMode = "auth"
-    high_availability: bool = False
-    replicas: int = 2
-    # Only meaningful for the ProxyGroup; defaults to the cluster name.
-    hostname: str = ""
-    acknowledge_noauth: bool = False
-    hostname_suffix: HostnameSuffix = ""
+    mode: ProxyMode = field(default="auth", metadata=key(
+        "`noauth` passes requests without impersonation; needs `proxy.acknowledgeNoauth: true`",
+        fix='use "auth" (impersonates the caller) or "noauth".'))
+    high_availability: bool = field(default=False, metadata=key(
+        "serve the API through a `kube-apiserver` ProxyGroup (in-process proxy off)"))
+    replicas: int = field(default=2, metadata=key(
+        "ProxyGroup replicas (HA only)", minimum=1, maximum=1000))
+    hostname: str = field(default="", metadata=key(
+        "ProxyGroup hostname, unique in the tailnet (HA only)", pattern=DNS_LABEL,
+        fix=DNS_LABEL_FIX, default_doc="`cluster`"))
+    """Only meaningful for the ProxyGroup; defaults to the cluster name."""
+    acknowledge_noauth: bool = field(default=False, metadata=key(
+        "confirm that another authenticating proxy stands behind a noauth proxy"))
+    hostname_suffix: HostnameSuffix = field(default="none", metadata=key(
+        "`random`: append `-` and 6 random lower-case letters/digits (stable per stack, "
+        "`pulumi-random`) to the ProxyGroup hostname, for ephemeral/PR stacks (HA only; the "
+        "hostname before the suffix may have at most 45 characters)",
+        fix=f'use "random" (a stable suffix of {RANDOM_SUFFIX_LENGTH} random letters and '
+        'digits, for ephemeral or PR stacks) or "none".'))
+
+
+KUBERNETES_GROUP_FIX = 'use letters, digits and ":._@/-", e.g. "tailnet-readers".'
 
 
 @dataclass(frozen=True)
 class AccessRule:
-    src: tuple[str, ...]
-    kubernetes_groups: tuple[str, ...]
-    record_sessions: bool = False
-    posture: tuple[str, ...] = ()
+    src: tuple[str, ...] = field(metadata=key(
+        "tailnet identities: `group:...`, `tag:...`, login emails, autogroups, "
+        "`user:*@<domain>` or `*`", required=True, item_rule="identity"))
+    kubernetes_groups: tuple[str, ...] = field(metadata=key(
+        "Kubernetes groups the proxy impersonates for them (e.g. `system:masters`)",
+        required=True, pattern=KUBERNETES_GROUP, fix=KUBERNETES_GROUP_FIX))
+    record_sessions: bool = field(default=False, metadata=key(
+        "record their sessions with the session recorder"))
+    posture: tuple[str, ...] = field(default=(), metadata=key(
+        "device postures their devices must meet (e.g. `posture:latest`)", pattern=POSTURE,
+        fix='postures are named like "posture:latest".'))
 
 
 # Everything but str.isalnum() characters, "-" and ".": regex \w is exactly isalnum() or "_".
@@ -123,8 +183,12 @@ _NOT_IN_NAME = re.compile(r"[^\w.-]|_")
 
 @dataclass(frozen=True)
 class RoleBinding:
-    group: str
-    cluster_role: str
+    group: str = field(metadata=key(
+        "Kubernetes group, as impersonated by an access rule (e.g. `tailnet-readers`)",
+        required=True, pattern=KUBERNETES_GROUP, fix=KUBERNETES_GROUP_FIX))
+    cluster_role: str = field(metadata=key(
+        "ClusterRole to bind it to (e.g. `view`)", required=True, pattern=CLUSTER_ROLE,
+        fix='ClusterRole names look like "view" or "system:aggregate-to-edit".'))
 
     @cached_property
     def name(self) -> str:
@@ -133,32 +197,61 @@ class RoleBinding:
         return cleaned.strip("-.")[:253]
 
 
+S3_SECRET_FIX = ("set it with `pulumi config set --secret --path "
+                 "sessionRecording.s3.secretAccessKey` (or accessKeyId).")
+
+
 @dataclass(frozen=True)
 class S3Storage:
-    endpoint: str
-    bucket: str
-    # Static keys become a Kubernetes Secret; otherwise IRSA via role_arn or the node's identity.
-    static_credentials: bool = False
-    role_arn: str = ""
+    endpoint: str = field(metadata=key(
+        "S3-compatible endpoint, e.g. `s3.us-east-1.amazonaws.com`", required=True,
+        fix='e.g. "s3.us-east-1.amazonaws.com".'))
+    bucket: str = field(metadata=key(
+        "bucket used only for recordings", required=True,
+        fix="name a bucket used only for recordings."))
+    has_access_key_id: bool = field(default=False, metadata=key(
+        "static access key ID, stored in a Kubernetes Secret (kept secret); omit to use "
+        "`roleArn` or the node's identity", name="accessKeyId", secret=True, fix=S3_SECRET_FIX))
+    has_secret_access_key: bool = field(default=False, metadata=key(
+        "static secret access key, stored in a Kubernetes Secret; set with `pulumi config set "
+        "--secret --path`", name="secretAccessKey", secret=True, fix=S3_SECRET_FIX))
+    role_arn: str = field(default="", metadata=key(
+        "IRSA role for the recorder's ServiceAccount instead of static keys"))
+
+    @property
+    def static_credentials(self) -> bool:
+        """Static keys become a Kubernetes Secret; otherwise IRSA via role_arn or the node's
+        identity."""
+        return self.has_access_key_id and self.has_secret_access_key
 
 
 @dataclass(frozen=True)
 class SessionRecording:
-    enabled: bool = False
-    enforce: bool = True
-    record_api_requests: bool = False
-    replicas: int = 1
-    s3: S3Storage | None = None
+    enabled: bool = field(default=False, metadata=key("deploy a `Recorder`"))
+    enforce: bool = field(default=True, metadata=key(
+        "fail closed: refuse recorded sessions when no recorder is reachable"))
+    record_api_requests: bool = field(default=False, metadata=key(
+        "`enableEvents`: record every API request (operator ≥ 1.96)"))
+    replicas: int = field(default=1, metadata=key(
+        "recorder replicas; more than one needs S3", minimum=1, maximum=1000))
+    s3: S3Storage | None = field(default=None, metadata=key("S3 storage for recordings"))
 
 
 @dataclass(frozen=True)
 class PolicySettings:
-    manage: bool = True
-    base: str = ""
-    # The base policy given as HuJSON text (policy.baseText), instead of a file.
-    base_text: str = ""
-    adopt_existing: bool = False
-    network_rules: NetworkRules = "acls"
+    manage: bool = field(default=True, metadata=key(
+        "write the tailnet policy file; false: export only the fragment (`policyFragment`)"))
+    base: str = field(default="", metadata=key(
+        "HuJSON file with the rest of the tailnet policy, relative to the project root; a file "
+        "holding `{}` replaces the whole policy on purpose",
+        default_doc="required when `policy.manage` is true"))
+    base_text: str = field(default="", metadata=key(
+        "the base policy as HuJSON text instead of a file (not together with `policy.base`)"))
+    adopt_existing: bool = field(default=False, metadata=key(
+        "overwrite a policy Pulumi did not write yet (export it into `policy.base` first)"))
+    network_rules: NetworkRules = field(default="acls", metadata=key(
+        "open the proxy's ports with `acls` like the guide, or with `grants` + `ip`",
+        fix='use "acls" (like the guide) or "grants".'))
 
 
 OAUTH_SECRET_NAME = "operator-oauth"
@@ -169,23 +262,44 @@ DISCOVERY_BINDING_NAME = "oidc-discovery"
 DISCOVERY_CLUSTER_ROLE = "system:service-account-issuer-discovery"
 DISCOVERY_GROUP = "system:unauthenticated"
 
+ISSUER_FIX = ("the cluster's OIDC issuer, an https URL such as "
+              '"https://oidc.eks.us-east-1.amazonaws.com/id/<id>" (EKS: aws eks describe-cluster '
+              "--query cluster.identity.oidc.issuer; others: kubectl get --raw "
+              "/.well-known/openid-configuration).")
+
 
 @dataclass(frozen=True)
 class WorkloadIdentity:
     """The operator authenticates with its ServiceAccount token (no stored secret)."""
 
-    issuer: str
-    # Empty: Tailscale generates one (`api.tailscale.com/<client-id>`).
-    audience: str = ""
-    allow_public_discovery: bool = False
+    issuer: str = field(metadata=key(
+        "workload identity: the cluster's OIDC issuer (an https URL); the stack creates a "
+        "`tailscale.FederatedIdentity` instead of an OAuth client and stores no secret (not "
+        "with `oauth.clientId`/`clientSecret`)", required=True, rule="https_url",
+        fix=ISSUER_FIX))
+    audience: str = field(default="", metadata=key(
+        "audience of the federated identity; default: the one Tailscale generates "
+        "(`api.tailscale.com/<client-id>`)", default_doc="generated"))
+    allow_public_discovery: bool = field(default=False, metadata=key(
+        "create ClusterRoleBinding `oidc-discovery`: group `system:unauthenticated` → "
+        "ClusterRole `system:service-account-issuer-discovery` (self-hosted issuers only)"))
 
 
 @dataclass(frozen=True)
 class OAuthSettings:
-    # Empty: the stack creates its own OAuth client (or federated identity).
-    client_id: str = ""
-    has_client_secret: bool = False
-    workload_identity: WorkloadIdentity | None = None
+    client_id: str = field(default="", metadata=key(
+        "an existing OAuth client's ID (bring your own client); without it the stack creates "
+        "one", pattern=OAUTH_CLIENT_ID,
+        fix='give the client ID as the admin console shows it: ASCII letters and digits, '
+        'e.g. "kXXXXXXXXX11CNTRL".'))
+    has_client_secret: bool = field(default=False, metadata=key(
+        "its secret; set with `pulumi config set --secret --path oauth.clientSecret`",
+        name="clientSecret", secret=True,
+        fix="quote the secret, or set it with `pulumi config set --secret --path "
+        "oauth.clientSecret`."))
+    workload_identity: WorkloadIdentity | None = field(default=None, metadata=key(
+        "authenticate the operator with its ServiceAccount token through a federated identity "
+        "instead of an OAuth client secret"))
 
     @property
     def bring_your_own(self) -> bool:
@@ -203,22 +317,58 @@ class OAuthSettings:
         return f"system:serviceaccount:{namespace}:{OPERATOR_SERVICE_ACCOUNT}"
 
 
+# The guide's access rules and binding: a stack file that leaves them out gets these.
+DEFAULT_ACCESS = [
+    {"src": ["group:ml-engineers"], "kubernetesGroups": ["system:masters"]},
+    {"src": ["group:ml-readers"], "kubernetesGroups": ["tailnet-readers"]},
+]
+DEFAULT_ROLE_BINDINGS = [{"group": "tailnet-readers", "clusterRole": "view"}]
+
+
 @dataclass(frozen=True)
 class ClusterAccessSpec:
-    cluster: str
-    tags: Tags = field(default_factory=Tags)
-    operator: OperatorSettings = field(default_factory=OperatorSettings)
-    proxy: ProxySettings = field(default_factory=ProxySettings)
-    access: tuple[AccessRule, ...] = ()
-    role_bindings: tuple[RoleBinding, ...] = ()
-    groups: dict[str, tuple[str, ...]] = field(default_factory=dict)
-    postures: dict[str, tuple[str, ...]] = field(default_factory=dict)
-    session_recording: SessionRecording = field(default_factory=SessionRecording)
-    policy: PolicySettings = field(default_factory=PolicySettings)
-    oauth: OAuthSettings = field(default_factory=OAuthSettings)
-    allow_broad_admin: bool = False
-    tailnet_domain: str = ""
-    tag_scheme: TagScheme = "shared"
+    cluster: str = field(metadata=key(
+        "cluster name; the default ProxyGroup hostname", required=True, pattern=DNS_LABEL,
+        fix="name the cluster with a DNS label: lower-case letters, digits and dashes, at most "
+        "63 characters (pulumi config set cluster <name>, e.g. gpu-training)."))
+    tags: Tags = field(default_factory=Tags, metadata=key(
+        "tags of the operator, proxies and recorder"))
+    operator: OperatorSettings = field(default_factory=OperatorSettings, metadata=key(
+        "operator installation"))
+    proxy: ProxySettings = field(default_factory=ProxySettings, metadata=key(
+        "API server proxy"))
+    access: tuple[AccessRule, ...] = field(default=(), metadata=key(
+        "who gets which Kubernetes groups", default=DEFAULT_ACCESS, rule="distinct_rules",
+        default_doc="the guide's two rules (component args: required)"))
+    role_bindings: tuple[RoleBinding, ...] = field(default=(), metadata=key(
+        "one ClusterRoleBinding per `{group, clusterRole}`, named `<group>-<clusterRole>`",
+        default=DEFAULT_ROLE_BINDINGS, rule="distinct_bindings",
+        default_doc="`[{group: tailnet-readers, clusterRole: view}]`"))
+    groups: dict[str, tuple[str, ...]] = field(default_factory=dict, metadata=key(
+        "tailnet groups this stack defines: `group:name: [emails]`", key_pattern=GROUP,
+        item_rule="member", fix='groups are named like "group:ml-readers".'))
+    postures: dict[str, tuple[str, ...]] = field(default_factory=dict, metadata=key(
+        "device postures: `posture:name: [conditions]`", key_pattern=POSTURE,
+        fix='postures are named like "posture:latest".'))
+    session_recording: SessionRecording = field(default_factory=SessionRecording, metadata=key(
+        "session recording"))
+    policy: PolicySettings = field(default_factory=PolicySettings, metadata=key(
+        "how the tailnet policy file is written"))
+    oauth: OAuthSettings = field(default_factory=OAuthSettings, metadata=key(
+        "bring your own OAuth client, or use workload identity"))
+    allow_broad_admin: bool = field(default=False, metadata=key(
+        "allow cluster-admin for `*`, `autogroup:member`, `autogroup:tagged` or "
+        "`user:*@domain`"))
+    tailnet_domain: str = field(default="", metadata=key(
+        "the tailnet's DNS name (`tailxyz.ts.net`), to know the proxy URL before it runs",
+        pattern=ANY_DOMAIN, fix='the tailnet DNS name, e.g. "tailxyz.ts.net".'))
+    tag_scheme: TagScheme = field(default="shared", metadata=key(
+        "`per-cluster`: default tags become `tag:k8s-operator-<cluster>`, `tag:k8s-<cluster>`, "
+        "`tag:tsrecorder-<cluster>`, `tag:k8s-apiserver-<cluster>`, for several clusters in "
+        "one tailnet; explicit `tags.*` still win",
+        fix='use "shared" (the guide\'s tags, one cluster per tailnet) or "per-cluster" '
+        "(tag:k8s-operator-<cluster>, tag:k8s-<cluster>, tag:tsrecorder-<cluster>, for several "
+        "clusters in one tailnet)."))
 
     @property
     def proxy_group_hostname(self) -> str:
@@ -247,7 +397,7 @@ class ClusterAccessSpec:
         return f"https://{self.endpoint_hostname}.{self.tailnet_domain}"
 
     @property
-    def chart_proxy_mode(self) -> str:
+    def chart_proxy_mode(self) -> Literal["true", "noauth", "false"]:
         """`apiServerProxyConfig.mode`: the in-process proxy is off when a ProxyGroup serves."""
         if self.proxy.high_availability:
             return "false"

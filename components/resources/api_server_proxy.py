@@ -4,15 +4,9 @@ from typing import Any, NotRequired, TypedDict
 
 import pulumi
 
-from ..core.config import ArgChecker
-from ..core.problems import Problem
-from ..core.spec import (
-    PROXY_GROUP_NAME_MAX,
-    PROXY_GROUP_NAME_REASON,
-    RANDOM_SUFFIX_LENGTH,
-    SUFFIXED_HOSTNAME_MAX,
-)
-from .errors import raise_for_problems
+from ..core.parts import ProxyEndpoint
+from ..core.spec import RANDOM_SUFFIX_LENGTH
+from .errors import read_args
 from .kube import (
     DEVICE_REPLACE_ON_CHANGES,
     TailscaleCustomResource,
@@ -20,9 +14,8 @@ from .kube import (
     operator_namespace_annotation,
 )
 
-# The operator applies a ProxyGroup's `spec.tags` only when it creates the devices (operator
-# source, ProxyGroup reconciler): a tag change must replace the ProxyGroup (`spec.type` is
-# immutable in the CRD; no replace needed there).
+# Tags apply only when the operator creates the devices: a tag change must
+# replace the ProxyGroup (`spec.type` is immutable in the CRD; no replace needed there).
 REPLACE_ON_CHANGES = DEVICE_REPLACE_ON_CHANGES
 
 
@@ -43,18 +36,16 @@ class ApiServerProxyArgs(TypedDict):
     """`random` (HA only): append `-` and 6 random lower-case letters/digits to the ProxyGroup
     hostname, stable for the life of the stack; for ephemeral/PR stacks. Default: none."""
     operator_namespace: NotRequired[str]
-    """Namespace of the operator whose release installs the CRDs (HA only): a change replaces
-    the ProxyGroup together with the release."""
+    """Namespace of the operator whose release installs the CRDs (HA only): a change replaces the
+    ProxyGroup together with the release."""
 
 
-def proxy_group_spec(args: ApiServerProxyArgs,
-                     hostname: pulumi.Input[str] | None = None) -> dict[str, Any]:
+def proxy_group_spec(args: ProxyEndpoint, hostname: pulumi.Input[str]) -> dict[str, Any]:
     return {
         "type": "kube-apiserver",
-        "replicas": args.get("replicas", 2),
-        "tags": list(args.get("tags", [])),
-        "kubeAPIServer": {"mode": args.get("mode", "auth"),
-                          "hostname": args["hostname"] if hostname is None else hostname},
+        "replicas": args.replicas,
+        "tags": list(args.tags),
+        "kubeAPIServer": {"mode": args.mode, "hostname": hostname},
     }
 
 
@@ -84,29 +75,23 @@ class ApiServerProxy(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: ApiServerProxyArgs,
                  opts: pulumi.ResourceOptions | None = None) -> None:
-        check = ArgChecker()
-        check.dns_label("hostname", args.get("hostname"))
-        check.one_of("mode", args.get("mode", "auth"), ("auth", "noauth"))
-        if args.get("high_availability"):
-            check.replicas("replicas", args.get("replicas", 2))
-            check.tags("tags", args.get("tags", ["tag:k8s"]))
-        suffix = args.get("hostname_suffix", "")
-        check.one_of("hostname_suffix", suffix, ("", "none", "random"))
-        random_suffix = suffix == "random" and bool(args.get("high_availability"))
-        hostname_arg = args.get("hostname")
-        limit = SUFFIXED_HOSTNAME_MAX if random_suffix else PROXY_GROUP_NAME_MAX
-        if (args.get("high_availability") and isinstance(hostname_arg, str)
-                and len(hostname_arg) > limit):
-            added = (f"; the random suffix adds {RANDOM_SUFFIX_LENGTH + 1}"
-                     if random_suffix else "")
-            check.problems.append(Problem(
-                "hostname", f"is {len(hostname_arg)} characters{added}, and "
-                f"{PROXY_GROUP_NAME_REASON}.",
-                f"use at most {limit} characters."))
-        raise_for_problems(check.problems, "ApiServerProxy")
+        endpoint, _ = read_args(ProxyEndpoint, args, "ApiServerProxy")
+        self._create(name, endpoint, opts)
+
+    @classmethod
+    def from_spec(cls, name: str, endpoint: ProxyEndpoint,
+                  opts: pulumi.ResourceOptions | None = None) -> "ApiServerProxy":
+        """The component for settings already validated (SecureClusterAccess's plan)."""
+        component = cls.__new__(cls)
+        component._create(name, endpoint, opts)
+        return component
+
+    def _create(self, name: str, args: ProxyEndpoint,
+                opts: pulumi.ResourceOptions | None) -> None:
         super().__init__("tailscale-cluster-access:index:ApiServerProxy", name, None, opts)
-        hostname = args["hostname"]
-        domain = args.get("tailnet_domain", "")
+        random_suffix = args.hostname_suffix == "random" and args.high_availability
+        hostname = args.hostname
+        domain = args.tailnet_domain
         host: pulumi.Input[str] = hostname
         if random_suffix:
             host = random_suffixed_hostname(f"{name}-hostname-suffix", hostname, self, opts)
@@ -115,7 +100,7 @@ class ApiServerProxy(pulumi.ComponentResource):
             known_url = pulumi.Output.from_input(host).apply(lambda h: f"https://{h}.{domain}")
         self.hostname = pulumi.Output.from_input(host)
         url: pulumi.Output[str | None]
-        if args["high_availability"]:
+        if args.high_availability:
             proxy_group = TailscaleCustomResource(
                 f"{name}-proxy-group",
                 kind="ProxyGroup",
@@ -123,7 +108,7 @@ class ApiServerProxy(pulumi.ComponentResource):
                           # Pulumi waits until the operator reports the proxies ready.
                           "annotations": {"pulumi.com/waitFor": "condition=ProxyGroupReady",
                                           **operator_namespace_annotation(
-                                              args.get("operator_namespace"))}},
+                                              args.operator_namespace or None)}},
                 spec=proxy_group_spec(args, host),
                 opts=child_options(self, opts, replace_on_changes=list(REPLACE_ON_CHANGES),
                                    delete_before_replace=True),

@@ -6,6 +6,7 @@ them.
 """
 
 import json
+from collections.abc import Mapping
 from pathlib import Path
 from typing import NotRequired, TypedDict
 
@@ -13,14 +14,10 @@ import pulumi
 from pulumi_kubernetes.rbac import v1 as rbac
 
 from ..core.cluster_plan import ClusterPlan, plan_cluster
-from ..core.config import SecretInputs
-from ..core.problems import InvalidConfig
-from ..core.spec import (
-    DISCOVERY_BINDING_NAME,
-    DISCOVERY_CLUSTER_ROLE,
-    DISCOVERY_GROUP,
-    S3Storage,
-)
+from ..core.config import SecretInputs, describe
+from ..core.parts import OperatorInstall, ProxyEndpoint, RecorderSettings, RoleBindingSet
+from ..core.problems import InvalidConfig, Problem
+from ..core.spec import DISCOVERY_BINDING_NAME, DISCOVERY_CLUSTER_ROLE, DISCOVERY_GROUP
 from .api_server_proxy import ApiServerProxy
 from .errors import invalid_args
 from .kube import child_options
@@ -32,45 +29,48 @@ from .tailnet_policy import TailnetPolicy
 
 class TagsArgs(TypedDict):
     operator: NotRequired[str]
-    """Tag of the operator device (default `tag:k8s-operator`)."""
+    """The operator's device; owns the other tags."""
     proxy: NotRequired[str]
-    """Tag of the proxies it creates, other than the ProxyGroup (default `tag:k8s`)."""
+    """Proxies the operator creates (ingress, egress, connectors), other than the ProxyGroup."""
     recorder: NotRequired[str]
-    """Tag of the session recorder (default `tag:tsrecorder`)."""
+    """The session recorder."""
     proxy_group: NotRequired[str]
-    """Tag of the `kube-apiserver` ProxyGroup's devices, owned by the operator tag (default
-    `tag:k8s-apiserver`, `tag:k8s-apiserver-<cluster>` per cluster); grants, network rules,
-    tests and autoApprovers of the API server target it when `high_availability` is set."""
+    """The `kube-apiserver` ProxyGroup's devices (HA only), owned by the operator; the API server's
+    grants, network rules, tests and autoApprovers target it. Equal to `tags.proxy` is allowed with
+    a warning (rules to it then reach every proxy)."""
 
 
 class OperatorArgs(TypedDict):
     namespace: NotRequired[str]
-    """Namespace of the operator (default `tailscale`)."""
+    """Namespace of the operator, its OAuth Secret and the S3 credentials."""
     chart_version: NotRequired[str]
-    """Exact `tailscale-operator` chart version (default `1.102.3`, at least 1.88.0)."""
+    """Exact `tailscale-operator` chart version, at least 1.88.0 (1.92.3 refused; 1.98.0-1.98.3
+    refused with workload identity)."""
     hostname: NotRequired[str]
-    """Tailnet hostname of the operator and its in-process proxy (default `tailscale-operator`)."""
+    """Tailnet name of the operator and its in-process proxy."""
 
 
 class ProxyArgs(TypedDict):
     mode: NotRequired[str]
-    """`auth` (default: impersonate the caller) or `noauth` (needs `acknowledge_noauth`)."""
+    """`noauth` passes requests without impersonation; needs `proxy.acknowledgeNoauth: true`."""
     high_availability: NotRequired[bool]
-    """Serve the API through a `kube-apiserver` ProxyGroup instead of the operator."""
+    """Serve the API through a `kube-apiserver` ProxyGroup (in-process proxy off)."""
     replicas: NotRequired[int]
-    """ProxyGroup replicas (default 2)."""
+    """ProxyGroup replicas (HA only)."""
     hostname: NotRequired[str]
-    """ProxyGroup hostname (default: the cluster name); unique in the tailnet."""
+    """ProxyGroup hostname, unique in the tailnet (HA only)."""
     acknowledge_noauth: NotRequired[bool]
-    """Confirm that another authenticating proxy stands behind a `noauth` proxy."""
+    """Confirm that another authenticating proxy stands behind a noauth proxy."""
     hostname_suffix: NotRequired[str]
-    """`random`: append a stable random suffix to the ProxyGroup hostname (ephemeral/PR
-    stacks)."""
+    """`random`: append `-` and 6 random lower-case letters/digits (stable per stack,
+    `pulumi-random`) to the ProxyGroup hostname, for ephemeral/PR stacks (HA only; the hostname
+    before the suffix may have at most 45 characters)."""
 
 
 class AccessRuleArgs(TypedDict):
     src: list[str]
-    """Tailnet identities: `group:...`, `tag:...`, user emails, autogroups."""
+    """Tailnet identities: `group:...`, `tag:...`, login emails, autogroups, `user:*@<domain>` or
+    `*`."""
     kubernetes_groups: list[str]
     """Kubernetes groups the proxy impersonates for them (e.g. `system:masters`)."""
     record_sessions: NotRequired[bool]
@@ -81,56 +81,57 @@ class AccessRuleArgs(TypedDict):
 
 class SessionRecordingArgs(TypedDict):
     enabled: NotRequired[bool]
-    """Deploy a recorder (default false)."""
+    """Deploy a `Recorder`."""
     enforce: NotRequired[bool]
-    """Fail closed: refuse recorded sessions when no recorder is reachable (default true)."""
+    """Fail closed: refuse recorded sessions when no recorder is reachable."""
     record_api_requests: NotRequired[bool]
-    """Record every API request, not only exec/attach sessions (operator >= 1.96)."""
+    """`enableEvents`: record every API request (operator ≥ 1.96)."""
     replicas: NotRequired[int]
-    """Recorder replicas (default 1; more need S3)."""
+    """Recorder replicas; more than one needs S3."""
     s3: NotRequired[S3StorageArgs]
     """S3 storage for recordings."""
 
 
 class PolicyArgs(TypedDict):
     manage: NotRequired[bool]
-    """Write the tailnet policy file (default true); false exports only the fragment."""
+    """Write the tailnet policy file; false: export only the fragment (`policyFragment`)."""
     base: NotRequired[str]
-    """Path (relative to the project root) of a HuJSON file with the rest of the policy."""
+    """HuJSON file with the rest of the tailnet policy, relative to the project root; a file holding
+    `{}` replaces the whole policy on purpose."""
     base_text: NotRequired[str]
-    """The rest of the policy as HuJSON text (e.g. `tailscale.get_acl().hujson`); instead of
-    `base`."""
+    """The base policy as HuJSON text instead of a file (not together with `policy.base`)."""
     adopt_existing: NotRequired[bool]
-    """Overwrite a policy Pulumi did not create yet; export it into `base` first."""
+    """Overwrite a policy Pulumi did not write yet (export it into `policy.base` first)."""
     network_rules: NotRequired[str]
-    """`acls` (like the guide, default) or `grants` with `ip`."""
+    """Open the proxy's ports with `acls` like the guide, or with `grants` + `ip`."""
 
 
 class WorkloadIdentityArgs(TypedDict):
     issuer: str
-    """The cluster's OIDC issuer, an https URL (EKS:
-    `https://oidc.eks.<region>.amazonaws.com/id/<id>`)."""
+    """Workload identity: the cluster's OIDC issuer (an https URL); the stack creates a
+    `tailscale.FederatedIdentity` instead of an OAuth client and stores no secret (not with
+    `oauth.clientId`/`clientSecret`)."""
     audience: NotRequired[str]
-    """Audience of the federated identity (default: the one Tailscale generates)."""
+    """Audience of the federated identity; default: the one Tailscale generates
+    (`api.tailscale.com/<client-id>`)."""
     allow_public_discovery: NotRequired[bool]
-    """Bind `system:unauthenticated` to `system:service-account-issuer-discovery`
-    (ClusterRoleBinding `oidc-discovery`), for self-hosted issuers whose discovery endpoints
-    are not public yet (default false)."""
+    """Create ClusterRoleBinding `oidc-discovery`: group `system:unauthenticated` → ClusterRole
+    `system:service-account-issuer-discovery` (self-hosted issuers only)."""
 
 
 class OAuthArgs(TypedDict):
     client_id: NotRequired[str]
-    """An existing OAuth client's ID; without it the stack creates one."""
+    """An existing OAuth client's ID (bring your own client); without it the stack creates one."""
     client_secret: NotRequired[pulumi.Input[str]]
-    """Its secret; stays a Pulumi secret."""
+    """Its secret; set with `pulumi config set --secret --path oauth.clientSecret`."""
     workload_identity: NotRequired[WorkloadIdentityArgs]
-    """Authenticate the operator with its ServiceAccount token through a federated identity
-    instead of an OAuth client secret (not with `client_id`/`client_secret`)."""
+    """Authenticate the operator with its ServiceAccount token through a federated identity instead
+    of an OAuth client secret."""
 
 
 class SecureClusterAccessArgs(TypedDict):
     cluster: str
-    """Cluster name: a DNS label; the default ProxyGroup hostname."""
+    """Cluster name; the default ProxyGroup hostname."""
     tags: NotRequired[TagsArgs]
     """Tags of the operator, proxies and recorder."""
     operator: NotRequired[OperatorArgs]
@@ -138,13 +139,13 @@ class SecureClusterAccessArgs(TypedDict):
     proxy: NotRequired[ProxyArgs]
     """API server proxy."""
     access: NotRequired[list[AccessRuleArgs]]
-    """Who gets which Kubernetes groups (default: the guide's two rules)."""
+    """Who gets which Kubernetes groups."""
     role_bindings: NotRequired[list[RoleBindingArgs]]
-    """ClusterRoleBindings for impersonated groups (default: `tailnet-readers` -> `view`)."""
+    """One ClusterRoleBinding per `{group, clusterRole}`, named `<group>-<clusterRole>`."""
     groups: NotRequired[dict[str, list[str]]]
-    """Tailnet groups this stack defines, e.g. `{"group:ml-readers": ["bob@example.com"]}`."""
+    """Tailnet groups this stack defines: `group:name: [emails]`."""
     postures: NotRequired[dict[str, list[str]]]
-    """Device postures this stack defines."""
+    """Device postures: `posture:name: [conditions]`."""
     session_recording: NotRequired[SessionRecordingArgs]
     """Session recording."""
     policy: NotRequired[PolicyArgs]
@@ -152,12 +153,13 @@ class SecureClusterAccessArgs(TypedDict):
     oauth: NotRequired[OAuthArgs]
     """Bring your own OAuth client, or use workload identity."""
     allow_broad_admin: NotRequired[bool]
-    """Allow cluster-admin for broad sources such as `autogroup:member`."""
+    """Allow cluster-admin for `*`, `autogroup:member`, `autogroup:tagged` or `user:*@domain`."""
     tailnet_domain: NotRequired[str]
-    """The tailnet's DNS name (e.g. `tailxyz.ts.net`) to know the proxy URL up front."""
+    """The tailnet's DNS name (`tailxyz.ts.net`), to know the proxy URL before it runs."""
     tag_scheme: NotRequired[str]
-    """`shared` (the guide's tags, default) or `per-cluster` (tags carry the cluster name, for
-    fleets)."""
+    """`per-cluster`: default tags become `tag:k8s-operator-<cluster>`, `tag:k8s-<cluster>`,
+    `tag:tsrecorder-<cluster>`, `tag:k8s-apiserver-<cluster>`, for several clusters in one tailnet;
+    explicit `tags.*` still win."""
 
 
 def project_root() -> Path:
@@ -187,8 +189,12 @@ class SecureClusterAccess(pulumi.ComponentResource):
     def __init__(
         self, name: str, args: SecureClusterAccessArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
+        if not isinstance(args, Mapping):
+            error = InvalidConfig([Problem("", f"expected an object, got {describe(args)}.",
+                                           'e.g. {"cluster": "gpu-prod", "access": [...]}.')])
+            raise invalid_args(error, "SecureClusterAccess")
         try:
-            plan = plan_cluster(args, project_root(), spelling="args")
+            plan = plan_cluster(args, project_root(), source="args")
         except InvalidConfig as error:
             raise invalid_args(error, "SecureClusterAccess") from None
         self._create(name, plan, opts)
@@ -224,72 +230,53 @@ class SecureClusterAccess(pulumi.ComponentResource):
                 opts=child)
             after_policy = [self.tailnet_policy]
 
-        operator_args: dict[str, object] = {
-            "namespace": spec.operator.namespace,
-            "chart_version": spec.operator.chart_version,
-            "hostname": spec.operator.hostname,
-            "operator_tag": spec.tags.operator,
-            "proxy_tag": spec.tags.proxy,
-            "api_server_proxy_mode": spec.chart_proxy_mode,
-            "allow_impersonation": spec.allow_impersonation,
-        }
         identity = spec.oauth.workload_identity
-        if identity is not None:
-            operator_args["workload_identity_issuer"] = identity.issuer
-            if identity.audience:
-                operator_args["workload_identity_audience"] = identity.audience
-        elif spec.oauth.bring_your_own:
-            operator_args["oauth_client_id"] = spec.oauth.client_id
-            operator_args["oauth_client_secret"] = plan.secrets.get("oauth.clientSecret")
-        self.operator = TailscaleOperator(
+        brought = spec.oauth.bring_your_own
+        self.operator = TailscaleOperator.from_spec(
             f"{name}-operator",
-            operator_args,  # type: ignore[arg-type]
+            OperatorInstall(
+                namespace=spec.operator.namespace, chart_version=spec.operator.chart_version,
+                hostname=spec.operator.hostname, operator_tag=spec.tags.operator,
+                proxy_tag=spec.tags.proxy, api_server_proxy_mode=spec.chart_proxy_mode,
+                allow_impersonation=spec.allow_impersonation,
+                has_oauth_client_id=brought, has_oauth_client_secret=brought,
+                workload_identity_issuer=identity.issuer if identity else "",
+                workload_identity_audience=identity.audience if identity else ""),
+            SecretInputs({"oauthClientId": spec.oauth.client_id,
+                          "oauthClientSecret": plan.secrets.get("oauth.clientSecret")}),
             opts=child_options(self, opts, depends_on=after_policy),
         )
         after_release: list[pulumi.Resource] = [self.operator.release]
 
-        self.api_server_proxy = ApiServerProxy(
+        self.api_server_proxy = ApiServerProxy.from_spec(
             f"{name}-proxy",
-            {
-                "high_availability": spec.proxy.high_availability,
-                "hostname": spec.endpoint_hostname,
-                "mode": spec.proxy.mode,
-                "replicas": spec.proxy.replicas,
+            ProxyEndpoint(
+                high_availability=spec.proxy.high_availability,
+                hostname=spec.endpoint_hostname, mode=spec.proxy.mode,
+                replicas=spec.proxy.replicas,
                 # The ProxyGroup's own tag; tags.proxy stays the other proxies' default.
-                "tags": [spec.tags.proxy_group],
-                "tailnet_domain": spec.tailnet_domain,
-                "hostname_suffix": spec.proxy.hostname_suffix,
-                "operator_namespace": spec.operator.namespace,
-            },
+                tags=(spec.tags.proxy_group,), tailnet_domain=spec.tailnet_domain,
+                hostname_suffix=spec.proxy.hostname_suffix,
+                operator_namespace=spec.operator.namespace),
             opts=child_options(self, opts, depends_on=after_release),
         )
 
         if spec.session_recording.enabled:
             recording = spec.session_recording
-            recorder_args: dict[str, object] = {
-                "namespace": spec.operator.namespace,
-                "tags": [spec.tags.recorder],
-                "replicas": recording.replicas,
-            }
-            if recording.s3 is not None:
-                recorder_args["s3"] = _s3_args(recording.s3, plan.secrets)
-            self.session_recorder = SessionRecorder(
+            self.session_recorder = SessionRecorder.from_spec(
                 f"{name}-recorder",
-                recorder_args,  # type: ignore[arg-type]
+                RecorderSettings(namespace=spec.operator.namespace, tags=(spec.tags.recorder,),
+                                 replicas=recording.replicas, s3=recording.s3),
+                SecretInputs({
+                    "s3.accessKeyId": plan.secrets.get("sessionRecording.s3.accessKeyId"),
+                    "s3.secretAccessKey":
+                        plan.secrets.get("sessionRecording.s3.secretAccessKey")}),
                 opts=child_options(self, opts, depends_on=after_release),
             )
 
         if spec.role_bindings:
-            self.role_bindings = ClusterRoleBindings(
-                f"{name}-rbac",
-                {
-                    "bindings": [
-                        {"group": b.group, "cluster_role": b.cluster_role}
-                        for b in spec.role_bindings
-                    ]
-                },
-                opts=child,
-            )
+            self.role_bindings = ClusterRoleBindings.from_spec(
+                f"{name}-rbac", RoleBindingSet(bindings=spec.role_bindings), opts=child)
 
         if identity is not None and identity.allow_public_discovery:
             # Tailscale fetches the issuer's discovery document and keys anonymously.
@@ -322,13 +309,3 @@ class SecureClusterAccess(pulumi.ComponentResource):
                 "access_matrix": self.access_matrix,
             }
         )
-
-
-def _s3_args(s3: S3Storage, secrets: SecretInputs) -> S3StorageArgs:
-    args: S3StorageArgs = {"endpoint": s3.endpoint, "bucket": s3.bucket}
-    if s3.role_arn:
-        args["role_arn"] = s3.role_arn
-    if s3.static_credentials:
-        args["access_key_id"] = secrets.get("sessionRecording.s3.accessKeyId")
-        args["secret_access_key"] = secrets.get("sessionRecording.s3.secretAccessKey")
-    return args

@@ -12,17 +12,10 @@ from typing import Any, NotRequired, TypedDict
 
 import pulumi
 
-from ..core.config.fleet import unique_names
-from ..core.fleet import (
-    FLEET_NAMESPACE,
-    FleetPlan,
-    parse_fleet_config,
-    plan_fleet,
-)
-from ..core.identifiers import DNS_LABEL, STACK_NAME
-from ..core.policy import hujson
-from ..core.problems import InvalidConfig, Problem
-from .errors import InvalidArgs, raise_for_problems
+from ..core.fleet import FLEET_NAMESPACE, FleetPlan, parse_fleet_config, plan_fleet
+from ..core.parts import FleetPolicyArgs
+from ..core.problems import InvalidConfig
+from .errors import InvalidArgs, read_args
 from .stack_config import raw_stack_config
 from .tailnet_policy import TailnetPolicy
 
@@ -34,43 +27,13 @@ class TailnetFleetPolicyArgs(TypedDict):
     cluster_stacks: list[str]
     """The cluster stacks, as `<org>/<project>/<stack>`; each runs with `policy.manage: false`."""
     pending_clusters: NotRequired[list[str]]
-    """Names of clusters whose stacks are not deployed yet: their per-cluster tags are added
-    to tagOwners (no grants) so that their first `pulumi up` can create the OAuth client."""
+    """Names of clusters whose stacks are not deployed yet: their per-cluster tags are added to
+    tagOwners (no grants) so that their first `pulumi up` can create the OAuth client."""
     base: str
-    """HuJSON text of the rest of the tailnet policy (groups, other teams' rules); kept
-    unchanged. Required: `"{}"` replaces the whole policy on purpose."""
+    """HuJSON text of the rest of the tailnet policy (groups, other teams' rules); kept unchanged.
+    Required: `"{}"` replaces the whole policy on purpose."""
     adopt_existing: NotRequired[bool]
     """Overwrite a tailnet policy that Pulumi did not create yet. Export it into `base` first."""
-
-
-def _check_args(args: TailnetFleetPolicyArgs) -> list[Problem]:
-    problems: list[Problem] = []
-    stacks = args.get("cluster_stacks")
-    if not isinstance(stacks, list) or not (stacks or args.get("pending_clusters")):
-        return [Problem("cluster_stacks", "expected a non-empty list of stack names.",
-                        'e.g. ["acme/tailscale-cluster-access/gpu-east"].')]
-    problems.extend(unique_names(stacks, "cluster_stacks", STACK_NAME, "a stack name",
-                                 "use `<org>/<project>/<stack>`.")[1])
-    pending = args.get("pending_clusters", [])
-    if not isinstance(pending, list):
-        problems.append(Problem("pending_clusters", "expected a list of cluster names.",
-                                'e.g. ["gpu-north"].'))
-    else:
-        problems.extend(unique_names(pending, "pending_clusters", DNS_LABEL,
-                                     "a cluster name", 'e.g. "gpu-north".')[1])
-    base = args.get("base") or ""
-    if not isinstance(base, str) or not base.strip():
-        problems.append(Problem("base", "is required: the fleet's policy replaces the whole "
-                                "tailnet policy, so without a base every rule other teams "
-                                "wrote would be dropped.",
-                                "pass the live policy's HuJSON text; to replace the whole "
-                                'policy on purpose, pass "{}".'))
-    else:
-        try:
-            hujson.parse(base, "base")
-        except hujson.HujsonError as error:
-            problems.append(Problem("base", f"is not valid HuJSON: {error}"))
-    return problems
 
 
 class TailnetFleetPolicy(pulumi.ComponentResource):
@@ -87,11 +50,11 @@ class TailnetFleetPolicy(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: TailnetFleetPolicyArgs,
                  opts: pulumi.ResourceOptions | None = None) -> None:
-        raise_for_problems(_check_args(args), "TailnetFleetPolicy")
+        settings, _ = read_args(FleetPolicyArgs, args, "TailnetFleetPolicy")
         super().__init__("tailscale-cluster-access:index:TailnetFleetPolicy", name, None, opts)
-        stacks = list(args["cluster_stacks"])
-        pending = list(args.get("pending_clusters", []))
-        base = args.get("base", "")
+        stacks = list(settings.cluster_stacks)
+        pending = list(settings.pending_clusters)
+        base = settings.base
         child = pulumi.ResourceOptions(parent=self)
         self.stack_references = [
             pulumi.StackReference(f"{name}-{stack}", stack_name=stack, opts=child)
@@ -119,7 +82,7 @@ class TailnetFleetPolicy(pulumi.ComponentResource):
         # The policy the fleet plan verified is the text written.
         self.tailnet_policy = TailnetPolicy.from_rendered(
             f"{name}-policy", fleet.apply(lambda plan: plan.policy),
-            adopt_existing=bool(args.get("adopt_existing", False)), opts=child)
+            adopt_existing=settings.adopt_existing, opts=child)
         self.policy = self.tailnet_policy.policy
         self.access_matrix = fleet.apply(lambda plan: plan.access_json)
         self.clusters = fleet.apply(lambda plan: plan.clusters)

@@ -1,22 +1,22 @@
 """ClusterRoleBindings: give the Kubernetes groups that grants impersonate their ClusterRoles."""
 
-from dataclasses import replace
 from typing import TypedDict
 
 import pulumi
+from pulumi_kubernetes.meta import v1 as meta
 from pulumi_kubernetes.rbac import v1 as rbac
 
-from ..core.config import check_role_bindings, snake_key_path
-from ..core.spec import RoleBinding
-from .errors import raise_for_problems
+from ..core.parts import RoleBindingSet
+from .errors import read_args
 from .kube import child_options
 
 RBAC_API_GROUP = "rbac.authorization.k8s.io"
+MANAGED_BY = {"app.kubernetes.io/managed-by": "tailscale-cluster-access"}
 
 
 class RoleBindingArgs(TypedDict):
     group: str
-    """Kubernetes group, as impersonated by a grant (e.g. `tailnet-readers`)."""
+    """Kubernetes group, as impersonated by an access rule (e.g. `tailnet-readers`)."""
     cluster_role: str
     """ClusterRole to bind it to (e.g. `view`)."""
 
@@ -34,23 +34,29 @@ class ClusterRoleBindings(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: ClusterRoleBindingsArgs,
                  opts: pulumi.ResourceOptions | None = None) -> None:
-        raw_bindings = [{"group": item.get("group"), "clusterRole": item.get("cluster_role")}
-                        for item in args["bindings"]]
-        raise_for_problems(
-            [replace(p, key=snake_key_path(p.key).replace("role_bindings", "bindings", 1))
-             for p in check_role_bindings(raw_bindings)],
-            "ClusterRoleBindings")
+        bindings, _ = read_args(RoleBindingSet, args, "ClusterRoleBindings")
+        self._create(name, bindings, opts)
+
+    @classmethod
+    def from_spec(cls, name: str, bindings: RoleBindingSet,
+                  opts: pulumi.ResourceOptions | None = None) -> "ClusterRoleBindings":
+        """The component for bindings already validated (SecureClusterAccess's plan)."""
+        component = cls.__new__(cls)
+        component._create(name, bindings, opts)
+        return component
+
+    def _create(self, name: str, args: RoleBindingSet,
+                opts: pulumi.ResourceOptions | None) -> None:
         super().__init__("tailscale-cluster-access:index:ClusterRoleBindings", name, None, opts)
         names: list[str] = []
-        for item in args["bindings"]:
-            binding = RoleBinding(group=item["group"], cluster_role=item["cluster_role"])
-            rbac.ClusterRoleBinding(  # type: ignore[call-overload]
+        for binding in args.bindings:
+            rbac.ClusterRoleBinding(
                 f"{name}-{binding.name}",
-                metadata={"name": binding.name,
-                          "labels": {"app.kubernetes.io/managed-by": "tailscale-cluster-access"}},
-                subjects=[{"kind": "Group", "name": binding.group, "apiGroup": RBAC_API_GROUP}],
-                role_ref={"kind": "ClusterRole", "name": binding.cluster_role,
-                          "apiGroup": RBAC_API_GROUP},
+                metadata=meta.ObjectMetaArgs(name=binding.name, labels=MANAGED_BY),
+                subjects=[rbac.SubjectArgs(kind="Group", name=binding.group,
+                                           api_group=RBAC_API_GROUP)],
+                role_ref=rbac.RoleRefArgs(kind="ClusterRole", name=binding.cluster_role,
+                                          api_group=RBAC_API_GROUP),
                 opts=child_options(self, opts),
             )
             names.append(binding.name)

@@ -5,10 +5,10 @@ from typing import Any, NotRequired, TypedDict
 import pulumi
 from pulumi_kubernetes.core import v1 as core
 
-from ..core.config import ArgChecker
-from ..core.problems import Problem
+from ..core.config import SecretInputs
+from ..core.parts import RecorderSettings
 from ..core.secret_keys import S3_SECRET_KEYS
-from .errors import raise_for_problems
+from .errors import read_args
 from .kube import (
     DEVICE_REPLACE_ON_CHANGES,
     TailscaleCustomResource,
@@ -24,11 +24,13 @@ class S3StorageArgs(TypedDict):
     bucket: str
     """Bucket used only for recordings."""
     access_key_id: NotRequired[pulumi.Input[str]]
-    """Static access key ID (kept secret); omit to use `role_arn` or the node's identity."""
+    """Static access key ID, stored in a Kubernetes Secret (kept secret); omit to use `roleArn` or
+    the node's identity."""
     secret_access_key: NotRequired[pulumi.Input[str]]
-    """Static secret access key (kept secret)."""
+    """Static secret access key, stored in a Kubernetes Secret; set with `pulumi config set --secret
+    --path`."""
     role_arn: NotRequired[str]
-    """IAM role for the recorder's ServiceAccount (IRSA) instead of static keys."""
+    """IRSA role for the recorder's ServiceAccount instead of static keys."""
 
 
 class SessionRecorderArgs(TypedDict):
@@ -44,19 +46,19 @@ class SessionRecorderArgs(TypedDict):
     """Name of the Recorder object (default `recorder`)."""
 
 
-def recorder_spec(args: SessionRecorderArgs, credentials_secret: str = "") -> dict[str, Any]:
-    spec: dict[str, Any] = {"tags": list(args["tags"]), "replicas": args.get("replicas", 1)}
-    s3 = args.get("s3")
+def recorder_spec(args: RecorderSettings, credentials_secret: str = "") -> dict[str, Any]:
+    spec: dict[str, Any] = {"tags": list(args.tags), "replicas": args.replicas}
+    s3 = args.s3
     # Without S3 the UI is the only way to get at recordings (Recorder CRD docs).
     spec["enableUI"] = s3 is None
     if s3 is not None:
-        storage: dict[str, Any] = {"endpoint": s3["endpoint"], "bucket": s3["bucket"]}
+        storage: dict[str, Any] = {"endpoint": s3.endpoint, "bucket": s3.bucket}
         if credentials_secret:
             storage["credentials"] = {"secret": {"name": credentials_secret}}
         spec["storage"] = {"s3": storage}
-        if s3.get("role_arn"):
+        if s3.role_arn:
             spec["statefulSet"] = {"pod": {"serviceAccount": {"annotations": {
-                "eks.amazonaws.com/role-arn": s3["role_arn"]}}}}
+                "eks.amazonaws.com/role-arn": s3.role_arn}}}}
     return spec
 
 
@@ -68,37 +70,33 @@ class SessionRecorder(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: SessionRecorderArgs,
                  opts: pulumi.ResourceOptions | None = None) -> None:
-        check = ArgChecker()
-        check.dns_label("namespace", args.get("namespace"))
-        check.tags("tags", args.get("tags"))
-        check.replicas("replicas", args.get("replicas", 1))
-        check.dns_label("recorder_name", args.get("recorder_name", "recorder"))
-        if args.get("replicas", 1) > 1 and not args.get("s3"):
-            check.problems.append(Problem("replicas", "more than one recorder replica needs S3 "
-                                          "storage.", "set s3, or use 1 replica."))
-        s3_args = args.get("s3")
-        if s3_args is not None:
-            for field in ("endpoint", "bucket"):
-                if not s3_args.get(field):
-                    check.problems.append(Problem(f"s3.{field}", "is required with S3 storage."))
-            if bool(s3_args.get("access_key_id")) != bool(s3_args.get("secret_access_key")):
-                check.problems.append(Problem("s3", "static credentials need both access_key_id "
-                                              "and secret_access_key."))
-        raise_for_problems(check.problems, "SessionRecorder")
+        settings, inputs = read_args(RecorderSettings, args, "SessionRecorder")
+        self._create(name, settings, inputs, opts)
+
+    @classmethod
+    def from_spec(cls, name: str, settings: RecorderSettings, inputs: SecretInputs,
+                  opts: pulumi.ResourceOptions | None = None) -> "SessionRecorder":
+        """The component for settings already validated (SecureClusterAccess's plan);
+        `inputs` holds `s3.accessKeyId` and `s3.secretAccessKey` with static S3 keys."""
+        component = cls.__new__(cls)
+        component._create(name, settings, inputs, opts)
+        return component
+
+    def _create(self, name: str, args: RecorderSettings, inputs: SecretInputs,
+                opts: pulumi.ResourceOptions | None) -> None:
         super().__init__("tailscale-cluster-access:index:SessionRecorder", name, None, opts)
         after: list[pulumi.Resource] = []
-        recorder_name = args.get("recorder_name", "recorder")
-        s3 = args.get("s3")
+        recorder_name = args.recorder_name
         credentials_secret = ""
-        if s3 is not None and s3.get("access_key_id"):
+        if args.s3 is not None and args.s3.static_credentials:
             credentials_secret = f"{recorder_name}-s3-credentials"
             secret = core.Secret(
                 f"{name}-s3-credentials",
-                metadata={"name": credentials_secret, "namespace": args["namespace"]},
+                metadata={"name": credentials_secret, "namespace": args.namespace},
                 type="Opaque",
                 string_data=dict(zip(S3_SECRET_KEYS,
-                                     (as_secret(s3.get("access_key_id")),
-                                      as_secret(s3.get("secret_access_key"))), strict=True)),
+                                     (as_secret(inputs.get("s3.accessKeyId")),
+                                      as_secret(inputs.get("s3.secretAccessKey"))), strict=True)),
                 opts=child_options(self, opts,
                                    additional_secret_outputs=["stringData", "data"]),
             )
@@ -108,7 +106,7 @@ class SessionRecorder(pulumi.ComponentResource):
             kind="Recorder",
             metadata={"name": recorder_name,
                       "annotations": {"pulumi.com/waitFor": "condition=RecorderReady",
-                                      **operator_namespace_annotation(args["namespace"])}},
+                                      **operator_namespace_annotation(args.namespace)}},
             spec=recorder_spec(args, credentials_secret),
             opts=child_options(self, opts, depends_on=after,
                                # Tags apply only when the operator creates the device.

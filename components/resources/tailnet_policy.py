@@ -9,10 +9,11 @@ from pulumi.resource_hooks import ErrorHook, ErrorHookArgs, ResourceHookBinding
 from pulumi.runtime.proto import resource_pb2
 from pulumi.runtime.settings import monitor_supports_feature
 
+from ..core.parts import PolicyWrite
 from ..core.policy import hujson
 from ..core.policy.compose import compose
 from ..core.problems import Problem
-from .errors import InvalidArgs, raise_for_problems
+from .errors import raise_for_problems, read_args
 from .kube import child_options
 from .preview_check import check_policy_at_preview
 
@@ -30,13 +31,13 @@ class TailnetPolicyArgs(TypedDict):
     fragments: pulumi.Input[Sequence[pulumi.Input[str]]]
     """Policy fragments (HuJSON text) to add to the base policy, e.g. one per cluster."""
     base: str
-    """HuJSON text of the rest of the tailnet policy (other teams' rules); kept unchanged.
-    Required: `"{}"` replaces the whole policy on purpose."""
+    """HuJSON text of the rest of the tailnet policy (other teams' rules); kept unchanged. Required:
+    `"{}"` replaces the whole policy on purpose."""
     adopt_existing: NotRequired[bool]
     """Overwrite a tailnet policy that Pulumi did not create yet. Export it into `base` first."""
     fragment_names: NotRequired[list[str]]
-    """A name per fragment (e.g. the cluster or stack), for conflict messages; default
-    `fragment <i>`."""
+    """A name per fragment (e.g. the cluster or stack), for conflict messages; default `fragment
+    <i>`."""
 
 
 def parse_fragments(fragments: Sequence[tuple[str, str]]
@@ -85,17 +86,10 @@ class TailnetPolicy(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: TailnetPolicyArgs,
                  opts: pulumi.ResourceOptions | None = None) -> None:
-        base_text = args.get("base") or ""
-        if not isinstance(base_text, str) or not base_text.strip():
-            raise InvalidArgs(
-                f"Invalid TailnetPolicy args for {name!r}; nothing was changed:\n"
-                "  - args.base: is required: tailscale.Acl replaces the whole tailnet policy, so "
-                "without a base every rule other teams wrote (on a new tailnet, the default "
-                "allow-all rule) would be dropped. Fix: pass the live policy's HuJSON text "
-                "(`tailscale.get_acl().hujson`, or the admin console's policy file); to replace "
-                'the whole policy on purpose, pass "{}".')
-        fragments = args["fragments"]
-        names = list(args.get("fragment_names", []))
+        settings, inputs = read_args(PolicyWrite, args, "TailnetPolicy")
+        base_text = settings.base
+        fragments = inputs.get("fragments")
+        names = list(settings.fragment_names)
 
         def named(texts: Sequence[str]) -> list[tuple[str, str]]:
             return [(names[i] if i < len(names) else f"fragment {i}", text)
@@ -118,7 +112,7 @@ class TailnetPolicy(pulumi.ComponentResource):
         else:
             rendered = pulumi.Output.from_input(fragments).apply(render_and_check)
 
-        self._create(name, rendered, bool(args.get("adopt_existing", False)), opts)
+        self._create(name, rendered, settings.adopt_existing, opts)
 
     @classmethod
     def from_rendered(cls, name: str, policy: pulumi.Input[str], *, adopt_existing: bool = False,

@@ -221,7 +221,7 @@ def test_random_suffix_is_stable_per_stack_and_names_the_proxy_group(tmp_path: P
 
     previewed = run_program(program, project="p", stack_name="pr-7", config={}, preview=True)
     assert previewed.outputs["hostname"] == previewed.outputs["kubeconfig"]
-    plain = run_program(suffix_program(tmp_path, ""), project="p", stack_name="pr-7", config={},
+    plain = run_program(suffix_program(tmp_path, "none"), project="p", stack_name="pr-7", config={},
                         preview=False)
     assert not plain.by_type(RANDOM_STRING)
     assert plain.one(PROXY_GROUP).inputs["metadata"]["name"] == "gpu-pr-7"
@@ -491,7 +491,7 @@ def test_tailnet_config_errors_stop_before_anything_is_registered() -> None:
     with pytest.raises(pulumi.RunError) as caught:
         run_tailnet({}, config)
     text = str(caught.value)
-    assert f"{TAILNET_NAMESPACE}:clusters: expected a non-empty list" in text
+    assert f"{TAILNET_NAMESPACE}:clusters: must not be empty" in text
     assert f'{TAILNET_NAMESPACE}:policy.base: "missing.hujson" does not exist' in text
 
 

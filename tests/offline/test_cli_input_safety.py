@@ -134,9 +134,14 @@ def test_huge_config_file(tmp_path: Path, out: Path) -> None:
 # -- content -------------------------------------------------------------------------
 
 
+# The dev stack file's `cluster:` line (after its comments and the schema hint).
+CLUSTER_LINE = 1 + next(index for index, line in enumerate(DEV_TEXT.splitlines())
+                        if "tailscale-cluster-access:cluster:" in line)
+
+
 def test_nul_byte_and_bad_utf8(tmp_path: Path, out: Path) -> None:
     refused(out, stack_file(tmp_path, DEV_TEXT.replace("gpu-dev", "gpu\x00dev")),
-            "NUL byte (line 4)")
+            f"NUL byte (line {CLUSTER_LINE})")
     refused(out, stack_file(tmp_path, DEV_TEXT.encode().replace(b"gpu-dev", b"gpu\xffdev")),
             "not UTF-8")
 
@@ -170,7 +175,7 @@ def test_duplicate_keys_are_refused_naming_both_lines(tmp_path: Path, out: Path)
     err = refused(out, stack_file(tmp_path, text), "duplicate key")
     lines = DEV_TEXT.count("\n")
     assert f"line {lines + 1}: config.tailscale-cluster-access:cluster: duplicate key " \
-           "(first at line 4" in err
+           f"(first at line {CLUSTER_LINE}" in err
 
 
 @pytest.mark.parametrize("stack", [".", "..", "org/.."])

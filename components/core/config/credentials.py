@@ -1,4 +1,5 @@
-"""Credentials: the operator's OAuth client and the secret values the stack hands on."""
+"""Credentials: the operator's OAuth client (or workload identity) and the secret values the
+stack hands on."""
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -6,15 +7,16 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from ..identifiers import chart_version_tuple
+from ..parts import OperatorInstall
 from ..problems import Problem
 from ..spec import (
+    ISSUER_FIX,
     WORKLOAD_IDENTITY_BROKEN_CHART_VERSIONS,
     WORKLOAD_IDENTITY_BROKEN_REASON,
     ClusterAccessSpec,
     OAuthSettings,
-    WorkloadIdentity,
 )
-from .reader import ConfigReader, Spelling
+from .reader import SpecReader, is_secret_placeholder, join, looks_like_output, quoted
 
 # Config paths that must be stored with `pulumi config set --secret` (warned about otherwise).
 SECRET_FIELDS = frozenset({"oauth.clientSecret", "sessionRecording.s3.secretAccessKey"})
@@ -22,41 +24,21 @@ SECRET_FIELDS = frozenset({"oauth.clientSecret", "sessionRecording.s3.secretAcce
 SECRET_VALUE_PATHS = ("oauth.clientSecret", "sessionRecording.s3.secretAccessKey",
                       "sessionRecording.s3.accessKeyId")
 
+__all__ = ["SECRET_FIELDS", "SECRET_VALUE_PATHS", "SecretInputs", "check_https_url",
+           "check_oauth", "check_operator_install", "check_workload_identity",
+           "is_https_url", "is_secret_placeholder", "looks_like_output"]
+
 
 @dataclass(frozen=True, eq=False)
 class SecretInputs:
-    """The secret values of one stack, as given (config strings, `secure:` placeholders or
-    Pulumi Outputs). Kept apart from the spec, which is shown to reviewers."""
+    """The values kept out of the spec (secrets as config strings, `secure:` placeholders or
+    Pulumi Outputs; other Pulumi inputs), by camelCase path. Kept apart from the spec, which
+    is shown to reviewers."""
 
     values: Mapping[str, Any] = field(default_factory=dict, repr=False)
-    """Config path (one of SECRET_VALUE_PATHS) -> value, for the paths that are set."""
 
     def get(self, path: str) -> Any:
         return self.values.get(path)
-
-
-def is_secret_placeholder(value: Any) -> bool:
-    """A `secure:` value that could not be decrypted here (offline plan): an unknown secret."""
-    return isinstance(value, Mapping) and set(value) == {"secure"}
-
-
-def looks_like_output(value: Any) -> bool:
-    # Component callers pass pulumi.Output secrets; the pure core only checks presence.
-    return type(value).__name__ == "Output"
-
-
-def check_secret_value(reader: ConfigReader, name: str) -> bool:
-    """Whether `name` is set; a problem if it is set to something no secret can be."""
-    value = reader.get(name)
-    if value is None:
-        return False
-    if not (isinstance(value, str) or is_secret_placeholder(value) or looks_like_output(value)):
-        path = reader.key(name)
-        # Name the type only: the value is a secret, even when it is not a string.
-        reader.problem(path, f"expected a string, got a {type(value).__name__}.",
-                       f"quote the secret, or set it with `pulumi config set --secret --path "
-                       f"{path}`.")
-    return True
 
 
 def is_https_url(value: str) -> bool:
@@ -68,73 +50,72 @@ def is_https_url(value: str) -> bool:
             and not parts.fragment and not any(c.isspace() for c in value))
 
 
-def read_workload_identity(reader: ConfigReader, given: bool) -> WorkloadIdentity | None:
-    if not given:
-        return None
-    issuer = reader.string("issuer", "")
-    audience = reader.string("audience", "")
-    allow_public_discovery = reader.boolean("allowPublicDiscovery", False)
-    reader.finish()
-    fix = ("the cluster's OIDC issuer, an https URL such as "
-           '"https://oidc.eks.us-east-1.amazonaws.com/id/<id>" (EKS: aws eks describe-cluster '
-           "--query cluster.identity.oidc.issuer; others: kubectl get --raw "
-           "/.well-known/openid-configuration).")
-    if not reader.has("issuer"):
-        reader.problem(reader.key("issuer"), "is required with oauth.workloadIdentity.", fix)
-    elif not is_https_url(issuer):
-        reader.problem(reader.key("issuer"), f'"{issuer}" is not an https URL.', fix)
-    return WorkloadIdentity(issuer=issuer, audience=audience,
-                            allow_public_discovery=allow_public_discovery)
+def check_https_url(reader: SpecReader, key: str, value: str) -> None:
+    if not is_https_url(value):
+        reader.problem(key, f"{quoted(value)} is not an https URL.", ISSUER_FIX)
 
 
-def read_oauth(reader: ConfigReader) -> OAuthSettings:
-    client_id = reader.string("clientId", "")
-    has_secret = check_secret_value(reader, "clientSecret")
-    workload_identity = read_workload_identity(reader.obj("workloadIdentity"),
-                                               reader.has("workloadIdentity"))
-    reader.finish()
-    if workload_identity is not None:
-        given = [reader.key(name) for name, is_set in (("clientId", bool(client_id)),
-                                                       ("clientSecret", has_secret)) if is_set]
-        if given:
-            reader.problem(reader.key("workloadIdentity"),
-                           f"cannot be combined with {' and '.join(given)}: with workload "
+def check_oauth(reader: SpecReader, oauth: OAuthSettings, path: str,
+                given: frozenset[str]) -> None:
+    if oauth.workload_identity is not None:
+        named = [join(path, name) for name, is_set in (("clientId", bool(oauth.client_id)),
+                                                       ("clientSecret", oauth.has_client_secret))
+                 if is_set]
+        if named:
+            reader.problem(join(path, "workloadIdentity"),
+                           f"cannot be combined with {' and '.join(named)}: with workload "
                            "identity the stack creates a federated identity and stores no "
                            "secret.",
-                           f"remove {' and '.join(given)} (pulumi config rm --path ...), or "
+                           f"remove {' and '.join(named)} (pulumi config rm --path ...), or "
                            "remove oauth.workloadIdentity to keep the OAuth client.")
-        return OAuthSettings(workload_identity=workload_identity)
-    if client_id and not has_secret:
-        reader.problem(reader.key("clientSecret"), "is required when oauth.clientId is set.",
-                       "pulumi config set --secret --path oauth.clientSecret <secret>.")
-    if has_secret and not client_id:
-        reader.problem(reader.key("clientId"), "is required when oauth.clientSecret is set.",
+        return
+    check_client_pair(reader, join(path, "clientId"), bool(oauth.client_id),
+                      join(path, "clientSecret"), oauth.has_client_secret)
+
+
+def check_client_pair(reader: SpecReader, id_key: str, has_id: bool, secret_key: str,
+                      has_secret: bool) -> None:
+    """A brought OAuth client needs its ID and its secret together."""
+    if has_id and not has_secret:
+        reader.problem(secret_key, f"is required when {id_key} is set.",
+                       f"set the client's secret too (pulumi config set --secret --path "
+                       f"{secret_key} <secret>).")
+    if has_secret and not has_id:
+        reader.problem(id_key, f"is required when {secret_key} is set.",
                        "set both, or neither to let the stack create an OAuth client.")
-    return OAuthSettings(client_id=client_id, has_client_secret=has_secret)
+
+
+def workload_identity_chart_problem(key: str, chart_version: str) -> Problem | None:
+    """Workload identity needs an operator release in which it works."""
+    version = chart_version_tuple(chart_version)
+    low, high = WORKLOAD_IDENTITY_BROKEN_CHART_VERSIONS
+    if version is None or not low <= version <= high:
+        return None
+    return Problem(key, f"{quoted(chart_version)} {WORKLOAD_IDENTITY_BROKEN_REASON}",
+                   'use "1.98.4" or newer (the default is the checked release), or the '
+                   "OAuth client (remove oauth.workloadIdentity).")
 
 
 def check_workload_identity(spec: ClusterAccessSpec) -> list[Problem]:
-    """Workload identity needs an operator release in which it works."""
-    version = chart_version_tuple(spec.operator.chart_version)
-    low, high = WORKLOAD_IDENTITY_BROKEN_CHART_VERSIONS
-    if spec.oauth.workload_identity is None or version is None or not low <= version <= high:
+    if spec.oauth.workload_identity is None:
         return []
-    return [Problem("operator.chartVersion",
-                    f'"{spec.operator.chart_version}" {WORKLOAD_IDENTITY_BROKEN_REASON}',
-                    'use "1.98.4" or newer (the default is the checked release), or the '
-                    "OAuth client (remove oauth.workloadIdentity).")]
+    problem = workload_identity_chart_problem("operator.chartVersion",
+                                              spec.operator.chart_version)
+    return [problem] if problem else []
 
 
-def secret_inputs(raw: Mapping[str, Any], spelling: Spelling) -> SecretInputs:
-    """The values at SECRET_VALUE_PATHS, looked up in the source's spelling."""
-    values: dict[str, Any] = {}
-    for path in SECRET_VALUE_PATHS:
-        node: Any = raw
-        for name in path.split("."):
-            if not isinstance(node, Mapping):
-                node = None
-                break
-            node = node.get(ConfigReader(node, "", [], spelling).source_key(name))
-        if node is not None:
-            values[path] = node
-    return SecretInputs(values)
+def check_operator_install(reader: SpecReader, install: OperatorInstall, path: str,
+                           given: frozenset[str]) -> None:
+    if install.workload_identity_issuer:
+        if install.has_oauth_client_id or install.has_oauth_client_secret:
+            reader.problem(join(path, "workloadIdentityIssuer"),
+                           "cannot be combined with oauthClientId or oauthClientSecret: with "
+                           "workload identity the component creates a federated identity and "
+                           "stores no secret.", "give one of them.")
+        problem = workload_identity_chart_problem(join(path, "chartVersion"),
+                                                  install.chart_version)
+        if problem:
+            reader.problems.append(problem)
+        return
+    check_client_pair(reader, join(path, "oauthClientId"), install.has_oauth_client_id,
+                      join(path, "oauthClientSecret"), install.has_oauth_client_secret)

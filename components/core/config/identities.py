@@ -1,24 +1,25 @@
 """Tailnet identities: access rules, role bindings, groups and postures, and the checks of
 who may get what (broad admin sources, undefined groups and postures, unowned tags)."""
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 from ..identifiers import (
-    CLUSTER_ROLE,
     DOMAIN_WILDCARD,
     GROUP,
-    KUBERNETES_GROUP,
-    POSTURE,
     TAG,
     USER,
     USER_DOMAIN_WILDCARD,
-    Identifier,
 )
 from ..policy.sections import section
 from ..problems import Problem
-from ..spec import ADMIN_CLUSTER_ROLES, AccessRule, ClusterAccessSpec, RoleBinding
-from .reader import ConfigReader, describe
+from ..spec import (
+    ADMIN_CLUSTER_ROLES,
+    AccessRule,
+    ClusterAccessSpec,
+    RoleBinding,
+)
+from .reader import SpecReader, quoted
 
 KNOWN_AUTOGROUPS = frozenset(
     {
@@ -47,15 +48,6 @@ IDENTITY_HINT = (
 )
 
 
-DEFAULT_ACCESS = [
-    {"src": ["group:ml-engineers"], "kubernetesGroups": ["system:masters"]},
-    {"src": ["group:ml-readers"], "kubernetesGroups": ["tailnet-readers"]},
-]
-
-
-DEFAULT_ROLE_BINDINGS = [{"group": "tailnet-readers", "clusterRole": "view"}]
-
-
 def is_broad_source(src: str) -> bool:
     return (src in BROAD_SOURCES or bool(USER_DOMAIN_WILDCARD.match(src))
             or bool(DOMAIN_WILDCARD.match(src)))
@@ -71,7 +63,7 @@ def check_tag(problems: list[Problem], key: str, value: str) -> None:
         problems.append(
             Problem(
                 key,
-                f"{describe(value)} is not a tag.",
+                f"{quoted(value)} is not a tag.",
                 'tags look like "tag:k8s-operator": "tag:", a letter, then letters, '
                 "digits or dashes.",
             )
@@ -83,11 +75,11 @@ def check_identity(problems: list[Problem], key: str, value: str) -> None:
         return
     if DOMAIN_WILDCARD.match(value):
         problems.append(Problem(
-            key, f"{describe(value)} is not a source Tailscale accepts.",
+            key, f"{quoted(value)} is not a source Tailscale accepts.",
             f'write every user of a domain as "user:{value}" (kb/1337).'))
     elif value in SSH_ONLY_AUTOGROUPS:
         problems.append(Problem(
-            key, f"{describe(value)} is valid only as an SSH user, not as a source.",
+            key, f"{quoted(value)} is valid only as an SSH user, not as a source.",
             "use autogroup:member, a group or users instead."))
     elif value.startswith("tag:"):
         check_tag(problems, key, value)
@@ -96,7 +88,7 @@ def check_identity(problems: list[Problem], key: str, value: str) -> None:
             problems.append(
                 Problem(
                     key,
-                    f"{describe(value)} is not a valid group name.",
+                    f"{quoted(value)} is not a valid group name.",
                     'groups look like "group:ml-engineers".',
                 )
             )
@@ -104,13 +96,13 @@ def check_identity(problems: list[Problem], key: str, value: str) -> None:
         problems.append(
             Problem(
                 key,
-                f"{describe(value)} is not an autogroup Tailscale knows.",
+                f"{quoted(value)} is not an autogroup Tailscale knows.",
                 "use one of " + ", ".join(sorted(KNOWN_AUTOGROUPS)) + ".",
             )
         )
     elif not USER.match(value):
         problems.append(
-            Problem(key, f"{describe(value)} is not a tailnet identity.", IDENTITY_HINT)
+            Problem(key, f"{quoted(value)} is not a tailnet identity.", IDENTITY_HINT)
         )
 
 
@@ -119,7 +111,7 @@ def check_member(problems: list[Problem], key: str, value: str) -> None:
         problems.append(
             Problem(
                 key,
-                f"{describe(value)}: groups cannot contain groups.",
+                f"{quoted(value)}: groups cannot contain groups.",
                 "list the members' login emails instead.",
             )
         )
@@ -127,148 +119,45 @@ def check_member(problems: list[Problem], key: str, value: str) -> None:
         problems.append(
             Problem(
                 key,
-                f"{describe(value)} is not a login email.",
+                f"{quoted(value)} is not a login email.",
                 'members are users, e.g. "alice@example.com".',
             )
         )
 
 
-def check_kubernetes_group(problems: list[Problem], key: str, value: str) -> None:
-    if not KUBERNETES_GROUP.match(value):
-        problems.append(
-            Problem(
-                key,
-                f"{describe(value)} is not a usable Kubernetes group name.",
-                'use letters, digits and ":._@/-", e.g. "tailnet-readers".',
-            )
-        )
-
-
-def check_posture_name(problems: list[Problem], key: str, value: str) -> None:
-    if not POSTURE.match(value):
-        problems.append(
-            Problem(
-                key,
-                f"{describe(value)} is not a posture name.",
-                'postures are named like "posture:latest".',
-            )
-        )
-
-
-def read_access(reader: ConfigReader) -> tuple[AccessRule, ...]:
-    rules: list[AccessRule] = []
+def distinct_rules(reader: SpecReader, key: str, rules: list[AccessRule]) -> None:
+    """Two rules that grant the same thing (in any order) are one rule written twice."""
     first_seen: dict[AccessRule, str] = {}
-    problems = reader.problems  # shared by every nested reader
-    for rule_reader in reader.objects("access"):
-        src = rule_reader.string_list(
-            "src", lambda k, v: check_identity(problems, k, v), required=True
-        )
-        groups = rule_reader.string_list(
-            "kubernetesGroups", lambda k, v: check_kubernetes_group(problems, k, v), required=True
-        )
-        record = rule_reader.boolean("recordSessions", False)
-        posture = rule_reader.string_list(
-            "posture", lambda k, v: check_posture_name(problems, k, v)
-        )
-        rule_reader.finish()
-        rule = AccessRule(
-            src=src, kubernetes_groups=groups, record_sessions=record, posture=posture
-        )
-        canonical = AccessRule(
-            src=tuple(sorted(src)),
-            kubernetes_groups=tuple(sorted(groups)),
-            record_sessions=record,
-            posture=tuple(sorted(posture)),
-        )
+    for index, rule in enumerate(rules):
+        canonical = AccessRule(src=tuple(sorted(rule.src)),
+                               kubernetes_groups=tuple(sorted(rule.kubernetes_groups)),
+                               record_sessions=rule.record_sessions,
+                               posture=tuple(sorted(rule.posture)))
+        path = f"{key}[{index}]"
         if canonical in first_seen:
-            rule_reader.problem(
-                rule_reader.path,
-                f"repeats {first_seen[canonical]}.",
-                "remove one of the two rules.",
-            )
+            reader.problem(path, f"repeats {first_seen[canonical]}.",
+                           "remove one of the two rules.")
         else:
-            first_seen[canonical] = rule_reader.path
-        rules.append(rule)
-    return tuple(rules)
+            first_seen[canonical] = path
 
 
-def read_role_bindings(reader: ConfigReader) -> tuple[RoleBinding, ...]:
-    bindings: list[RoleBinding] = []
+def distinct_bindings(reader: SpecReader, key: str, bindings: list[RoleBinding]) -> None:
     names: dict[str, str] = {}
-    for item in reader.objects("roleBindings"):
-        group = item.string("group", "")
-        role = item.string("clusterRole", "")
-        item.finish()
-        if not group:
-            item.problem(
-                item.key("group"),
-                "is required.",
-                "name the Kubernetes group the access rules impersonate.",
-            )
-        elif not KUBERNETES_GROUP.match(group):
-            item.problem(
-                item.key("group"),
-                f'"{group}" is not a usable Kubernetes group name.',
-                'use letters, digits and ":._@/-", e.g. "tailnet-readers".',
-            )
-        if not role:
-            item.problem(
-                item.key("clusterRole"),
-                "is required.",
-                'name a ClusterRole such as "view" or "edit".',
-            )
-        elif not CLUSTER_ROLE.match(role):
-            item.problem(
-                item.key("clusterRole"),
-                f'"{role}" is not a valid ClusterRole name.',
-                'ClusterRole names look like "view" or "system:aggregate-to-edit".',
-            )
-        if group == "system:masters":
-            item.problem(
-                item.key("group"),
-                "system:masters is already bound to cluster-admin by Kubernetes.",
-                "remove this binding.",
-            )
-        binding = RoleBinding(group=group, cluster_role=role)
-        if group and role:
-            if binding.name in names:
-                item.problem(item.path, f"repeats {names[binding.name]}.", "remove one of them.")
-                continue
-            names[binding.name] = item.path
-            bindings.append(binding)
-    return tuple(bindings)
-
-
-def check_role_bindings(raw: Any) -> list[Problem]:
-    """The problems of a `roleBindings` list alone (keys named `roleBindings[i]...`)."""
-    problems: list[Problem] = []
-    read_role_bindings(ConfigReader({"roleBindings": raw}, "", problems))
-    return problems
-
-
-def read_named_lists(
-    reader: ConfigReader,
-    name: str,
-    key_re: Identifier,
-    key_fix: str,
-    item_check: Callable[[list[Problem], str, str], None] | None,
-) -> dict[str, tuple[str, ...]]:
-    result: dict[str, tuple[str, ...]] = {}
-    section = reader.mapping(name)
-    for entry, members in section.items():
-        key = f"{name}.{entry}"
-        if not isinstance(entry, str) or not key_re.match(entry):
-            reader.problem(key, f'"{entry}" is not a valid name here.', key_fix)
+    for index, binding in enumerate(bindings):
+        path = f"{key}[{index}]"
+        if not (binding.group and binding.cluster_role):
             continue
-        if not isinstance(members, list) or not all(isinstance(m, str) for m in members):
-            reader.problem(key, f"expected a list of strings, got {describe(members)}.")
-            continue
-        for index, member in enumerate(members):
-            if not reader.refuse_secret(f"{key}[{index}]", member) and item_check is not None:
-                item_check(reader.problems, f"{key}[{index}]", member)
-        result[entry] = tuple(members)
-    return result
+        if binding.name in names:
+            reader.problem(path, f"repeats {names[binding.name]}.", "remove one of them.")
+        else:
+            names[binding.name] = path
 
+
+def check_role_binding(reader: SpecReader, binding: RoleBinding, path: str,
+                       given: frozenset[str]) -> None:
+    if binding.group == "system:masters":
+        reader.problem(f"{path}.group", "system:masters is already bound to cluster-admin by "
+                       "Kubernetes.", "remove this binding.")
 
 
 def keys_of(value: Any) -> set[str]:

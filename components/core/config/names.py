@@ -6,8 +6,11 @@ from collections.abc import Mapping
 from contextlib import suppress
 from typing import Any
 
+from ..spec import ClusterAccessSpec
+from .reader import namespaced_string_keys
+
 # Keys whose value is a plain string even when it looks like JSON (`cluster: "123"`).
-STRING_KEYS = frozenset({"cluster", "tailnetDomain"})
+STRING_KEYS = namespaced_string_keys(ClusterAccessSpec)
 
 
 def namespace_config(values: Mapping[str, Any], namespace: str) -> dict[str, Any]:
@@ -29,4 +32,3 @@ def namespace_config(values: Mapping[str, Any], namespace: str) -> dict[str, Any
 def snake_key_path(path: str) -> str:
     """`access[0].kubernetesGroups` -> `access[0].kubernetes_groups`, for Python callers."""
     return re.sub(r"(?<=[a-z0-9])([A-Z])", lambda m: "_" + m[1].lower(), path)
-

@@ -3,44 +3,35 @@
 from collections.abc import Mapping
 from typing import Any
 
+from ..parts import BASE_TEXT_FIX, BASE_WHY
+from ..policy import hujson
 from ..policy.sections import case_clashes, section
 from ..problems import Problem
 from ..spec import ClusterAccessSpec, PolicySettings
-from .reader import ConfigReader
+from .reader import SpecReader, join
 
 
-def read_policy(reader: ConfigReader) -> PolicySettings:
-    manage = reader.boolean("manage", True)
-    base = reader.string("base", "")
-    base_text = reader.string("baseText", "")
-    adopt = reader.boolean("adoptExisting", False)
-    rules = reader.string("networkRules", "acls")
-    reader.finish()
-    if rules not in ("acls", "grants"):
-        reader.problem(
-            reader.key("networkRules"),
-            f'"{rules}" is not a network rule style.',
-            'use "acls" (like the guide) or "grants".',
-        )
-        rules = "acls"
-    if base and base_text:
-        reader.problem(
-            reader.key("baseText"),
-            "give the base policy as a file (policy.base) or as text (policy.baseText), "
-            "not both.",
-        )
-    if adopt and not manage:
-        reader.problem(
-            reader.key("adoptExisting"),
-            "only applies when the stack writes the policy (policy.manage: true).",
-        )
-    return PolicySettings(
-        manage=manage,
-        base=base,
-        base_text=base_text,
-        adopt_existing=adopt,
-        network_rules="grants" if rules == "grants" else "acls",
-    )
+def check_policy(reader: SpecReader, policy: PolicySettings, path: str,
+                 given: frozenset[str]) -> None:
+    if policy.base and policy.base_text:
+        reader.problem(join(path, "baseText"),
+                       "give the base policy as a file (policy.base) or as text "
+                       "(policy.baseText), not both.", "remove one of them.")
+    if policy.adopt_existing and not policy.manage:
+        reader.problem(join(path, "adoptExisting"),
+                       "only applies when the stack writes the policy (policy.manage: true).",
+                       "remove policy.adoptExisting, or set policy.manage: true.")
+
+
+def check_base_text(reader: SpecReader, key: str, text: str) -> None:
+    """A base given as text (component args) must hold a policy, `{}` at least."""
+    if not text.strip():
+        reader.problem(key, f"is required: {BASE_WHY}.", BASE_TEXT_FIX)
+        return
+    try:
+        hujson.parse(text, key)
+    except hujson.HujsonError as error:
+        reader.problem(key, f"is not valid HuJSON: {error}", "fix the policy text.")
 
 
 def check_base_policy(spec: ClusterAccessSpec, base: Mapping[str, Any]) -> list[Problem]:
@@ -49,10 +40,8 @@ def check_base_policy(spec: ClusterAccessSpec, base: Mapping[str, Any]) -> list[
     if spec.policy.manage and not spec.policy.base and not spec.policy.base_text:
         problems.append(Problem(
             "policy.base",
-            "is required when the stack writes the tailnet policy (policy.manage: true): "
-            "tailscale.Acl replaces the whole file, so without a base the first `pulumi up` "
-            "would drop every rule other teams wrote (on a new tailnet, the default allow-all "
-            "rule).",
+            f"is required when the stack writes the tailnet policy (policy.manage: true): "
+            f"{BASE_WHY}.",
             "export the live policy into a file (admin console > Access controls, or "
             "`tailscale.get_acl().hujson`) and point policy.base at it; to replace the whole "
             "policy on purpose, point it at a file that holds {}; or set policy.manage: false "

@@ -1,67 +1,29 @@
 """Session recording: the recorder, its storage, and the rules that ask for it."""
 
 from ..identifiers import chart_version_tuple
+from ..parts import RecorderSettings
 from ..problems import Problem
 from ..spec import MIN_CHART_VERSION_FOR_EVENTS, ClusterAccessSpec, S3Storage, SessionRecording
-from .credentials import check_secret_value
-from .reader import ConfigReader
+from .reader import SpecReader, join
 
 
-def read_session_recording(reader: ConfigReader) -> SessionRecording:
-    enabled = reader.boolean("enabled", False)
-    enforce = reader.boolean("enforce", True)
-    events = reader.boolean("recordApiRequests", False)
-    replicas = reader.integer("replicas", 1, minimum=1)
-    s3: S3Storage | None = None
-    if reader.has("s3"):
-        s3_reader = reader.obj("s3")
-        endpoint = s3_reader.string("endpoint", "", fix='e.g. "s3.us-east-1.amazonaws.com".')
-        bucket = s3_reader.string("bucket", "")
-        access_key = check_secret_value(s3_reader, "accessKeyId")
-        secret_key = check_secret_value(s3_reader, "secretAccessKey")
-        role_arn = s3_reader.string("roleArn", "")
-        s3_reader.finish()
-        if not endpoint:
-            s3_reader.problem(
-                s3_reader.key("endpoint"),
-                "is required with S3 storage.",
-                'e.g. "s3.us-east-1.amazonaws.com".',
-            )
-        if not bucket:
-            s3_reader.problem(
-                s3_reader.key("bucket"),
-                "is required with S3 storage.",
-                "name a bucket used only for recordings.",
-            )
-        if access_key != secret_key:
-            s3_reader.problem(
-                s3_reader.key("secretAccessKey" if access_key else "accessKeyId"),
-                "static S3 credentials need both accessKeyId and secretAccessKey.",
-                "set both (the secret with `pulumi config set --secret --path "
-                "sessionRecording.s3.secretAccessKey`), or neither to use roleArn.",
-            )
-        if access_key and role_arn:
-            s3_reader.problem(
-                s3_reader.key("roleArn"), "give either static keys or roleArn, not both."
-            )
-        s3 = S3Storage(
-            endpoint=endpoint,
-            bucket=bucket,
-            static_credentials=access_key and secret_key,
-            role_arn=role_arn,
-        )
-    reader.finish()
-    if replicas > 1 and s3 is None:
-        reader.problem(
-            reader.key("replicas"),
-            "more than one recorder replica needs S3 storage (the Recorder CRD rejects "
-            "it otherwise).",
-            "configure sessionRecording.s3 or use 1 replica.",
-        )
-    return SessionRecording(
-        enabled=enabled, enforce=enforce, record_api_requests=events, replicas=replicas, s3=s3
-    )
+def check_s3(reader: SpecReader, s3: S3Storage, path: str, given: frozenset[str]) -> None:
+    if s3.has_access_key_id != s3.has_secret_access_key:
+        reader.problem(join(path, "secretAccessKey" if s3.has_access_key_id else "accessKeyId"),
+                       "static S3 credentials need both accessKeyId and secretAccessKey.",
+                       "set both (the secret with `pulumi config set --secret --path "
+                       "sessionRecording.s3.secretAccessKey`), or neither to use roleArn.")
+    if s3.has_access_key_id and s3.role_arn:
+        reader.problem(join(path, "roleArn"), "give either static keys or roleArn, not both.",
+                       "remove roleArn, or the static keys.")
 
+
+def check_recorder_replicas(reader: SpecReader, recording: SessionRecording | RecorderSettings,
+                            path: str, given: frozenset[str]) -> None:
+    if recording.replicas > 1 and recording.s3 is None:
+        reader.problem(join(path, "replicas"),
+                       "more than one recorder replica needs S3 storage (the Recorder CRD "
+                       "rejects it otherwise).", "configure s3 storage or use 1 replica.")
 
 
 def check_recording(spec: ClusterAccessSpec) -> list[Problem]:
