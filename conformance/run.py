@@ -33,6 +33,7 @@ from conformance.checks import (
     render_values,
 )
 from conformance.helm import HelmError, find_helm, helm_version, render
+from conformance.rbac import chart_rbac, rbac_markdown
 
 ROOT = Path(__file__).resolve().parent.parent
 STACKS = ("dev", "staging", "prod")
@@ -129,6 +130,9 @@ def check_stack(plan: StackPlan, helm: Path, args: argparse.Namespace,
             continue
         version = chart_version(args.chart) if args.chart else release.version
         results.append((title, check_release(plan, release, docs, crd_docs, crd_source, version)))
+        review = args.project / "build" / "conformance" / f"{plan.stack}-chart-rbac.md"
+        review.parent.mkdir(parents=True, exist_ok=True)
+        review.write_text(rbac_markdown(plan.stack, source, chart_rbac(docs)))
     if not plan.releases:
         results.append(("no Helm release", [Check("Helm release in the plan", FAIL,
                                                   "resources.json has no helm.sh/v3 Release")]))

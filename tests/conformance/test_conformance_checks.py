@@ -23,6 +23,7 @@ from conformance.checks import (
     crds_by_kind,
     render_values,
 )
+from conformance.rbac import chart_rbac, rbac_markdown
 
 
 @pytest.fixture
@@ -215,3 +216,13 @@ def test_workload_identity_with_the_generated_audience_unknown_until_up(rendered
     checks = run(docs, crd_docs, manifests=PROD_MANIFESTS[1:], values=values)
     assert failed(checks) == []
     assert any("known only after `pulumi up`" in c.name and c.status == PASS for c in checks)
+
+
+def test_the_chart_s_rbac_is_listed_with_its_rights_and_subjects(rendered):
+    rows = chart_rbac(rendered)
+    proxy = next(row for row in rows if row["name"] == "tailscale-auth-proxy")
+    assert proxy["kind"] == "ClusterRole"
+    assert "impersonate" in proxy["sensitiveRights"]
+    assert proxy["subjects"] == ["ServiceAccount tailscale/kube-apiserver-auth-proxy"]
+    text = rbac_markdown("prod", "fixture", rows)
+    assert "| ClusterRole | `tailscale-auth-proxy` | " in text
