@@ -143,25 +143,52 @@ def _credentials_given(values: dict[str, str | None]) -> bool:
 def check_policy_at_preview(policy_text: str, resource: pulumi.Resource | None,
                             provider: pulumi.ProviderResource | None = None) -> None:
     """Fail the preview when Tailscale rejects `policy_text` (the complete policy file) or
-    when writing it would lose entries of the live policy.
+    when writing it would lose entries of the live policy; with the default provider's
+    `tailscale:*` config and the environment as the settings. See `checked_policy` for an
+    explicit provider."""
+    if pulumi.runtime.is_dry_run():
+        _check_with(policy_text, resource, _config_values())
+
+
+def checked_policy(policy: pulumi.Input[str],
+                   provider: pulumi.ProviderResource | None = None) -> pulumi.Input[str]:
+    """`policy` (the complete policy file) once `check_policy_at_preview` passed it: the
+    input to write it with, so that the write waits for the check and a failing check
+    registers nothing. A plain string with the default provider is checked right away.
 
     With an explicit `tailscale.Provider` (the one the Acl is written with), its inputs are
     the settings (unset ones fall back to the environment, as the provider does); the
-    default provider's `tailscale:*` config is then not used."""
+    default provider's `tailscale:*` config is then not used. Those inputs are Outputs, and
+    a multi-language component host never awaits an `apply` nothing depends on: the
+    returned Output carries the check and the provider inputs it read."""
     if not pulumi.runtime.is_dry_run():
-        return
+        return policy
     if provider is None:
-        _check_with(policy_text, resource, _config_values())
-        return
+        if isinstance(policy, str):
+            check_policy_at_preview(policy, None)
+            return policy
+        return pulumi.Output.all(policy).apply(lambda texts: _checked_with_config(texts[0]))
     known = {key: getattr(provider, attribute, None)
              for key, attribute in PROVIDER_PROPERTIES.items()}
     present = {key: value for key, value in known.items() if value is not None}
-    if not present:
-        _check_with(policy_text, resource, dict.fromkeys(CONFIG_ENV))
-        return
-    # Unset provider inputs stay unknown in a preview: use the known ones only.
-    pulumi.Output.from_input(cast(Any, _known_values(present))).apply(lambda values: _check_with(
-        policy_text, resource, {key: (values.get(key) or None) for key in CONFIG_ENV}))
+    # Unset provider inputs stay unknown in a preview: use the known ones only. The
+    # provider joins the policy's dependencies through its URN (known in a preview); its
+    # inputs, secrets among them, never reach the policy text.
+    values = pulumi.Output.from_input(cast(Any, _known_values(present)))
+    depends = provider.urn.apply(lambda _: "")
+
+    def check(parts: list[Any]) -> str:
+        text, found = str(parts[0]), parts[1]
+        _check_with(text, None, {key: (found.get(key) or None) for key in CONFIG_ENV})
+        return text
+
+    checked = pulumi.Output.all(policy, values).apply(check)
+    return pulumi.Output.all(checked, depends).apply(lambda parts: str(parts[0]))
+
+
+def _checked_with_config(text: str) -> str:
+    check_policy_at_preview(text, None)
+    return text
 
 
 async def _known_values(outputs: dict[str, pulumi.Output[Any]]) -> dict[str, Any]:

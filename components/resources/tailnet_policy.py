@@ -14,7 +14,7 @@ from ..core.policy.compose import compose
 from ..core.problems import Problem
 from .errors import InvalidArgs, raise_for_problems
 from .kube import child_options
-from .preview_check import check_policy_at_preview
+from .preview_check import checked_policy
 
 ADOPT_HELP = (
     "Tailscale refused to overwrite the tailnet's existing policy file (the provider "
@@ -135,15 +135,10 @@ class TailnetPolicy(pulumi.ComponentResource):
         # The provider the Acl is written with (opts.provider/providers here or on a parent).
         provider = self.get_provider("tailscale:index/acl:Acl")
 
-        def check(text: str) -> str:
-            check_policy_at_preview(text, None, provider)
-            return text
-
-        rendered = (check(rendered) if isinstance(rendered, str)
-                    else pulumi.Output.all(rendered).apply(lambda texts: check(texts[0])))
         acl = tailscale.Acl(
             f"{name}-acl",
-            acl=rendered,
+            # The Acl waits for the preview check; a failing check registers no Acl.
+            acl=checked_policy(rendered, provider),
             overwrite_existing_content=adopt_existing,
             reset_acl_on_destroy=False,
             opts=child_options(self, opts, hooks=_adoption_hooks(name)),
