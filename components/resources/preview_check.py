@@ -182,8 +182,7 @@ def checked_policy(policy: pulumi.Input[str],
         _check_with(text, None, {key: (found.get(key) or None) for key in CONFIG_ENV})
         return text
 
-    checked = pulumi.Output.all(policy, values).apply(check)
-    return pulumi.Output.all(checked, depends).apply(lambda parts: str(parts[0]))
+    return pulumi.Output.all(policy, values, depends).apply(check)
 
 
 def _checked_with_config(text: str) -> str:
