@@ -40,9 +40,10 @@ SKIPPED = "Skipped the online policy check"
 DRIFT_SKIPPED = "Skipped the drift check"
 SKIP_DRIFT_ENV = "TAILSCALE_CLUSTER_ACCESS_SKIP_DRIFT_CHECK"
 DRIFT_FIX = (
-    "The live policy has entries the base file does not: export the live policy into "
-    "policy.base again (admin console > Access controls, or `tailscale.get_acl()`), review, "
-    "then preview again."
+    "The live policy has entries the base file does not: write them into policy.base with "
+    "`tailscale-cluster-access export-base --stack <organization>/<project>/<stack> --fetch "
+    "--out <policy.base file>` (the live policy without the entries this stack wrote, so "
+    "removing one of its rules later still revokes it), review, then preview again."
 )
 MAX_LISTED = 20
 

@@ -24,16 +24,20 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any, Final
 
-from .drift import policy_items
+from .drift import WHOLE_SECTIONS, list_item, map_item, policy_items, section_item
 
 __all__ = ["MARKER", "digest", "mark_owned", "marked_digests", "owned_digests",
-           "with_ownership_marker"]
+           "records", "with_ownership_marker", "without_owned"]
 
 MARKER: Final = "// tailscale-cluster-access owns:"
 _PER_LINE: Final = 6
 _MARKER_LINE: Final = re.compile(r"^[ \t]*//[ \t]*tailscale-cluster-access owns:.*(?:\r?\n|$)",
                                  re.MULTILINE)
 _DIGEST: Final = re.compile(r"\b[0-9a-f]{16}\b")
+# A writer: `<organization>/<project>/<stack>`, as Pulumi names a stack in full.
+WRITER: Final = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
+UNNAMED: Final = ""
+"""The writer of marker lines that name none (written before writers were recorded)."""
 
 
 def digest(item: str) -> str:
@@ -65,9 +69,37 @@ def mark_owned(text: str, written: Mapping[str, Any], base: Mapping[str, Any] | 
     return with_ownership_marker(text, owned_digests(written, base))
 
 
+def records(text: str) -> dict[str, set[str]]:
+    """Writer -> the digests its marker lines in `text` record (`UNNAMED` for lines that
+    name no writer)."""
+    found: dict[str, set[str]] = {}
+    for line in _MARKER_LINE.findall(text):
+        words = line.split("owns:", 1)[1].split()
+        writer = words[0] if words and WRITER.match(words[0]) else UNNAMED
+        found.setdefault(writer, set()).update(_DIGEST.findall(" ".join(words)))
+    return found
+
+
 def marked_digests(text: str) -> set[str]:
     """The digests recorded in a policy file's ownership marker lines (none: empty)."""
-    found: set[str] = set()
-    for line in _MARKER_LINE.findall(text):
-        found.update(_DIGEST.findall(line.split("owns:", 1)[1]))
-    return found
+    return set().union(*records(text).values())
+
+
+def without_owned(policy: Mapping[str, Any], owned: set[str]) -> dict[str, Any]:
+    """`policy` without the entries whose digests are in `owned` (items as
+    `drift.policy_items` names them); a section left empty by that is dropped."""
+    kept: dict[str, Any] = {}
+    for key, value in policy.items():
+        lower = key.lower()
+        if isinstance(value, list):
+            entries = [entry for entry in value if digest(list_item(lower, entry)) not in owned]
+            if entries or not value:
+                kept[key] = entries
+        elif isinstance(value, Mapping) and lower not in WHOLE_SECTIONS:
+            members = {name: member for name, member in value.items()
+                       if digest(map_item(lower, name, member)) not in owned}
+            if members or not value:
+                kept[key] = members
+        elif digest(section_item(lower, value)) not in owned:
+            kept[key] = value
+    return kept
