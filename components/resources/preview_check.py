@@ -25,7 +25,7 @@ import pulumi
 
 from ..core.policy import hujson
 from ..core.policy.drift import lost_items
-from ..core.policy.ownership import digest, marked_digests
+from ..core.policy.ownership import UNNAMED, digest, records
 from ..core.tailscale_api import (
     CONFIG_ENV,
     ApiError,
@@ -108,9 +108,20 @@ def _drift_failure(policy_text: str, settings: ApiSettings, authorization: str,
         # Tailscale's verdict reports this one; there is nothing to compare.
         pulumi.log.warn(f"{DRIFT_SKIPPED}: {error}", resource=resource)
         return ""
-    owned = marked_digests(live_policy.hujson)
-    own = [text for item, text in lost_items(live, written) if digest(item) in owned]
-    lost = [text for item, text in lost_items(live, written) if digest(item) not in owned]
+    # The writer is this stack: the text to write names it on its own marker lines.
+    writer = next((name for name in records(policy_text) if name != UNNAMED), None)
+    marked = records(live_policy.hujson)
+    owned = marked.get(writer, set()) if writer is not None else set()
+    others = {name: digests for name, digests in marked.items() if name != writer}
+    own: list[str] = []
+    lost: list[str] = []
+    for item, text in lost_items(live, written):
+        if digest(item) in owned:
+            own.append(text)
+            continue
+        by = [name or "a writer its marker does not name" for name, digests in others.items()
+              if digest(item) in digests]
+        lost.append(f"{text} (written by {by[0]})" if by else text)
     if own:
         pulumi.log.info(f"The write replaces {len(own)} entr{'y' if len(own) == 1 else 'ies'} "
                         "this stack wrote last time (its ownership marker lists them):\n"
@@ -125,8 +136,19 @@ def _drift_failure(policy_text: str, settings: ApiSettings, authorization: str,
             f"(tailnet {settings.tailnet!r}{version}), e.g. rules added in the admin console "
             "after policy.base was exported (a change reads: live value -> value written):\n"
             f"{_listing(lost)}\n"
-            f"{DRIFT_FIX} Only to overwrite them on purpose, set {SKIP_DRIFT_ENV}=1 for that "
-            "run.")
+            f"{_other_writers(others, lost)}{DRIFT_FIX} Only to overwrite them on purpose, set "
+            f"{SKIP_DRIFT_ENV}=1 for that run.")
+
+
+def _other_writers(others: dict[str, set[str]], lost: list[str]) -> str:
+    named = sorted(name for name in others if name and any(f"(written by {name})" in text
+                                                            for text in lost))
+    if not named:
+        return ""
+    return (f"Another stack writes this tailnet's policy too ({', '.join(named)}): each write "
+            "deletes the other's entries. Write a tailnet's policy from one stack (several "
+            "clusters: a fleet, docs/fleet.md, with policy.manage: false in the cluster "
+            "stacks), or take that stack's entries into this one's base on purpose. ")
 
 
 # Provider inputs (Pulumi config key -> tailscale.Provider output property).

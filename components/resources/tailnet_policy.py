@@ -11,6 +11,7 @@ from pulumi.runtime.settings import monitor_supports_feature
 
 from ..core.policy import hujson
 from ..core.policy.compose import compose
+from ..core.policy.ownership import with_writer
 from ..core.problems import Problem
 from .errors import InvalidArgs, raise_for_problems
 from .kube import child_options
@@ -24,6 +25,18 @@ ADOPT_HELP = (
     "set policy.base to it and policy.adoptExisting: true, run `pulumi preview`, check the "
     "policy diff, then `pulumi up`."
 )
+
+
+OFFLINE_ORGANIZATION = "organization"
+"""The organization when the program is told none: what the DIY backends name theirs, and
+what the SDK's mocks (the offline plan) leave unset."""
+
+
+def policy_writer() -> str:
+    """This stack in full, `<organization>/<project>/<stack>`: the writer its ownership
+    marker names."""
+    organization = pulumi.get_organization() or OFFLINE_ORGANIZATION
+    return f"{organization}/{pulumi.get_project()}/{pulumi.get_stack()}"
 
 
 class TailnetPolicyArgs(TypedDict):
@@ -134,6 +147,10 @@ class TailnetPolicy(pulumi.ComponentResource):
         super().__init__("tailscale-cluster-access:index:TailnetPolicy", name, None, opts)
         # The provider the Acl is written with (opts.provider/providers here or on a parent).
         provider = self.get_provider("tailscale:index/acl:Acl")
+        writer = policy_writer()
+        rendered = (with_writer(rendered, writer) if isinstance(rendered, str)
+                    else pulumi.Output.all(rendered).apply(
+                        lambda texts: with_writer(texts[0], writer)))
 
         acl = tailscale.Acl(
             f"{name}-acl",

@@ -5,15 +5,18 @@ stack itself generated last time (a group whose members changed, an access rule 
 fleet cluster moved from pending to member) are not drift, but a program under a real engine
 cannot read its previous outputs. So the written policy carries its own record: comment lines
 
-    // tailscale-cluster-access owns: 3f2a9c0e1b7d4a66 0c9e...
+    // tailscale-cluster-access owns: acme/tailscale-cluster-access/prod 3f2a9c0e1b7d4a66 ...
 
-list a digest of each entry the stack generated (entries of the written policy that the base
-policy does not have; identities as `drift.policy_items` gives them). Tailscale keeps comments
-in the stored policy file, so the next preview finds the record in the live policy. A lost
-live entry whose digest is in the record was written by the stack and is its own change; any
-other lost entry (a rule added in the admin console, or an entry of the stack edited there,
-whose digest no longer matches) is drift. Base entries are never owned: removing one from
-`policy.base` while it is still live remains drift.
+name the writer (the stack, `<organization>/<project>/<stack>`) and list a digest of each
+entry it generated (entries of the written policy that the base policy does not have;
+identities as `drift.policy_items` gives them). Tailscale keeps comments in the stored policy
+file, so the next preview finds the record in the live policy. A lost live entry whose digest
+is on a line naming this stack was written by it and is its own change; an entry on another
+writer's line (a second stack writing the same tailnet, a fleet's tailnet stack) is drift
+naming that writer, and so is any other lost entry (a rule added in the admin console, or an
+entry of the stack edited there, whose digest no longer matches). Lines that name no writer
+(written before writers were recorded) are trusted by no one. Base entries are never owned:
+removing one from `policy.base` while it is still live remains drift.
 
 Old marker lines are dropped when rendering (an exported base may carry them), so the written
 policy always carries exactly one record.
@@ -27,7 +30,7 @@ from typing import Any, Final
 from .drift import WHOLE_SECTIONS, list_item, map_item, policy_items, section_item
 
 __all__ = ["MARKER", "digest", "mark_owned", "marked_digests", "owned_digests",
-           "records", "with_ownership_marker", "without_owned"]
+           "records", "with_ownership_marker", "with_writer", "without_owned"]
 
 MARKER: Final = "// tailscale-cluster-access owns:"
 _PER_LINE: Final = 6
@@ -61,6 +64,24 @@ def with_ownership_marker(text: str, digests: Iterable[str]) -> str:
     lines = [f"{MARKER} {' '.join(listed[i:i + _PER_LINE])}"
              for i in range(0, len(listed), _PER_LINE)] or [f"{MARKER} (nothing)"]
     return "\n".join(lines) + "\n" + strip_marker(text)
+
+
+def with_writer(text: str, writer: str) -> str:
+    """`text` with every ownership marker line naming `writer` (`<org>/<project>/<stack>`),
+    the stack that writes it: only its own lines are its record."""
+    if not WRITER.match(writer):
+        raise ValueError(f"not a writer name: {writer!r}")
+
+    def named(match: re.Match[str]) -> str:
+        line = match.group(0)
+        head, _, rest = line.partition("owns:")
+        body = rest.rstrip("\r\n")
+        words = body.split()
+        if words and WRITER.match(words[0]):
+            words = words[1:]
+        return f"{head}owns: {writer} {' '.join(words)}{rest[len(body):]}"
+
+    return _MARKER_LINE.sub(named, text)
 
 
 def mark_owned(text: str, written: Mapping[str, Any], base: Mapping[str, Any] | None) -> str:
