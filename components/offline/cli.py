@@ -3,9 +3,12 @@
     tailscale-cluster-access plan --stack dev [--config FILE] [--out DIR] [--compare DIR]
     tailscale-cluster-access diff OLD_PLAN_DIR NEW_PLAN_DIR
     tailscale-cluster-access merge --base FILE FRAGMENT... [--out FILE]
+    tailscale-cluster-access export-base --stack ORG/PROJECT/STACK (--live FILE | --fetch)
+                                         [--out FILE]
 
 Exit codes: 0 ok, 2 invalid input (every problem listed), 1 anything else.
-Pulumi is imported only by `plan`, so `--help`, `diff` and `merge` start fast.
+Pulumi is imported only by `plan`, so `--help`, `diff`, `merge` and `export-base` start
+fast.
 """
 
 import argparse
@@ -165,6 +168,18 @@ def _diff(args: argparse.Namespace, console: Console) -> int:
     return EXIT_OK
 
 
+def write_policy_file(target: Path, text: str) -> None:
+    """Write `text` to `target` (`--out`) whole or not at all."""
+    if target.is_dir():
+        raise InputError(f"--out {target}: is a folder; name the policy file to write.")
+    staging = target.with_name(f".{target.name}.tmp-{os.getpid()}")
+    try:
+        staging.write_text(text, encoding="utf-8", newline="\n")
+        staging.replace(target)
+    finally:
+        staging.unlink(missing_ok=True)
+
+
 def _merge(args: argparse.Namespace, console: Console) -> int:
     from ..core.policy import hujson
     from ..core.policy.compose import compose
@@ -229,14 +244,7 @@ def _merge(args: argparse.Namespace, console: Console) -> int:
     text = composed.text
     if args.out:
         target = Path(args.out)
-        if target.is_dir():
-            raise InputError(f"--out {target}: is a folder; name the policy file to write.")
-        staging = target.with_name(f".{target.name}.tmp-{os.getpid()}")
-        try:
-            staging.write_text(text, encoding="utf-8", newline="\n")
-            staging.replace(target)
-        finally:
-            staging.unlink(missing_ok=True)
+        write_policy_file(target, text)
         console.err(
             f"Merged {len(fragments)} fragment{'s' * (len(fragments) != 1)} into "
             f"{args.base} -> {target}"
@@ -314,6 +322,10 @@ def build_parser() -> argparse.ArgumentParser:
     merge.add_argument("fragments", nargs="+", metavar="FRAGMENT", help="fragment files")
     merge.add_argument("--out", metavar="FILE", help="write here instead of stdout")
     merge.set_defaults(handler=_merge)
+
+    from .export_base import add_command
+
+    add_command(commands, common)
     return parser
 
 

@@ -25,7 +25,7 @@ import pulumi
 
 from ..core.policy import hujson
 from ..core.policy.drift import lost_items
-from ..core.policy.ownership import digest, marked_digests
+from ..core.policy.ownership import UNNAMED, digest, records
 from ..core.tailscale_api import (
     CONFIG_ENV,
     ApiError,
@@ -40,9 +40,10 @@ SKIPPED = "Skipped the online policy check"
 DRIFT_SKIPPED = "Skipped the drift check"
 SKIP_DRIFT_ENV = "TAILSCALE_CLUSTER_ACCESS_SKIP_DRIFT_CHECK"
 DRIFT_FIX = (
-    "The live policy has entries the base file does not: export the live policy into "
-    "policy.base again (admin console > Access controls, or `tailscale.get_acl()`), review, "
-    "then preview again."
+    "The live policy has entries the base file does not: write them into policy.base with "
+    "`tailscale-cluster-access export-base --stack <organization>/<project>/<stack> --fetch "
+    "--out <policy.base file>` (the live policy without the entries this stack wrote, so "
+    "removing one of its rules later still revokes it), review, then preview again."
 )
 MAX_LISTED = 20
 
@@ -107,9 +108,20 @@ def _drift_failure(policy_text: str, settings: ApiSettings, authorization: str,
         # Tailscale's verdict reports this one; there is nothing to compare.
         pulumi.log.warn(f"{DRIFT_SKIPPED}: {error}", resource=resource)
         return ""
-    owned = marked_digests(live_policy.hujson)
-    own = [text for item, text in lost_items(live, written) if digest(item) in owned]
-    lost = [text for item, text in lost_items(live, written) if digest(item) not in owned]
+    # The writer is this stack: the text to write names it on its own marker lines.
+    writer = next((name for name in records(policy_text) if name != UNNAMED), None)
+    marked = records(live_policy.hujson)
+    owned = marked.get(writer, set()) if writer is not None else set()
+    others = {name: digests for name, digests in marked.items() if name != writer}
+    own: list[str] = []
+    lost: list[str] = []
+    for item, text in lost_items(live, written):
+        if digest(item) in owned:
+            own.append(text)
+            continue
+        by = [name or "a writer its marker does not name" for name, digests in others.items()
+              if digest(item) in digests]
+        lost.append(f"{text} (written by {by[0]})" if by else text)
     if own:
         pulumi.log.info(f"The write replaces {len(own)} entr{'y' if len(own) == 1 else 'ies'} "
                         "this stack wrote last time (its ownership marker lists them):\n"
@@ -124,8 +136,19 @@ def _drift_failure(policy_text: str, settings: ApiSettings, authorization: str,
             f"(tailnet {settings.tailnet!r}{version}), e.g. rules added in the admin console "
             "after policy.base was exported (a change reads: live value -> value written):\n"
             f"{_listing(lost)}\n"
-            f"{DRIFT_FIX} Only to overwrite them on purpose, set {SKIP_DRIFT_ENV}=1 for that "
-            "run.")
+            f"{_other_writers(others, lost)}{DRIFT_FIX} Only to overwrite them on purpose, set "
+            f"{SKIP_DRIFT_ENV}=1 for that run.")
+
+
+def _other_writers(others: dict[str, set[str]], lost: list[str]) -> str:
+    named = sorted(name for name in others if name and any(f"(written by {name})" in text
+                                                            for text in lost))
+    if not named:
+        return ""
+    return (f"Another stack writes this tailnet's policy too ({', '.join(named)}): each write "
+            "deletes the other's entries. Write a tailnet's policy from one stack (several "
+            "clusters: a fleet, docs/fleet.md, with policy.manage: false in the cluster "
+            "stacks), or take that stack's entries into this one's base on purpose. ")
 
 
 # Provider inputs (Pulumi config key -> tailscale.Provider output property).
@@ -143,25 +166,51 @@ def _credentials_given(values: dict[str, str | None]) -> bool:
 def check_policy_at_preview(policy_text: str, resource: pulumi.Resource | None,
                             provider: pulumi.ProviderResource | None = None) -> None:
     """Fail the preview when Tailscale rejects `policy_text` (the complete policy file) or
-    when writing it would lose entries of the live policy.
+    when writing it would lose entries of the live policy; with the default provider's
+    `tailscale:*` config and the environment as the settings. See `checked_policy` for an
+    explicit provider."""
+    if pulumi.runtime.is_dry_run():
+        _check_with(policy_text, resource, _config_values())
+
+
+def checked_policy(policy: pulumi.Input[str],
+                   provider: pulumi.ProviderResource | None = None) -> pulumi.Input[str]:
+    """`policy` (the complete policy file) once `check_policy_at_preview` passed it: the
+    input to write it with, so that the write waits for the check and a failing check
+    registers nothing. A plain string with the default provider is checked right away.
 
     With an explicit `tailscale.Provider` (the one the Acl is written with), its inputs are
     the settings (unset ones fall back to the environment, as the provider does); the
-    default provider's `tailscale:*` config is then not used."""
+    default provider's `tailscale:*` config is then not used. Those inputs are Outputs, and
+    a multi-language component host never awaits an `apply` nothing depends on: the
+    returned Output carries the check and the provider inputs it read."""
     if not pulumi.runtime.is_dry_run():
-        return
+        return policy
     if provider is None:
-        _check_with(policy_text, resource, _config_values())
-        return
+        if isinstance(policy, str):
+            check_policy_at_preview(policy, None)
+            return policy
+        return pulumi.Output.all(policy).apply(lambda texts: _checked_with_config(texts[0]))
     known = {key: getattr(provider, attribute, None)
              for key, attribute in PROVIDER_PROPERTIES.items()}
     present = {key: value for key, value in known.items() if value is not None}
-    if not present:
-        _check_with(policy_text, resource, dict.fromkeys(CONFIG_ENV))
-        return
-    # Unset provider inputs stay unknown in a preview: use the known ones only.
-    pulumi.Output.from_input(cast(Any, _known_values(present))).apply(lambda values: _check_with(
-        policy_text, resource, {key: (values.get(key) or None) for key in CONFIG_ENV}))
+    # Unset provider inputs stay unknown in a preview: use the known ones only. The
+    # provider joins the policy's dependencies through its URN (known in a preview); its
+    # inputs, secrets among them, never reach the policy text.
+    values = pulumi.Output.from_input(cast(Any, _known_values(present)))
+    depends = provider.urn.apply(lambda _: "")
+
+    def check(parts: list[Any]) -> str:
+        text, found = str(parts[0]), parts[1]
+        _check_with(text, None, {key: (found.get(key) or None) for key in CONFIG_ENV})
+        return text
+
+    return pulumi.Output.all(policy, values, depends).apply(check)
+
+
+def _checked_with_config(text: str) -> str:
+    check_policy_at_preview(text, None)
+    return text
 
 
 async def _known_values(outputs: dict[str, pulumi.Output[Any]]) -> dict[str, Any]:

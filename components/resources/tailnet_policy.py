@@ -12,10 +12,11 @@ from pulumi.runtime.settings import monitor_supports_feature
 from ..core.parts import PolicyWrite
 from ..core.policy import hujson
 from ..core.policy.compose import compose
+from ..core.policy.ownership import with_writer
 from ..core.problems import Problem
 from .errors import raise_for_problems, read_args
 from .kube import child_options
-from .preview_check import check_policy_at_preview
+from .preview_check import checked_policy
 
 ADOPT_HELP = (
     "Tailscale refused to overwrite the tailnet's existing policy file (the provider "
@@ -25,6 +26,18 @@ ADOPT_HELP = (
     "set policy.base to it and policy.adoptExisting: true, run `pulumi preview`, check the "
     "policy diff, then `pulumi up`."
 )
+
+
+OFFLINE_ORGANIZATION = "organization"
+"""The organization when the program is told none: what the DIY backends name theirs, and
+what the SDK's mocks (the offline plan) leave unset."""
+
+
+def policy_writer() -> str:
+    """This stack in full, `<organization>/<project>/<stack>`: the writer its ownership
+    marker names."""
+    organization = pulumi.get_organization() or OFFLINE_ORGANIZATION
+    return f"{organization}/{pulumi.get_project()}/{pulumi.get_stack()}"
 
 
 class TailnetPolicyArgs(TypedDict):
@@ -128,16 +141,15 @@ class TailnetPolicy(pulumi.ComponentResource):
         super().__init__("tailscale-cluster-access:index:TailnetPolicy", name, None, opts)
         # The provider the Acl is written with (opts.provider/providers here or on a parent).
         provider = self.get_provider("tailscale:index/acl:Acl")
+        writer = policy_writer()
+        rendered = (with_writer(rendered, writer) if isinstance(rendered, str)
+                    else pulumi.Output.all(rendered).apply(
+                        lambda texts: with_writer(texts[0], writer)))
 
-        def check(text: str) -> str:
-            check_policy_at_preview(text, None, provider)
-            return text
-
-        rendered = (check(rendered) if isinstance(rendered, str)
-                    else pulumi.Output.all(rendered).apply(lambda texts: check(texts[0])))
         acl = tailscale.Acl(
             f"{name}-acl",
-            acl=rendered,
+            # The Acl waits for the preview check; a failing check registers no Acl.
+            acl=checked_policy(rendered, provider),
             overwrite_existing_content=adopt_existing,
             reset_acl_on_destroy=False,
             opts=child_options(self, opts, hooks=_adoption_hooks(name)),

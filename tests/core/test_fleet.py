@@ -30,6 +30,7 @@ from tailscale_cluster_access.core.fleet import (
 from tailscale_cluster_access.core.identifiers import DNS_LABEL, TAG
 from tailscale_cluster_access.core.policy import hujson
 from tailscale_cluster_access.core.policy.evaluate import acls_style, run_tests
+from tailscale_cluster_access.core.policy.ownership import records, with_writer
 from tailscale_cluster_access.core.spec import Tags
 from tailscale_cluster_access.offline import PreviewMocks, ProgramRun, run_program
 from tailscale_cluster_access.offline.fleet_runner import StackReferenceMocks, run_tailnet_program
@@ -448,7 +449,10 @@ def test_the_tailnet_program_writes_the_policy_its_plan_verified(legacy: bool,
     plan = plan_fleet(list(stacks.items()), base_text)
     run, _ = run_tailnet(stacks, config)
     written = run.one(ACL).inputs["acl"]
-    assert written == plan.policy
+    # The verified policy, its ownership lines naming the tailnet stack that writes it.
+    (writer,) = records(written)
+    assert writer.startswith("organization/")
+    assert written == with_writer(plan.policy, writer)
     data = hujson.parse(written).data
     assert data == plan.merged
     # Tailscale refuses an acls list that mixes users/ports with src/dst entries.

@@ -30,12 +30,12 @@ from typing import Any, Final
 
 from .values import canonical, key_path, same_value, shown
 
-__all__ = ["lost_entries", "lost_items", "policy_items"]
+__all__ = ["WHOLE_SECTIONS", "lost_entries", "lost_items", "policy_items"]
 
 # Sections that are Go structs, not maps: their field names match case-insensitively.
 _STRUCT_SECTIONS: Final = frozenset({"autoapprovers", "derpmap"})
 # Sections whose items are compared as one whole value for ownership.
-_WHOLE_SECTIONS: Final = _STRUCT_SECTIONS
+WHOLE_SECTIONS: Final = _STRUCT_SECTIONS
 _SHOW_MAX: Final = 200
 
 
@@ -105,7 +105,7 @@ def policy_items(policy: Mapping[str, Any]) -> set[str]:
     for lower, (_, value) in _fold(policy).items():
         if isinstance(value, list):
             items.update(list_item(lower, entry) for entry in value)
-        elif isinstance(value, Mapping) and lower not in _WHOLE_SECTIONS:
+        elif isinstance(value, Mapping) and lower not in WHOLE_SECTIONS:
             items.update(map_item(lower, name, member) for name, member in value.items())
         else:
             items.add(section_item(lower, value))

@@ -12,6 +12,7 @@ from tailscale_cluster_access import merge_policies, plan_cluster
 from tailscale_cluster_access.core.policy import hujson
 from tailscale_cluster_access.core.policy.compose import compose
 from tailscale_cluster_access.core.policy.evaluate import acls_style, run_tests
+from tailscale_cluster_access.core.policy.ownership import with_writer
 from tailscale_cluster_access.core.problems import InvalidConfig
 from tailscale_cluster_access.offline.cli import main
 
@@ -55,7 +56,9 @@ def test_each_cluster_stack_writes_the_policy_its_plan_verified(stack: str,
     config["policy"] = {**config["policy"], "base": str(base_file)}
     plan = plan_cluster(config, PROJECT_ROOT)
     written = written_acl(config, stack)
-    assert written == plan.composed.text
+    # The written policy is the verified one, its ownership lines naming the stack.
+    assert written == with_writer(plan.composed.text,
+                                  f"organization/tailscale-cluster-access/{stack}")
     data = hujson.parse(written).data
     assert data == plan.composed.data
     assert acls_style(data) == acls_style(hujson.parse(base_file.read_text()).data)
