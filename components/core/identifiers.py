@@ -82,3 +82,17 @@ def secret_shape(value: object) -> str:
         if pattern.fullmatch(text) or (kind == "a Tailscale key" and "tskey-" in text):
             return kind
     return ""
+
+
+_SECRET_CANDIDATES = re.compile(
+    r"tskey-[A-Za-z0-9-]+|(?<![A-Za-z0-9/+])(?:(?:AKIA|ASIA)[A-Z0-9]{16}|[A-Za-z0-9/+]{40})"
+    r"(?![A-Za-z0-9/+])", re.ASCII)
+
+
+def redact_secret_shapes(text: str) -> str:
+    """`text` with every part that looks like a credential replaced by what it looks like."""
+    def replace(match: re.Match[str]) -> str:
+        kind = secret_shape(match[0])
+        return f"[{kind}, not shown]" if kind else match[0]
+
+    return _SECRET_CANDIDATES.sub(replace, text)

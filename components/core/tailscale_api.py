@@ -21,11 +21,19 @@ as stored, comments included, and an `ETag` header naming that version.
 Credentials and their precedence mirror the Tailscale provider (terraform-provider-tailscale
 `provider.go`): an API key (HTTP Basic, key as user name) or an OAuth client whose
 client-credentials token (`POST {base}/api/v2/oauth/token`) is sent as a Bearer token.
+
+A stack file is written by whoever opened the pull request, and the reviewer's credentials
+come from the reviewer's environment, so credentials go only where the reviewer sent them:
+Tailscale's API, a base URL from the environment (`TAILSCALE_BASE_URL`), or a base URL of the
+config whose origin the environment names in `TAILSCALE_CLUSTER_ACCESS_ALLOW_BASE_URL`. A
+redirect to another origin is not followed, and user info in a base URL is dropped.
 """
 
 import base64
+import http.client
 import ipaddress
 import json
+import re
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -33,6 +41,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from email.message import Message
 from typing import Any
+
+from .identifiers import redact_secret_shapes
 
 DEFAULT_BASE_URL = "https://api.tailscale.com"
 DEFAULT_TAILNET = "-"
@@ -47,6 +57,9 @@ CONFIG_ENV = {
     "baseUrl": ("TAILSCALE_BASE_URL",),
     "identityToken": ("TAILSCALE_IDENTITY_TOKEN",),
 }
+
+# Names the one origin besides Tailscale's that a base URL from the config may have.
+ALLOW_BASE_URL_ENV = "TAILSCALE_CLUSTER_ACCESS_ALLOW_BASE_URL"
 
 _BODY_EXCERPT = 300
 
@@ -101,6 +114,59 @@ def _setting(name: str, env: Mapping[str, str], config: Mapping[str, str | None]
     return ""
 
 
+def origin(url: str) -> str:
+    """`scheme://host[:port]` of `url`, without user info ("" when it has no host)."""
+    parts = urllib.parse.urlsplit(url)
+    if not parts.hostname:
+        return ""
+    try:
+        port = parts.port
+    except ValueError:
+        return ""
+    host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
+    default = {"http": 80, "https": 443}.get(parts.scheme)
+    return f"{parts.scheme}://{host}" + (f":{port}" if port and port != default else "")
+
+
+def without_userinfo(url: str) -> str:
+    """`url` with any `user:password@` removed."""
+    parts = urllib.parse.urlsplit(url)
+    if "@" not in parts.netloc:
+        return url
+    return urllib.parse.urlunsplit(parts._replace(netloc=parts.netloc.rsplit("@", 1)[1]))
+
+
+_URL_USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/?#\s@]*@")
+
+
+def printable(text: str, settings: "ApiSettings | None" = None) -> str:
+    """`text` safe to print: no user info in URLs, no secret of `settings`, nothing that
+    looks like a credential."""
+    text = _URL_USERINFO.sub(r"\1", text)
+    if settings is not None:
+        for secret in (settings.api_key, settings.oauth_client_secret):
+            if len(secret) >= 4:
+                text = text.replace(secret, "[secret]")
+    return redact_secret_shapes(text)
+
+
+def _trusted_base_url(base_url: str, env: Mapping[str, str],
+                      config: Mapping[str, str | None]) -> str:
+    """Why credentials may not go to `base_url` ("" when they may)."""
+    target = origin(base_url)
+    if target == DEFAULT_BASE_URL:
+        return ""
+    from_config = bool((config.get("baseUrl") or "").strip())
+    if not from_config:
+        return ""  # The environment's own TAILSCALE_BASE_URL.
+    allowed = origin(env.get(ALLOW_BASE_URL_ENV, "").strip())
+    if allowed and allowed == target:
+        return ""
+    return (f"the base URL of the config (tailscale:baseUrl, {target or 'no host'}) is not "
+            f"Tailscale's API ({DEFAULT_BASE_URL}); the check sends credentials there only "
+            f"when the environment names it: {ALLOW_BASE_URL_ENV}={target or '<origin>'}")
+
+
 def settings_from(env: Mapping[str, str],
                   config: Mapping[str, str | None]) -> tuple[ApiSettings | None, str]:
     """Credentials from `tailscale:*` config (short keys, e.g. `apiKey`) and the environment.
@@ -130,10 +196,14 @@ def settings_from(env: Mapping[str, str],
     if client_secret and not client_id:
         return None, "tailscale:oauthClientSecret is set but tailscale:oauthClientId is empty"
 
+    base_url = without_userinfo(base_url)
     parsed = urllib.parse.urlsplit(base_url)
-    if parsed.scheme not in ("http", "https") or not parsed.netloc:
-        return None, (f"the Tailscale base URL {base_url!r} is not an http(s) URL "
+    if parsed.scheme not in ("http", "https") or not origin(base_url):
+        return None, (f"the Tailscale base URL {printable(base_url)!r} is not an http(s) URL "
                       "(TAILSCALE_BASE_URL / tailscale:baseUrl)")
+    untrusted = _trusted_base_url(base_url, env, config)
+    if untrusted:
+        return None, untrusted
     return ApiSettings(base_url=base_url, tailnet=tailnet, api_key=api_key,
                        oauth_client_id=client_id, oauth_client_secret=client_secret), ""
 
@@ -145,7 +215,23 @@ def _opener(url: str) -> urllib.request.OpenerDirector:
     except ValueError:
         loopback = False
     # A corporate proxy from the environment applies to the real API, never to loopback.
-    return urllib.request.build_opener(urllib.request.ProxyHandler({} if loopback else None))
+    return urllib.request.build_opener(urllib.request.ProxyHandler({} if loopback else None),
+                                       _SameOriginRedirects())
+
+
+class _SameOriginRedirects(urllib.request.HTTPRedirectHandler):
+    """Follows redirects within the origin only: urllib would resend the Authorization
+    header (and so the credentials) to any host a response names."""
+
+    def redirect_request(self, req: urllib.request.Request, fp: Any, code: int, msg: str,
+                         headers: http.client.HTTPMessage,
+                         newurl: str) -> urllib.request.Request | None:
+        target = urllib.parse.urljoin(req.full_url, newurl)
+        if origin(target) != origin(req.full_url):
+            raise urllib.error.URLError(
+                f"the answer redirects to another origin ({origin(target) or 'no host'}), "
+                "where the credentials are not sent")
+        return super().redirect_request(req, fp, code, msg, headers, newurl)
 
 
 def _excerpt(body: bytes) -> str:

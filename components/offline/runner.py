@@ -9,7 +9,7 @@ import logging
 import runpy
 from collections.abc import Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -302,8 +302,14 @@ def run_program(
     secret_keys: list[str] | None = None,
     preview: bool = True,
     program_mocks: mocks.Mocks | None = None,
+    offline: bool = True,
 ) -> ProgramRun:
-    """Execute `program` (a Pulumi `__main__.py`) under mocks with `config` (full keys)."""
+    """Execute `program` (a Pulumi `__main__.py`) under mocks with `config` (full keys).
+
+    `offline` tells the program it runs offline: it opens no network connection (the
+    preview-time check of the policy with Tailscale does not run). Only tests of that check
+    rehearse a real preview with `offline=False`."""
+    from ..resources.preview_check import offline as offline_run
     monitor = RecordingMonitor(program_mocks or PreviewMocks())
     logger = logging.getLogger(f"tailscale_cluster_access.offline.{id(monitor)}")
     logger.propagate = False
@@ -328,7 +334,7 @@ def run_program(
             # set_mocks leaves a finished root stack behind; run in a fresh one so exports
             # land.
             settings.ROOT.set(None)
-            with fewer_collections():
+            with fewer_collections(), offline_run() if offline else nullcontext():
                 _sync_await(stack.run_in_stack(lambda: _execute(program)))
         finally:
             # Output tasks a failed run leaves behind must not surface in the next run.

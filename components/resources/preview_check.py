@@ -8,6 +8,10 @@ admin console after `policy.base` was exported would be deleted silently ("drift
 
 - Runs only during a preview (`pulumi.runtime.is_dry_run()`, which includes the preview
   step of `pulumi up`); an update writes the policy and Tailscale checks it then anyway.
+- Never under the offline runner (`tailscale-cluster-access plan`), which says so with
+  `offline()`: its mock runtime is a dry run too, and an offline plan opens no connection.
+- Credentials go only to Tailscale's API or an origin the environment names (see
+  core.tailscale_api); everything printed has user info and secret-shaped text removed.
 - Without credentials it logs why it skipped and carries on.
 - Tailscale's rejection, and live entries the write would drop or change, fail the preview
   together, with Tailscale's own messages and the lost entries listed.
@@ -19,6 +23,8 @@ admin console after `policy.base` was exported would be deleted silently ("drift
 """
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any, cast
 
 import pulumi
@@ -33,6 +39,7 @@ from ..core.tailscale_api import (
     authorization_header,
     check_policy,
     fetch_policy,
+    printable,
     settings_from,
 )
 
@@ -48,6 +55,29 @@ DRIFT_FIX = (
 MAX_LISTED = 20
 
 _TRUE = frozenset({"1", "true", "yes", "on"})
+
+_offline_runs = 0
+
+
+@contextmanager
+def offline() -> Iterator[None]:
+    """Within: the program runs under the offline runner, and asks nothing of Tailscale."""
+    global _offline_runs
+    _offline_runs += 1
+    try:
+        yield
+    finally:
+        _offline_runs -= 1
+
+
+def _warn(text: str, resource: pulumi.Resource | None,
+          settings: ApiSettings | None = None) -> None:
+    pulumi.log.warn(printable(text, settings), resource=resource)
+
+
+def _info(text: str, resource: pulumi.Resource | None,
+          settings: ApiSettings | None = None) -> None:
+    pulumi.log.info(printable(text, settings), resource=resource)
 
 
 def _config_values() -> dict[str, str | None]:
@@ -68,15 +98,15 @@ def _validation_failure(policy_text: str, settings: ApiSettings, authorization: 
     try:
         verdict = check_policy(policy_text, settings, authorization=authorization)
     except ApiError as error:
-        pulumi.log.warn(f"{SKIPPED}: {error} The preview continues without Tailscale's "
-                        "verdict; `pulumi up` will still be refused if Tailscale rejects the "
-                        "policy.", resource=resource)
+        _warn(f"{SKIPPED}: {error} The preview continues without Tailscale's verdict; "
+              "`pulumi up` will still be refused if Tailscale rejects the policy.", resource,
+              settings)
         return ""
     for warning in verdict.warnings:
-        pulumi.log.warn(f"Tailscale warns about the tailnet policy: {warning}", resource=resource)
+        _warn(f"Tailscale warns about the tailnet policy: {warning}", resource, settings)
     if not verdict.problems:
-        pulumi.log.info(f"Tailscale accepted the tailnet policy (tailnet {settings.tailnet!r}).",
-                        resource=resource)
+        _info(f"Tailscale accepted the tailnet policy (tailnet {settings.tailnet!r}).",
+              resource, settings)
         return ""
     return (f"Tailscale rejected the tailnet policy (checked with {settings.auth_description} "
             f"against tailnet {settings.tailnet!r}; nothing was written):\n"
@@ -94,19 +124,19 @@ def _drift_failure(policy_text: str, settings: ApiSettings, authorization: str,
     try:
         live_policy = fetch_policy(settings, authorization=authorization)
     except ApiError as error:
-        pulumi.log.warn(f"{DRIFT_SKIPPED}: {error} {carry_on}", resource=resource)
+        _warn(f"{DRIFT_SKIPPED}: {error} {carry_on}", resource, settings)
         return ""
     try:
         live = hujson.parse(live_policy.hujson, "the live tailnet policy").data
     except hujson.HujsonError as error:
-        pulumi.log.warn(f"{DRIFT_SKIPPED}: the live policy could not be read: {error}. "
-                        f"{carry_on}", resource=resource)
+        _warn(f"{DRIFT_SKIPPED}: the live policy could not be read: {error}. {carry_on}",
+              resource, settings)
         return ""
     try:
         written = hujson.parse(policy_text, "the policy to write").data
     except hujson.HujsonError as error:
         # Tailscale's verdict reports this one; there is nothing to compare.
-        pulumi.log.warn(f"{DRIFT_SKIPPED}: {error}", resource=resource)
+        _warn(f"{DRIFT_SKIPPED}: {error}", resource, settings)
         return ""
     # The writer is this stack: the text to write names it on its own marker lines.
     writer = next((name for name in records(policy_text) if name != UNNAMED), None)
@@ -123,12 +153,12 @@ def _drift_failure(policy_text: str, settings: ApiSettings, authorization: str,
               if digest(item) in digests]
         lost.append(f"{text} (written by {by[0]})" if by else text)
     if own:
-        pulumi.log.info(f"The write replaces {len(own)} entr{'y' if len(own) == 1 else 'ies'} "
-                        "this stack wrote last time (its ownership marker lists them):\n"
-                        f"{_listing(own)}", resource=resource)
+        _info(f"The write replaces {len(own)} entr{'y' if len(own) == 1 else 'ies'} this "
+              "stack wrote last time (its ownership marker lists them):\n"
+              f"{_listing(own)}", resource, settings)
     if not lost:
-        pulumi.log.info("The written policy keeps every entry of the live policy "
-                        f"(tailnet {settings.tailnet!r}).", resource=resource)
+        _info("The written policy keeps every entry of the live policy "
+              f"(tailnet {settings.tailnet!r}).", resource, settings)
         return ""
     version = f", ETag {live_policy.etag}" if live_policy.etag else ""
     count = f"{len(lost)} entr{'y' if len(lost) == 1 else 'ies'}"
@@ -163,13 +193,18 @@ def _credentials_given(values: dict[str, str | None]) -> bool:
         os.environ.get(variable) for key in _CREDENTIAL_KEYS for variable in CONFIG_ENV[key])
 
 
+def _online_preview() -> bool:
+    """A preview (`pulumi preview`, the preview step of `pulumi up`) not run offline."""
+    return not _offline_runs and pulumi.runtime.is_dry_run()
+
+
 def check_policy_at_preview(policy_text: str, resource: pulumi.Resource | None,
                             provider: pulumi.ProviderResource | None = None) -> None:
     """Fail the preview when Tailscale rejects `policy_text` (the complete policy file) or
     when writing it would lose entries of the live policy; with the default provider's
     `tailscale:*` config and the environment as the settings. See `checked_policy` for an
     explicit provider."""
-    if pulumi.runtime.is_dry_run():
+    if _online_preview():
         _check_with(policy_text, resource, _config_values())
 
 
@@ -184,7 +219,7 @@ def checked_policy(policy: pulumi.Input[str],
     default provider's `tailscale:*` config is then not used. Those inputs are Outputs, and
     a multi-language component host never awaits an `apply` nothing depends on: the
     returned Output carries the check and the provider inputs it read."""
-    if not pulumi.runtime.is_dry_run():
+    if not _online_preview():
         return policy
     if provider is None:
         if isinstance(policy, str):
@@ -227,24 +262,22 @@ def _check_with(policy_text: str, resource: pulumi.Resource | None,
     if settings is None:
         # No credentials at all is a normal offline preview; credentials that cannot be used
         # are a mistake to point out.
-        log = pulumi.log.warn if _credentials_given(values) else pulumi.log.info
-        log(f"{SKIPPED}: {reason}.", resource=resource)
-        log(f"{DRIFT_SKIPPED}: {reason}.", resource=resource)
+        log = _warn if _credentials_given(values) else _info
+        log(f"{SKIPPED}: {reason}.", resource)
+        log(f"{DRIFT_SKIPPED}: {reason}.", resource)
         return
     try:
         authorization = authorization_header(settings)
     except ApiError as error:
         for skipped in (SKIPPED, DRIFT_SKIPPED):
-            pulumi.log.warn(f"{skipped}: {error} The preview continues without it.",
-                            resource=resource)
+            _warn(f"{skipped}: {error} The preview continues without it.", resource, settings)
         return
     failures = [_validation_failure(policy_text, settings, authorization, resource)]
     if os.environ.get(SKIP_DRIFT_ENV, "").strip().lower() in _TRUE:
-        pulumi.log.warn(f"{DRIFT_SKIPPED}: {SKIP_DRIFT_ENV} is set. `pulumi up` will replace "
-                        "the live policy, deleting anything added to it since policy.base was "
-                        "exported.", resource=resource)
+        _warn(f"{DRIFT_SKIPPED}: {SKIP_DRIFT_ENV} is set. `pulumi up` will replace the live "
+              "policy, deleting anything added to it since policy.base was exported.", resource)
     else:
         failures.append(_drift_failure(policy_text, settings, authorization, resource))
     failures = [failure for failure in failures if failure]
     if failures:
-        raise pulumi.RunError("\n\n".join(failures))
+        raise pulumi.RunError(printable("\n\n".join(failures), settings))
