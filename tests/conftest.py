@@ -80,6 +80,14 @@ def _no_tailscale_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture(autouse=True)
+def _base_policies_in_tmp_path(monkeypatch: pytest.MonkeyPatch,
+                               tmp_path_factory: pytest.TempPathFactory) -> None:
+    # Tests keep base policies in tmp_path, outside the project: this is where the reviewer's
+    # environment may allow them (tests of the rule itself remove it).
+    monkeypatch.setenv("TAILSCALE_CLUSTER_ACCESS_BASE_DIRS", str(tmp_path_factory.getbasetemp()))
+
+
+@pytest.fixture(autouse=True)
 def _project_root_cwd(monkeypatch: pytest.MonkeyPatch) -> None:
     # Pulumi runs programs from the project root; relative paths in config assume it.
     monkeypatch.chdir(PROJECT_ROOT)

@@ -91,12 +91,14 @@ def _plan(args: argparse.Namespace, console: Console) -> int:
 
     import pulumi
 
+    from ..core.base_policy import base_dirs_with
     from .report.build import build_plan
     from .runner import run_program
 
     secret_keys = sorted(key for key, value in config.items() if contains_secure(value))
     try:
-        with _working_directory(project.root):
+        # The folder of the stack file may hold its base policy too (see core.base_policy).
+        with _working_directory(project.root), base_dirs_with(config_path.parent):
             run = run_program(
                 project.program,
                 project=project.name,
@@ -109,7 +111,7 @@ def _plan(args: argparse.Namespace, console: Console) -> int:
         raise InputError(f"{error}\n(stack file: {config_path})") from None
     # Every file from what the run recorded: registrations, exports, logged warnings.
     plan = build_plan(run, stack=short, project=project.name)
-    plan.base_name, plan.base_policy = _base_policy(config, project)
+    plan.base_name, plan.base_policy = _base_policy(config, project, config_path)
     # What the offline run could not see, before what it saw.
     plan.warnings[:0] = stack_file.warnings(config_path)
     files = render.render_files(plan)
@@ -143,7 +145,8 @@ def _plan(args: argparse.Namespace, console: Console) -> int:
     return EXIT_OK
 
 
-def _base_policy(config: Mapping[str, Any], project: Project) -> tuple[str, str]:
+def _base_policy(config: Mapping[str, Any], project: Project,
+                 config_path: Path) -> tuple[str, str]:
     """The name and text of the base policy the program read (for `policy.diff`)."""
     from ..core.base_policy import read_base_policy
 
@@ -156,7 +159,7 @@ def _base_policy(config: Mapping[str, Any], project: Project) -> tuple[str, str]
     path = settings.get("base")
     if not isinstance(path, str):
         return "policy.base", ""
-    return path, read_base_policy(path, project.root)[1]
+    return path, read_base_policy(path, project.root, [config_path.parent])[1]
 
 
 def _diff(args: argparse.Namespace, console: Console) -> int:

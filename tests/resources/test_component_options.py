@@ -29,7 +29,8 @@ def args(**changes: Any) -> dict[str, Any]:
         "cluster": "gpu",
         "groups": {"group:ml-engineers": ["alice@example.com"],
                    "group:ml-readers": ["bob@example.com"]},
-        "policy": {"base": str(PROJECT_ROOT / "policies" / "base.hujson")},
+        # Relative to the program's project (tmp_path), where run() copies it.
+        "policy": {"base": "base.hujson"},
         "proxy": {"high_availability": True},
         "session_recording": {"enabled": True},
         "access": [{"src": ["group:ml-engineers"], "kubernetes_groups": ["system:masters"],
@@ -44,6 +45,7 @@ def run(tmp_path: Path, component_args: dict[str, Any]) -> ProgramRun:
     import json
     program = tmp_path / "__main__.py"
     program.write_text(PROGRAM.format(args=json.dumps(component_args)))
+    (tmp_path / "base.hujson").write_text((PROJECT_ROOT / "policies" / "base.hujson").read_text())
     return run_program(program, project="p", stack_name="s", config={}, preview=False)
 
 
