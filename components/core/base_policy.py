@@ -13,6 +13,7 @@ from typing import Any
 
 from .identifiers import secret_shape
 from .policy import hujson
+from .policy.sections import case_clashes
 from .problems import Problem
 from .safe_read import POLICY_MAX_BYTES, FileProblem, read_text
 
@@ -104,6 +105,11 @@ def base_problems(data: Any, key: str) -> list[Problem]:
             f"{shown}{more}.",
             "point it at an export of the tailnet policy file (sections such as acls, grants, "
             "groups, tagOwners, tests)."))
+    for first, second in case_clashes(data):
+        problems.append(Problem(
+            key, f'has both "{_shown_path(first)}" and "{_shown_path(second)}"; Tailscale reads '
+            "keys without regard to case, so it would see only one of them.",
+            "merge them into one section."))
     for where, text in _strings(data, ""):
         kind = secret_shape(text)
         if kind:
@@ -139,7 +145,7 @@ def read_base_policy(
         path = project_root / path
     try:
         resolved = path.resolve()
-    except (OSError, RuntimeError):
+    except (OSError, RuntimeError, ValueError):
         resolved = Path(os.path.abspath(path))  # a symlink loop: read_text says so
     if not any(resolved.is_relative_to(root)
                for root in allowed_roots(project_root, extra_roots)):

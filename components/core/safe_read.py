@@ -11,10 +11,11 @@ Pure: no Pulumi import, so the CLI's fast paths and the validation may use it.
 """
 
 import errno
+import json
 import os
 import stat
-from collections.abc import Iterator
-from typing import Any, Literal
+from collections.abc import Callable, Iterator
+from typing import Any, Literal, cast
 
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
@@ -25,10 +26,13 @@ __all__ = [
     "MAX_DEPTH",
     "MAX_INT_DIGITS",
     "MAX_NODES",
+    "PLAN_MAX_BYTES",
     "POLICY_MAX_BYTES",
     "FileProblem",
     "check_depth",
+    "load_json",
     "load_yaml",
+    "load_yaml_documents",
     "read_text",
     "read_yaml",
 ]
@@ -37,6 +41,8 @@ CONFIG_MAX_BYTES = 1024 * 1024
 """Default size limit of `read_text`: Pulumi.yaml, stack files, `--config` files."""
 POLICY_MAX_BYTES = 4 * 1024 * 1024
 """Size limit for tailnet policy files (base policies, merge fragments)."""
+PLAN_MAX_BYTES = 64 * 1024 * 1024
+"""Size limit for each file of a plan folder read back (`diff`, `--compare`)."""
 MAX_DEPTH = 100
 """Deepest nesting of mappings/lists `load_yaml` and `check_depth` accept by default."""
 MAX_ALIASES = 100
@@ -359,10 +365,21 @@ def load_yaml(text: str, *, source: str) -> Any:
     `MAX_INT_DIGITS` digits and non-core tags (`!!binary`, `!!set`, `!custom`...).
     Dates come back as the text written. An empty document is `None`.
     """
+    return _load_yaml(text, source, lambda: yaml.load(text, Loader=StrictLoader))
+
+
+def load_yaml_documents(text: str, *, source: str) -> list[Any]:
+    """Every document of the YAML stream `text`, refused as `load_yaml` refuses one (the
+    alias limit counts over the whole stream)."""
+    return cast(list[Any], _load_yaml(
+        text, source, lambda: list(yaml.load_all(text, Loader=StrictLoader))))
+
+
+def _load_yaml(text: str, source: str, load: Callable[[], Any]) -> Any:
     loader = _base_loader()
     try:
         _check_events(yaml.parse(text, Loader=loader))
-        return yaml.load(text, Loader=StrictLoader)
+        return load()
     except _EventRefused as refused:
         where = f"line {refused.line}: " if refused.line is not None else ""
         raise FileProblem(source, "content", f"{where}{refused.reason}.") from None
@@ -376,6 +393,20 @@ def load_yaml(text: str, *, source: str) -> Any:
         raise FileProblem(
             source, "content", f"not valid YAML: {type(error).__name__}"
         ) from None
+
+
+def load_json(text: str, *, source: str) -> Any:
+    """The JSON value in `text`; `FileProblem` naming `source` when it is not valid JSON or
+    nests deeper than `MAX_DEPTH` (never a RecursionError, however deep)."""
+    try:
+        value = json.loads(text)
+    except RecursionError:
+        raise FileProblem(source, "content",
+                          f"values are nested more than {MAX_DEPTH} levels deep.") from None
+    except ValueError as error:
+        raise FileProblem(source, "content", f"not valid JSON: {error}") from None
+    check_depth(value, source=source)
+    return value
 
 
 def read_yaml(

@@ -30,10 +30,15 @@ from .project import (
     _resolve,
     _working_directory,
     check_out_folder,
+    check_out_inputs,
     collect_plaintext_secrets,
     contains_secure,
     find_project,
     read_stack_file,
+    replace_file,
+)
+from .project import (
+    os_reason as _os_reason,
 )
 
 EXIT_OK = 0
@@ -88,6 +93,10 @@ def _plan(args: argparse.Namespace, console: Console) -> int:
     stack_file = read_stack_file(config_path, project.name, short)
     config = stack_file.config
     collect_plaintext_secrets(config, console.redact)
+    settings = config.get(f"{project.name}:policy")
+    if isinstance(settings, Mapping) and isinstance(settings.get("base"), str):
+        check_out_inputs(out, [project.root / settings["base"]], stack=short,
+                         flag="--out" if args.out else "the output folder")
 
     import pulumi
 
@@ -128,7 +137,11 @@ def _plan(args: argparse.Namespace, console: Console) -> int:
             + "; ".join(leaks)
             + "."
         )
-    render.write_plan(files, out)
+    try:
+        render.write_plan(files, out)
+    except OSError as error:
+        raise InputError(f"{'--out' if args.out else 'the output folder'} {out}: cannot write "
+                         f"the plan: {_os_reason(out, error)}. The old output was kept.") from None
 
     shown = os.path.relpath(out) if out.is_relative_to(Path.cwd()) else str(out)
     count = len(plan.resources)
@@ -172,18 +185,14 @@ def _diff(args: argparse.Namespace, console: Console) -> int:
 
 
 def write_policy_file(target: Path, text: str) -> None:
-    """Write `text` to `target` (`--out`) whole or not at all."""
+    """Write `text` to `target` (`--out`) whole or not at all (`replace_file`)."""
     if target.is_dir():
         raise InputError(f"--out {target}: is a folder; name the policy file to write.")
-    staging = target.with_name(f".{target.name}.tmp-{os.getpid()}")
-    try:
-        staging.write_text(text, encoding="utf-8", newline="\n")
-        staging.replace(target)
-    finally:
-        staging.unlink(missing_ok=True)
+    replace_file(target, text, flag="--out")
 
 
 def _merge(args: argparse.Namespace, console: Console) -> int:
+    from ..core.base_policy import base_problems
     from ..core.policy import hujson
     from ..core.policy.compose import compose
     from ..core.policy.merge import MergeError
@@ -192,7 +201,7 @@ def _merge(args: argparse.Namespace, console: Console) -> int:
 
     texts: dict[str, str] = {}
 
-    def parse(path: str) -> hujson.PolicyDocument | None:
+    def parse(path: str, *, is_base: bool = False) -> hujson.PolicyDocument | None:
         try:
             text = texts[path] = read_text(path, what="policy file", max_bytes=POLICY_MAX_BYTES)
         except FileProblem as problem:
@@ -200,14 +209,25 @@ def _merge(args: argparse.Namespace, console: Console) -> int:
             problems.append(f"{path}: file not found." if missing else str(problem))
             return None
         if not text.strip():
+            if is_base:
+                problems.append(f"{path}: the base policy is empty; merged into nothing, every "
+                                "rule of the live policy would be dropped. Fix: export the live "
+                                "policy into it; to replace the whole policy on purpose, write "
+                                "{} in it.")
+                return None
             return hujson.PolicyDocument({})
         try:
-            return hujson.parse(text, path)
+            document = hujson.parse(text, path)
         except hujson.HujsonError as error:
             problems.append(str(error))
             return None
+        found = base_problems(document.data, path)
+        problems.extend(problem.render() for problem in found)
+        return None if found else document
 
-    base = parse(args.base)
+    if not args.base.strip():
+        raise InputError("--base: is empty; name the base policy file (HuJSON).")
+    base = parse(args.base, is_base=True)
     fragments: list[tuple[str, dict[str, Any]]] = []
     seen: set[str] = set()
     for path in args.fragments:

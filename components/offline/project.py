@@ -5,7 +5,7 @@ import json
 import os
 import re
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -67,7 +67,7 @@ def _resolve(path: Path) -> Path:
     """`path.resolve()`, or the absolute path where symlinks loop (reported when it is read)."""
     try:
         return path.resolve()
-    except (OSError, RuntimeError):
+    except (OSError, RuntimeError, ValueError):
         return Path(os.path.abspath(path))
 
 
@@ -207,29 +207,30 @@ def _working_directory(path: Path) -> Iterator[None]:
 
 
 def _not_plan_files(folder: Path) -> list[str]:
-    """What in `folder` a plan does not write; a previous plan (or an empty folder) has none.
-
-    A plan is recognised by its file names alone, so plans written by earlier versions are
-    replaced too (an older version may have written fewer files, never others).
-    """
+    """What in `folder` a plan does not write; a previous plan (or an empty folder) has none."""
     from .report import PLAN_FILES
+    from .report.model import PLAN_MARKER
 
     return sorted(
         entry.name + ("/" if entry.is_dir() else "")
         for entry in os.scandir(folder)
-        if entry.name not in PLAN_FILES or not entry.is_file(follow_symlinks=False)
+        if entry.name not in (*PLAN_FILES, PLAN_MARKER)
+        or not entry.is_file(follow_symlinks=False)
     )
 
 
 def check_out_folder(
     out: Path, project: Project, config_path: Path, *, stack: str, flag: str = "--out"
 ) -> None:
-    """`InputError` unless `plan` may replace `out`: missing, empty, or a previous plan.
+    """`InputError` unless `plan` may replace `out`: missing, empty, or a previous plan (plan
+    files and the plan marker only).
 
     Never a project source folder: the project root or any folder above it, the stack
     config folder, the program's folder, the `--config` file's folder, a folder with a
-    Pulumi.yaml.
+    Pulumi.yaml, a folder holding a file the plan reads (`check_out_inputs`).
     """
+    from .report.model import PLAN_MARKER
+
     target = _resolve(out)
     root = _resolve(project.root)
     # Later entries win where folders coincide (e.g. `stackConfigDir: .`).
@@ -242,6 +243,7 @@ def check_out_folder(
     replaced = f"{flag} {out}: `plan` replaces its output folder as a whole"
     if target in protected:
         raise InputError(f"{replaced}, and this is {protected[target]}. {advice}")
+    check_out_inputs(out, [config_path, project.program], flag=flag, stack=stack)
     try:
         if not os.path.lexists(out):
             return
@@ -250,6 +252,7 @@ def check_out_folder(
         if any(os.path.lexists(target / name) for name in _PROJECT_FILES):
             raise InputError(f"{replaced}, and this one holds a Pulumi project. {advice}")
         foreign = _not_plan_files(target)
+        unmarked = not os.path.isfile(target / PLAN_MARKER) and any(os.scandir(target))
     except OSError as error:
         raise InputError(f"{flag} {out}: cannot read the folder: {error.strerror}.") from None
     if foreign:
@@ -258,5 +261,75 @@ def check_out_folder(
             f"{replaced}, and this one holds what is not a plan ({shown}). {advice} "
             "Or empty it first if nothing in it is needed."
         )
+    if unmarked:
+        raise InputError(
+            f"{replaced}, and this one is not a previous plan (it has no {PLAN_MARKER}, which "
+            f"every plan writes): its files may be written by hand. {advice} Or empty it "
+            "first if nothing in it is needed."
+        )
 
 
+def check_out_inputs(out: Path, inputs: list[Path], *, flag: str, stack: str) -> None:
+    """`InputError` when `out` holds (at any depth) a file the plan reads."""
+    target = _resolve(out)
+    held = sorted({str(path) for path in map(_resolve, inputs) if path.is_relative_to(target)})
+    if held:
+        raise InputError(
+            f"{flag} {out}: `plan` replaces its output folder as a whole, and this one holds "
+            f"{', '.join(held)}, which the plan reads. Pass a folder of its own, e.g. "
+            f"--out build/plan/{stack}."
+        )
+
+
+def os_reason(target: Path, error: OSError) -> str:
+    """Why writing `target` failed, in words: which folder is missing or is a file."""
+    if isinstance(error, FileExistsError | NotADirectoryError | FileNotFoundError):
+        for folder in Path(os.path.abspath(target)).parents:
+            if os.path.lexists(folder):
+                if not folder.is_dir():
+                    return f"{folder} is not a folder"
+                break
+        if isinstance(error, FileNotFoundError):
+            return f"the folder {target.parent} does not exist"
+    return error.strerror or str(error)
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]
+
+
+def replace_file(target: Path, text: str, *, flag: str) -> None:
+    """Replace `target` with `text` in one step; on error (`InputError`) it stays as it was.
+
+    The staging file is created with O_EXCL (`mkstemp`) beside the target: a symlink planted
+    at a predictable name is never followed, and `os.replace` replaces a symlink at `target`
+    itself rather than the file it points to."""
+    import tempfile
+
+    try:
+        fd, staging = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp",
+                                       dir=target.parent)
+    except OSError as error:
+        raise InputError(f"{flag} {target}: cannot write there: {os_reason(target, error)}. "
+                         "Nothing was written.") from None
+    try:
+        try:
+            _write_all(fd, text.encode("utf-8"))
+            os.fchmod(fd, 0o666 & ~_umask())
+        finally:
+            os.close(fd)
+        os.replace(staging, target)
+    except OSError as error:
+        raise InputError(f"{flag} {target}: cannot write there: {os_reason(target, error)}. "
+                         "Nothing was written.") from None
+    finally:
+        with suppress(FileNotFoundError):
+            os.unlink(staging)
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask

@@ -16,10 +16,13 @@ from conftest import BILLION_LAUGHS, PROJECT_ROOT, plan, run_cli
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from tailscale_cluster_access.offline import runner
-from tailscale_cluster_access.offline.report import PLAN_FILES
+from tailscale_cluster_access.offline.report import PLAN_FILES, render
+from tailscale_cluster_access.offline.report.model import PLAN_MARKER
 
 DEV_STACK = PROJECT_ROOT / "stacks" / "Pulumi.dev.yaml"
 DEV_TEXT = DEV_STACK.read_text()
+# What a plan writes: the plan files and the marker that makes the folder a previous plan.
+WRITTEN = sorted((*PLAN_FILES, PLAN_MARKER))
 
 
 def snapshot(folder: Path) -> dict[str, bytes]:
@@ -282,12 +285,12 @@ def test_out_on_a_previous_plan_an_empty_folder_or_a_new_one(tmp_path: Path, out
     (out / "graph.mmd").unlink()  # an older version's plan, with fewer files
     code, _, err = plan(out)
     assert code == 0, err
-    assert sorted(p.name for p in out.iterdir()) == sorted(PLAN_FILES)
+    assert sorted(p.name for p in out.iterdir()) == WRITTEN
     (tmp_path / "empty").mkdir()
     for folder in (tmp_path / "empty", tmp_path / "new" / "dev"):
         code, _, err = plan(folder)
         assert code == 0, err
-        assert sorted(p.name for p in folder.iterdir()) == sorted(PLAN_FILES)
+        assert sorted(p.name for p in folder.iterdir()) == WRITTEN
 
 
 # -- Ctrl-C ------------------------------------------------------------------------------
@@ -311,14 +314,14 @@ def test_ctrl_c_during_the_run_exits_130_with_one_line(
 def test_ctrl_c_while_writing_keeps_the_old_plan(
     out: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    write_text = Path.write_text
+    write_new = render._write_new
 
-    def interrupted(self: Path, *args: Any, **kwargs: Any) -> int:
-        if self.name == "summary.md":
+    def interrupted(path: Path, text: str) -> None:
+        if path.name == "summary.md":
             raise KeyboardInterrupt
-        return write_text(self, *args, **kwargs)
+        write_new(path, text)
 
-    monkeypatch.setattr(Path, "write_text", interrupted)
+    monkeypatch.setattr(render, "_write_new", interrupted)
     before = snapshot(out)
     code, _, err = plan(out)
     assert code == 130
@@ -445,5 +448,5 @@ def test_mutated_stack_files_exit_0_or_2_and_keep_the_old_plan_on_2(
     if code == 2:
         assert snapshot(out) == before
     else:
-        assert sorted(p.name for p in out.iterdir()) == sorted(PLAN_FILES)
+        assert sorted(p.name for p in out.iterdir()) == WRITTEN
 

@@ -4,6 +4,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from conftest import run_cli
 from tailscale_cluster_access.core.policy import hujson
 from tailscale_cluster_access.core.policy.compose import compose
@@ -83,11 +84,20 @@ def test_merge_writes_the_out_file_and_nothing_else(tmp_path: Path) -> None:
                                                           "policy.hujson"]
 
 
-def test_an_empty_base_file_is_a_new_policy(tmp_path: Path) -> None:
-    paths = files(tmp_path, base="", a=TEAM_A)
+@pytest.mark.parametrize("text", ["", " \n\t\n"], ids=["empty", "whitespace"])
+def test_an_empty_base_file_is_refused(tmp_path: Path, text: str) -> None:
+    # Merged into nothing, every rule of the live policy would be dropped.
+    paths = files(tmp_path, base=text, a=TEAM_A)
+    code, out, err = run_cli("merge", "--base", paths["base"], paths["a"])
+    assert (code, out) == (2, "")
+    assert "the base policy is empty" in err and "write {} in it" in err
+
+
+def test_a_base_holding_an_empty_policy_is_a_new_policy(tmp_path: Path) -> None:
+    paths = files(tmp_path, base="{}\n", a=TEAM_A)
     code, out, _ = run_cli("merge", "--base", paths["base"], paths["a"])
     assert code == 0
-    assert out == composed("", [("a", TEAM_A)])
+    assert out == composed("{}\n", [("a", TEAM_A)])
 
 
 def test_every_conflict_is_listed_and_nothing_is_written(tmp_path: Path) -> None:

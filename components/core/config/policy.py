@@ -5,7 +5,7 @@ from typing import Any
 
 from ..parts import BASE_TEXT_FIX, BASE_WHY
 from ..policy import hujson
-from ..policy.sections import case_clashes, section
+from ..policy.sections import section
 from ..problems import Problem
 from ..spec import ClusterAccessSpec, PolicySettings
 from .reader import SpecReader, join
@@ -46,10 +46,7 @@ def check_base_policy(spec: ClusterAccessSpec, base: Mapping[str, Any]) -> list[
             "`tailscale.get_acl().hujson`) and point policy.base at it; to replace the whole "
             "policy on purpose, point it at a file that holds {}; or set policy.manage: false "
             "to export only this stack's fragment."))
-    for first, second in case_clashes(base):
-        problems.append(Problem(
-            "policy.base", f'has both "{first}" and "{second}"; Tailscale reads keys without '
-            "regard to case, so it would see only one of them.", "merge them into one section."))
+    # Keys that differ only in case: core.base_policy.base_problems, for every reader.
     if section(base, "defaultSrcPosture"):
         problems.append(Problem(
             "policy.base",

@@ -1,6 +1,5 @@
 """What changed between two plan folders, in a reviewer's terms (not a text diff)."""
 
-import json
 import re
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
@@ -8,10 +7,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from ...core.policy import hujson
 from ...core.policy.values import canonical
+from ...core.safe_read import (
+    PLAN_MAX_BYTES,
+    FileProblem,
+    load_json,
+    load_yaml_documents,
+    read_text,
+)
 from . import model
 from .details import helm_changes, value_changes
 from .identities import IdentityChange, describe, identity_changes, row_rights
@@ -132,22 +136,27 @@ Reader = Callable[[str], str]
 
 
 def _read(directory: Path, name: str, reader: Reader | None = None) -> str:
-    try:
-        if reader is not None:
+    missing = PlanFolderError(f"{directory} is not a plan folder: {name} is missing "
+                              "(make one with `tailscale-cluster-access plan`).")
+    if reader is not None:
+        try:
             return reader(name)
-        return (directory / name).read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise PlanFolderError(f"{directory} is not a plan folder: {name} is missing "
-                        "(make one with `tailscale-cluster-access plan`).") from None
-    except (OSError, UnicodeDecodeError) as error:
-        raise PlanFolderError(f"cannot read {directory / name}: {error}") from None
+        except FileNotFoundError:
+            raise missing from None
+    # Plan folders come with pull requests: the reader every input file goes through.
+    try:
+        return read_text(directory / name, what="plan file", max_bytes=PLAN_MAX_BYTES)
+    except FileProblem as problem:
+        if problem.kind == "missing":
+            raise missing from None
+        raise PlanFolderError(str(problem)) from None
 
 
 def _json_list(directory: Path, name: str, reader: Reader | None) -> list[dict[str, Any]]:
     try:
-        value = json.loads(_read(directory, name, reader))
-    except ValueError as error:
-        raise PlanFolderError(f"{directory / name} is not valid JSON: {error}") from None
+        value = load_json(_read(directory, name, reader), source=str(directory / name))
+    except FileProblem as problem:
+        raise PlanFolderError(str(problem)) from None
     if not isinstance(value, list) or not all(isinstance(item, dict) for item in value):
         raise PlanFolderError(f"{directory / name} is not a list of objects.")
     return value
@@ -190,11 +199,11 @@ def load_plan(directory: Path, reader: Reader | None = None) -> LoadedPlan:
     warnings = tuple(_UNESCAPE.sub(r"\1", line[len(model.WARNING_BULLET):])
                      for line in summary.splitlines() if line.startswith(model.WARNING_BULLET))
     try:
-        helm = [r for r in yaml.safe_load_all(_optional(directory, model.HELM_FILE, reader))
+        helm = [r for r in load_yaml_documents(_optional(directory, model.HELM_FILE, reader),
+                                               source=str(directory / model.HELM_FILE))
                 if isinstance(r, dict)]
-    except yaml.YAMLError as error:
-        raise PlanFolderError(f"{directory / model.HELM_FILE} is not valid YAML: "
-                              f"{error}") from None
+    except FileProblem as problem:
+        raise PlanFolderError(str(problem)) from None
     stack = directory.name
     for resource in resources:
         urn = str(resource.get("urn", ""))

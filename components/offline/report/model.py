@@ -19,6 +19,11 @@ POLICY_DIFF_FILE = "policy.diff"
 
 PLAN_FILES = (POLICY_FILE, POLICY_DIFF_FILE, MANIFESTS_FILE, HELM_FILE, RESOURCES_FILE,
               ACCESS_JSON_FILE, ACCESS_MD_FILE, GRAPH_FILE, SUMMARY_FILE)
+# Written beside the plan files: only a folder holding it is a previous plan that the next
+# plan may replace (a folder of hand-written policy.hujson is not).
+PLAN_MARKER = ".tailscale-cluster-access-plan"
+PLAN_MARKER_TEXT = ("Written by `tailscale-cluster-access plan`: the next plan replaces this "
+                    "folder as a whole.\n")
 
 # How summary.md lists a warning (`compare` reads them back).
 WARNING_BULLET = "- :warning: "

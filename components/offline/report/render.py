@@ -15,7 +15,7 @@ import yaml
 from . import markdown, model
 from .identities import identity_access, rights_of
 from .mermaid import mermaid_graph
-from .model import SECRET_TEXT, UNKNOWN_TEXT, PlanData, PlanError
+from .model import PLAN_MARKER, PLAN_MARKER_TEXT, SECRET_TEXT, UNKNOWN_TEXT, PlanData, PlanError
 
 # libyaml's safe dumper when PyYAML was built with it: the same text, several times faster.
 _YAML_DUMPER: Any = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
@@ -210,8 +210,16 @@ def render_files(plan: PlanData, policy_data: Mapping[str, Any] | None = None
     }
 
 
+def _write_new(path: Path, text: str) -> None:
+    """Create `path` (never an existing file or a symlink planted there) holding `text`."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
+    with os.fdopen(os.open(path, flags, 0o666), "w", encoding="utf-8", newline="\n") as file:
+        file.write(text)
+
+
 def write_plan(files: Mapping[str, str], out: Path) -> None:
-    """Replace the folder `out` with exactly `files`; on any error `out` stays as it was."""
+    """Replace the folder `out` with exactly `files` and the plan marker; on any error `out`
+    stays as it was."""
     out = Path(os.path.abspath(out))
     if out.exists() and not out.is_dir():
         raise PlanError(f"{out} exists and is not a folder.")
@@ -219,18 +227,19 @@ def write_plan(files: Mapping[str, str], out: Path) -> None:
     staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.new-", dir=out.parent))
     retired: Path | None = None
     try:
+        for name, text in {**files, PLAN_MARKER: PLAN_MARKER_TEXT}.items():
+            _write_new(staging / name, text)
         staging.chmod(0o755)
-        for name, text in files.items():
-            (staging / name).write_text(text, encoding="utf-8", newline="\n")
         if out.exists():
+            # Moved into a folder of its own: no name in out.parent is free for a moment.
             retired = Path(tempfile.mkdtemp(prefix=f".{out.name}.old-", dir=out.parent))
-            retired.rmdir()
-            out.rename(retired)
+            out.rename(retired / out.name)
         try:
             staging.rename(out)
         except BaseException:
             if retired is not None:
-                retired.rename(out)
+                (retired / out.name).rename(out)
+                retired.rmdir()
                 retired = None
             raise
     except BaseException:
