@@ -219,6 +219,21 @@ def test_merge_out_replaces_a_planted_symlink_not_its_target(tmp_path: Path) -> 
 # --- 7. an operator nobody can use --------------------------------------------------------
 
 
+@pytest.mark.parametrize("access, phrase", [
+    ([], "access grants nothing"),
+    ([{"src": ["group:ml-readers"], "kubernetesGroups": ["nobody-bound"]}],
+     "group:ml-readers gets Kubernetes groups nobody-bound, which no ClusterRole"),
+], ids=["empty", "unbound-group"])
+def test_access_that_grants_nothing_plans_with_a_warning_naming_it(
+        tmp_path: Path, access: list[object], phrase: str) -> None:
+    config = stack_file(tmp_path, **{"tailscale-cluster-access:access": access})
+    code, stdout, err = plan(tmp_path / "plan", config)
+    assert code == 0, err
+    assert "1 warning" in stdout
+    assert phrase in err
+    assert phrase in (tmp_path / "plan" / "summary.md").read_text()
+
+
 # --- 8. the earlier corpus: merge input, exit codes, deep plan folders --------------------
 
 

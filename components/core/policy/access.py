@@ -96,7 +96,18 @@ def access_warnings(spec: ClusterAccessSpec, rows: list[AccessRow]) -> list[str]
     """Things a security reviewer should look at twice, even when they are allowed."""
     warnings: list[str] = []
     where = f"{spec.cluster}: " if spec.cluster else ""
+    if not rows:
+        warnings.append(
+            f"{where}access grants nothing: no tailnet source reaches this cluster, so the "
+            "operator and its proxy serve nobody (add rules under access)."
+        )
     for row in rows:
+        if not row.cluster_roles:
+            warnings.append(
+                f"{where}{row.src} gets Kubernetes groups {', '.join(row.kubernetes_groups)}, "
+                "which no ClusterRole of this stack is bound to: it can do nothing in the "
+                "cluster unless a binding outside this stack exists (add a roleBinding)."
+            )
         if row.is_admin and is_broad_source(row.src):
             warnings.append(
                 f"{where}{row.src} is a broad source with cluster-admin (allowBroadAdmin is set)."
