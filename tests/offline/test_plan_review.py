@@ -124,11 +124,11 @@ def test_tag_owners_auto_approvers_postures_and_tests_show_what_changed() -> Non
         "tests": [{"src": "alice@example.com", "accept": [], "deny": ["tag:k8s:443"]}]})
     text = render_comparison(compare_plans(old, new))
     for line in ("  - tag:k8s: added mallory@evil.example",
-                 "  - routes.0.0.0.0/0: added [\"tag:k8s\"]",
-                 "  - exitNode: added [\"tag:k8s\"]",
+                 "  - routes.0.0.0.0/0: added \\[\"tag:k8s\"\\]",
+                 "  - exitNode: added \\[\"tag:k8s\"\\]",
                  "  - posture:latest: removed node:tsReleaseTrack == 'stable'",
                  "  - src alice@example.com.accept: removed tag:k8s:443",
-                 "  - src alice@example.com.deny: added [\"tag:k8s:443\"]"):
+                 "  - src alice@example.com.deny: added \\[\"tag:k8s:443\"\\]"):
         assert line in text.splitlines(), text
 
 
@@ -152,7 +152,7 @@ def test_untrusted_text_cannot_break_out_of_tables_or_fences() -> None:
     _assert_inert(files["summary.md"])
     _assert_inert(files["access.md"])
     # Shown as text: `evil\n```\n< !-- hidden | `x`` once rendered.
-    assert r"evil\\n\`\`\`\\n\< !-- hidden \| \`x\`" in files["summary.md"]
+    assert r"evil\\n\`\`\`\\n\< \!-- hidden \| \`x\`" in files["summary.md"]
 
     old = _plan({"groups": {"group:a": ["x@y.z"]}},
                 [{**row, "src": "group:a", "clusterRoles": ["view"]}])

@@ -8,6 +8,7 @@ import errno
 import io
 import json
 import os
+import re
 import shutil
 import socket
 import tempfile
@@ -21,6 +22,7 @@ from conftest import PROJECT_ROOT
 from tailscale_cluster_access.offline import project as project_module
 from tailscale_cluster_access.offline.cli import main
 from tailscale_cluster_access.offline.report import render
+from tailscale_cluster_access.offline.report.mermaid import mermaid_graph
 
 DEV_STACK = PROJECT_ROOT / "stacks" / "Pulumi.dev.yaml"
 # The file every plan writes into its folder (users see it; spelled out so that this module
@@ -192,6 +194,63 @@ def test_out_holding_only_a_hand_written_policy_is_not_a_previous_plan(tmp_path:
     assert code == 2, err
     assert f"has no {PLAN_MARKER}" in err
     assert sorted(p.name for p in out.iterdir()) == ["policy.hujson"]
+
+
+# --- 5. markup and lookalikes reach the reviewer -----------------------------------------
+
+HOSTILE_MEMBERS = {
+    "[x](https://evil.example)": r"\[x\](https:\//evil.example)",
+    "![t](https://evil.example/t.png)": r"\!\[t\](https:\//evil.example/t.png)",
+    "~~bob@example.com~~ &amp;": r"\~\~bob@example.com\~\~ \&amp;",
+    "\u0430lice@example.com": "\u0430lice@example.com (non-ASCII: U+0430)",
+    **{f"alice{char}@example.com": f"alice{{U+{ord(char):04X}}}@example.com"
+       for char in "\u2060\u00ad\u2028\u3164\U000e0041\u200b\u202e\u2066\ufeff"},
+}
+
+
+def test_names_in_a_comparison_are_inert_and_lookalikes_marked(tmp_path: Path) -> None:
+    old = tmp_path / "old"
+    code, _, err = plan(old, DEV_STACK)
+    assert code == 0, err
+    new = tmp_path / "new"
+    shutil.copytree(old, new)
+    policy = (new / "policy.hujson").read_text()
+    members = ", ".join(json.dumps(member) for member in HOSTILE_MEMBERS)
+    (new / "policy.hujson").write_text(
+        policy.replace('"alice@example.com"', f'"alice@example.com", {members}', 1))
+    code, out, err = run_cli("diff", str(old), str(new))
+    assert code == 0, err
+    for shown in HOSTILE_MEMBERS.values():
+        assert f"- {shown} gains cluster-admin" in out
+    # Nothing that opens a link, an image, strikethrough or an entity, nor a bare URL.
+    assert re.search(r"(?<!\\)[\[\]!~&]|://", out) is None, out
+
+
+@pytest.mark.parametrize("member", ["\u0430lice@example.com", "[x](https://evil.example)",
+                                    "alice\u2060@example.com"])
+def test_base_members_granted_rights_are_checked_like_config_members(
+        tmp_path: Path, member: str) -> None:
+    project = project_in(tmp_path, "policies/exported.hujson")
+    (project / "policies" / "exported.hujson").write_text(json.dumps({
+        "groups": {"group:ml-engineers": ["alice@example.com", member]},
+        "tagOwners": {"tag:k8s-operator": [], "tag:k8s": ["tag:k8s-operator"],
+                      "tag:tsrecorder": []}}))
+    document = yaml.safe_load((project / "stacks" / "Pulumi.dev.yaml").read_text())
+    del document["config"]["tailscale-cluster-access:groups"]["group:ml-engineers"]
+    (project / "stacks" / "Pulumi.dev.yaml").write_text(yaml.safe_dump(document))
+    code, _, err = plan_project(project, tmp_path / "plan")
+    assert code == 2, err
+    assert "groups.group:ml-engineers[1]" in err and "is not a login email" in err
+
+
+def test_a_line_break_in_a_resource_name_stays_inside_its_graph_label() -> None:
+    name = 'evil"]\n    click r_x "https://evil.example"\r\u2028%% hidden'
+    graph = mermaid_graph([{"urn": f"urn:pulumi:s::p::t:index:Thing::{name}",
+                            "type": "t:index:Thing", "name": name, "parent": "",
+                            "dependencies": []}])
+    lines = graph.splitlines()
+    assert len(lines) == 3 and lines[2].startswith("    r_Thing_evil")
+    assert '"https' not in lines[2]
 
 
 # --- 6. merge --out never follows a planted symlink ---------------------------------------

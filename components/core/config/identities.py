@@ -214,6 +214,13 @@ def _source_problems(spec: ClusterAccessSpec, base: Mapping[str, Any], src: str,
         problems.append(Problem(key, f'"{src}" is not defined.',
                                 "define its members under groups, or in the base policy "
                                 "file (policy.base)."))
+    base_members = (section(base, "groups") or {}).get(src) if src not in spec.groups else None
+    if src.startswith("group:") and isinstance(base_members, list):
+        # The plan attributes the rule's rights to these members: checked like the config's.
+        for index, member in enumerate(base_members):
+            if isinstance(member, str):
+                check_member(problems, f"policy.base (groups.{src}[{index}], granted by {key})",
+                             member)
     owned_tags = keys_of(section(base, "tagOwners")) | {
         spec.tags.operator, spec.tags.proxy, spec.tags.recorder, spec.tags.proxy_group}
     if src.startswith("tag:") and whole_policy_known and TAG.match(src) and src not in owned_tags:

@@ -1,6 +1,5 @@
 """What changed between two plan folders, in a reviewer's terms (not a text diff)."""
 
-import re
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -19,7 +18,7 @@ from ...core.safe_read import (
 from . import model
 from .details import helm_changes, value_changes
 from .identities import IdentityChange, describe, identity_changes, row_rights
-from .markdown import code, text
+from .markdown import code, text, unescape
 from .model import PlanFolderError, short_type
 
 
@@ -128,9 +127,6 @@ def _entries(names: Sequence[str]) -> str:
     return ", ".join(map(text, names)) if names else "empty"
 
 
-_UNESCAPE = re.compile(r"\\([\\`<|])")
-"""Undoes `markdown.text` on a warning read back from summary.md."""
-
 Reader = Callable[[str], str]
 """File name -> text; raises FileNotFoundError for a missing file."""
 
@@ -196,7 +192,7 @@ def load_plan(directory: Path, reader: Reader | None = None) -> LoadedPlan:
         raise PlanFolderError(f"{error}") from None
     # Warnings live only in the summary; an older plan without one simply has none.
     summary = _optional(directory, model.SUMMARY_FILE, reader)
-    warnings = tuple(_UNESCAPE.sub(r"\1", line[len(model.WARNING_BULLET):])
+    warnings = tuple(unescape(line[len(model.WARNING_BULLET):])
                      for line in summary.splitlines() if line.startswith(model.WARNING_BULLET))
     try:
         helm = [r for r in load_yaml_documents(_optional(directory, model.HELM_FILE, reader),

@@ -4,6 +4,7 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
+from .markdown import one_line
 from .model import short_type, urn_parts
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9_]+")
@@ -11,9 +12,12 @@ _UNSAFE = re.compile(r"[^A-Za-z0-9_]+")
 
 def _label(type_token: str, name: str) -> str:
     def escape(text: str) -> str:
-        # Mermaid labels are HTML-ish: quotes and angle brackets need entities.
-        return (text.replace("&", "#amp;").replace('"', "#quot;")
-                .replace("<", "#lt;").replace(">", "#gt;"))
+        # One line (a line break would end the node and start a statement of its own), with
+        # invisible characters shown; Mermaid labels are HTML-ish: quotes, angle brackets and
+        # backticks (which open a markdown label) need entities.
+        return (one_line(text).replace("&", "#amp;")
+                .replace('"', "#quot;").replace("<", "#lt;").replace(">", "#gt;")
+                .replace("`", "#96;"))
 
     return f"{escape(short_type(type_token) or 'Resource')}<br/>{escape(name)}"
 

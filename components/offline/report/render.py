@@ -29,6 +29,8 @@ def _cell(value: Any) -> str:
         return "yes" if value else "no"
     if isinstance(value, list | tuple):
         return ", ".join(_cell(item) for item in value) or "—"
+    if value in (UNKNOWN_TEXT, SECRET_TEXT):
+        return str(value)  # the plan's own markers: brackets without a link target
     return markdown.cell(value) if value != "" else "—"
 
 
