@@ -244,3 +244,21 @@ def test_check_depth() -> None:
     loop.append(loop)
     with pytest.raises(FileProblem):
         check_depth(loop, 100)
+
+
+def test_json_nested_past_any_recursion_limit_is_a_file_problem() -> None:
+    from tailscale_cluster_access.core.safe_read import load_json
+
+    for text in ("[" * 100_000 + "]" * 100_000, "[" * 101 + "]" * 101):
+        with pytest.raises(FileProblem, match="nested more than"):
+            load_json(text, source="access.json")
+    assert load_json('[{"a": [1]}]', source="access.json") == [{"a": [1]}]
+
+
+def test_yaml_streams_are_refused_like_single_documents() -> None:
+    from tailscale_cluster_access.core.safe_read import load_yaml_documents
+
+    assert load_yaml_documents("a: 1\n---\nb: 2\n", source="helm-values.yaml") == [
+        {"a": 1}, {"b": 2}]
+    with pytest.raises(FileProblem, match="nested more than"):
+        load_yaml_documents("a: 1\n---\nb: " + "[" * 1000, source="helm-values.yaml")
