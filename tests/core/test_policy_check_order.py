@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from tailscale_cluster_access.core.tailscale_api import ALLOW_BASE_URL_ENV
 from tailscale_cluster_access.offline import run_program
 from test_tailscale_api import (  # the fake Tailscale API and its fixture
     ACL_TYPE,
@@ -35,9 +36,10 @@ class AclRecordingMocks(ProviderEchoMocks):
 
 
 def test_acl_input_waits_for_the_check_with_an_explicit_provider(
-        fake: FakeTailscale, tmp_path: Path) -> None:
+        fake: FakeTailscale, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(ALLOW_BASE_URL_ENV, fake.base_url)
     run = run_program(provider_program(tmp_path, fake), project="p", stack_name="s",
-                      config={}, program_mocks=ProviderEchoMocks())
+                      config={}, program_mocks=ProviderEchoMocks(), offline=False)
     acl = run.one(ACL_TYPE)
     (provider,) = run.by_type("pulumi:providers:tailscale")
     assert provider.urn in acl.property_dependencies["acl"]
@@ -45,10 +47,11 @@ def test_acl_input_waits_for_the_check_with_an_explicit_provider(
 
 
 def test_failing_check_with_an_explicit_provider_registers_no_acl(
-        fake: FakeTailscale, tmp_path: Path) -> None:
+        fake: FakeTailscale, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(ALLOW_BASE_URL_ENV, fake.base_url)
     fake.reply = lambda body: (400, {"message": "rejected by the fake"})
     mocks = AclRecordingMocks()
     with pytest.raises(Exception, match="rejected by the fake"):
         run_program(provider_program(tmp_path, fake), project="p", stack_name="s",
-                    config={}, program_mocks=mocks)
+                    config={}, program_mocks=mocks, offline=False)
     assert mocks.acls == []

@@ -50,7 +50,7 @@ def preview_failure(fake: FakeTailscale, monkeypatch: pytest.MonkeyPatch, live: 
     use_fake(monkeypatch, fake)
     fake.live_policy = live
     with pytest.raises(Exception) as caught:
-        run_config(config or stack_config(stack), stack=stack)
+        run_config(config or stack_config(stack), stack=stack, offline=False)
     return str(caught.value)
 
 
@@ -91,7 +91,7 @@ def test_the_same_stack_still_trusts_its_own_lines(
     changed = {**config, "groups": {**config["groups"], "group:ml-readers": ["erin@example.com"]}}
     use_fake(monkeypatch, fake)
     fake.live_policy = live
-    run = run_config(changed, stack="dev")
+    run = run_config(changed, stack="dev", offline=False)
     assert "erin@example.com" in run.one(ACL_TYPE).inputs["acl"]
 
 
