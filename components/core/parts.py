@@ -4,7 +4,7 @@ once), and the tailnet (fleet) stack's config."""
 from dataclasses import dataclass, field
 from typing import Literal
 
-from .declare import key
+from .declare import Key, key
 from .identifiers import ANY_DOMAIN, DNS_LABEL, STACK_NAME, TAG
 from .spec import (
     DNS_LABEL_FIX,
@@ -127,6 +127,17 @@ BASE_TEXT_FIX = ("pass the live policy's HuJSON text (`tailscale.get_acl().hujso
                  '"{}".')
 
 
+def base_text_key(what: str) -> dict[str, Key]:
+    """The base policy as text, in the args of the components that write the policy."""
+    return key(f"HuJSON text of the rest of the tailnet policy ({what}); kept unchanged. "
+               'Required: `"{}"` replaces the whole policy on purpose.', required=True,
+               why=BASE_WHY, rule="base_text", fix=BASE_TEXT_FIX)
+
+
+ADOPT_EXISTING_ARG = key(
+    "Overwrite a tailnet policy that Pulumi did not create yet. Export it into `base` first.")
+
+
 @dataclass(frozen=True)
 class PolicyWrite:
     """TailnetPolicy's args."""
@@ -134,13 +145,8 @@ class PolicyWrite:
     has_fragments: bool = field(metadata=key(
         "Policy fragments (HuJSON text) to add to the base policy, e.g. one per cluster.",
         name="fragments", required=True, passthrough=True))
-    base: str = field(metadata=key(
-        "HuJSON text of the rest of the tailnet policy (other teams' rules); kept unchanged. "
-        'Required: `"{}"` replaces the whole policy on purpose.', required=True,
-        why=BASE_WHY, rule="base_text", fix=BASE_TEXT_FIX))
-    adopt_existing: bool = field(default=False, metadata=key(
-        "Overwrite a tailnet policy that Pulumi did not create yet. Export it into `base` "
-        "first."))
+    base: str = field(metadata=base_text_key("other teams' rules"))
+    adopt_existing: bool = field(default=False, metadata=ADOPT_EXISTING_ARG)
     fragment_names: tuple[str, ...] = field(default=(), metadata=key(
         "A name per fragment (e.g. the cluster or stack), for conflict messages; default "
         "`fragment <i>`."))
@@ -157,17 +163,12 @@ class FleetPolicyArgs:
     cluster_stacks: tuple[str, ...] = field(metadata=key(
         "The cluster stacks, as `<org>/<project>/<stack>`; each runs with `policy.manage: "
         "false`.", required=True, empty_ok=True, pattern=STACK_NAME, fix=STACK_NAME_FIX))
-    base: str = field(metadata=key(
-        "HuJSON text of the rest of the tailnet policy (groups, other teams' rules); kept "
-        'unchanged. Required: `"{}"` replaces the whole policy on purpose.', required=True,
-        why=BASE_WHY, rule="base_text", fix=BASE_TEXT_FIX))
+    base: str = field(metadata=base_text_key("groups, other teams' rules"))
     pending_clusters: tuple[str, ...] = field(default=(), metadata=key(
         "Names of clusters whose stacks are not deployed yet: their per-cluster tags are added "
         "to tagOwners (no grants) so that their first `pulumi up` can create the OAuth client.",
         pattern=DNS_LABEL, fix=PENDING_FIX))
-    adopt_existing: bool = field(default=False, metadata=key(
-        "Overwrite a tailnet policy that Pulumi did not create yet. Export it into `base` "
-        "first."))
+    adopt_existing: bool = field(default=False, metadata=ADOPT_EXISTING_ARG)
 
 
 @dataclass(frozen=True)
