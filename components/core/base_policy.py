@@ -6,7 +6,7 @@ like a tailnet policy, with no string that looks like a credential.
 """
 
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -127,6 +127,23 @@ def parse_base_text(text: str) -> tuple[hujson.PolicyDocument | None, str, list[
         return None, text, [Problem("policy.baseText", f"is not valid HuJSON: {error}")]
     problems = base_problems(document.data, "policy.baseText")
     return (None if problems else document), text, problems
+
+
+def load_base(settings: Any, project_root: Path, *, text_key: str = "baseText",
+              extra_roots: Sequence[Path] = ()
+              ) -> tuple[str, hujson.PolicyDocument | None, str, list[Problem]]:
+    """The base policy the `policy` settings name: (how to call it, document, text, problems).
+
+    A path (`base`) is read from the file; without one, non-blank text (`baseText`, or
+    `base_text` in component args) is parsed. Neither: no base."""
+    settings = settings if isinstance(settings, Mapping) else {}
+    path = settings.get("base")
+    if isinstance(path, str) and path:
+        return (path, *read_base_policy(path, project_root, extra_roots))
+    text = settings.get(text_key)
+    if isinstance(text, str) and text.strip():
+        return ("policy.baseText", *parse_base_text(text))
+    return "policy.base", None, "", []
 
 
 def read_base_policy(

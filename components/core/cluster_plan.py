@@ -11,7 +11,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from .base_policy import parse_base_text, read_base_policy
+from .base_policy import load_base
 from .config import SecretInputs, Source, read_cluster
 from .policy import hujson
 from .policy.access import AccessRow, access_matrix, access_warnings
@@ -67,17 +67,8 @@ def plan_cluster(
     """Validate and render one cluster; raise `InvalidConfig` listing every problem.
 
     `raw` is stack config (camelCase keys) or, with `source="args"`, component args."""
-    policy_settings = raw.get("policy")
-    base_path = ""
-    if isinstance(policy_settings, Mapping) and isinstance(policy_settings.get("base"), str):
-        base_path = policy_settings["base"]
-    given_text = None
-    if isinstance(policy_settings, Mapping) and not base_path:
-        given_text = policy_settings.get("baseText" if source == "config" else "base_text")
-    if isinstance(given_text, str) and given_text.strip():
-        document, base_text, problems = parse_base_text(given_text)
-    else:
-        document, base_text, problems = read_base_policy(base_path, project_root)
+    _, document, base_text, problems = load_base(
+        raw.get("policy"), project_root, text_key="baseText" if source == "config" else "base_text")
     base = document.data if document else None
     try:
         spec, secrets = read_cluster(raw, base_policy=base, source=source, prefix=prefix,

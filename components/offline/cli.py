@@ -161,18 +161,11 @@ def _plan(args: argparse.Namespace, console: Console) -> int:
 def _base_policy(config: Mapping[str, Any], project: Project,
                  config_path: Path) -> tuple[str, str]:
     """The name and text of the base policy the program read (for `policy.diff`)."""
-    from ..core.base_policy import read_base_policy
+    from ..core.base_policy import load_base
 
-    settings = config.get(f"{project.name}:policy")
-    if not isinstance(settings, Mapping):
-        return "policy.base", ""
-    text = settings.get("baseText")
-    if isinstance(text, str) and text.strip():
-        return "policy.baseText", text
-    path = settings.get("base")
-    if not isinstance(path, str):
-        return "policy.base", ""
-    return path, read_base_policy(path, project.root, [config_path.parent])[1]
+    name, _, text, _ = load_base(config.get(f"{project.name}:policy"), project.root,
+                                 extra_roots=[config_path.parent])
+    return name, text
 
 
 def _diff(args: argparse.Namespace, console: Console) -> int:
