@@ -119,14 +119,23 @@ def base_problems(data: Any, key: str) -> list[Problem]:
     return problems
 
 
+def parse_base(text: str, key: str, *, source: str = "", fix: str = ""
+               ) -> tuple[hujson.PolicyDocument | None, list[Problem]]:
+    """A base policy's text as a document, or the problems naming `key`: not HuJSON (`fix`
+    says what to do; `source` names the text in the parser's position), or not a policy
+    fit to copy into the plan (`base_problems`)."""
+    try:
+        document = hujson.parse(text, source or key)
+    except hujson.HujsonError as error:
+        return None, [Problem(key, f"is not valid HuJSON: {error}", fix)]
+    problems = base_problems(document.data, key)
+    return (None if problems else document), problems
+
+
 def parse_base_text(text: str) -> tuple[hujson.PolicyDocument | None, str, list[Problem]]:
     """Parse `policy.baseText`; problems name that key."""
-    try:
-        document = hujson.parse(text, "policy.baseText")
-    except hujson.HujsonError as error:
-        return None, text, [Problem("policy.baseText", f"is not valid HuJSON: {error}")]
-    problems = base_problems(document.data, "policy.baseText")
-    return (None if problems else document), text, problems
+    document, problems = parse_base(text, "policy.baseText")
+    return document, text, problems
 
 
 def load_base(settings: Any, project_root: Path, *, text_key: str = "baseText",
@@ -189,22 +198,10 @@ def read_base_policy(
                 )
             ],
         )
-    try:
-        document = hujson.parse(text, path_text)
-    except hujson.HujsonError as error:
-        return (
-            None,
-            text,
-            [
-                Problem(
-                    "policy.base",
-                    f"is not valid HuJSON: {error}",
-                    "fix the file; the policy editor in the admin console shows the same position.",
-                )
-            ],
-        )
-    problems = base_problems(document.data, "policy.base")
-    return (None if problems else document), text, problems
+    document, problems = parse_base(
+        text, "policy.base", source=path_text,
+        fix="fix the file; the policy editor in the admin console shows the same position.")
+    return document, text, problems
 
 
 def _shown(path_text: str) -> str:

@@ -3,8 +3,8 @@
 from collections.abc import Mapping
 from typing import Any
 
+from ..base_policy import parse_base
 from ..parts import BASE_TEXT_FIX, BASE_WHY
-from ..policy import hujson
 from ..policy.sections import section
 from ..problems import Problem
 from ..spec import ClusterAccessSpec, PolicySettings
@@ -28,10 +28,8 @@ def check_base_text(reader: SpecReader, key: str, text: str) -> None:
     if not text.strip():
         reader.problem(key, f"is required: {BASE_WHY}.", BASE_TEXT_FIX)
         return
-    try:
-        hujson.parse(text, key)
-    except hujson.HujsonError as error:
-        reader.problem(key, f"is not valid HuJSON: {error}", "fix the policy text.")
+    for problem in parse_base(text, key, fix="fix the policy text.")[1]:
+        reader.problem(problem.key, problem.message, problem.fix)
 
 
 def check_base_policy(spec: ClusterAccessSpec, base: Mapping[str, Any]) -> list[Problem]:

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
+from .. import base_policy
 from ..problems import InvalidConfig, Problem
 from . import hujson
 from .evaluate import PolicyModel, acls_style, build_model
@@ -44,14 +45,11 @@ def mixed_acls_problem(key: str) -> Problem:
 
 
 def parse_base(text: str, source: str) -> tuple[hujson.PolicyDocument | None, list[Problem]]:
-    """The base policy file's document ({} for an empty text), or the problem naming
-    `source`."""
+    """The base policy file's document ({} for an empty text: no base), or the problems
+    naming `source` (`base_policy.parse_base`)."""
     if not text.strip():
         return hujson.PolicyDocument({}), []
-    try:
-        return hujson.parse(text, source), []
-    except hujson.HujsonError as error:
-        return None, [Problem(source, f"is not valid HuJSON: {error}")]
+    return base_policy.parse_base(text, source)
 
 
 def align_acls_syntax(base: Mapping[str, Any], fragments: Fragments
