@@ -702,10 +702,10 @@ def second_preview(fake: FakeTailscale, monkeypatch: pytest.MonkeyPatch, live: s
 
 
 def test_written_policy_records_what_the_stack_owns(tmp_path: Path) -> None:
-    from tailscale_cluster_access.core.policy.ownership import MARKER, marked_digests
+    from tailscale_cluster_access.core.policy.ownership import MARKER, records
     written = written_by(with_base(tmp_path))
     assert written.startswith(MARKER)
-    assert written.count(MARKER) >= 1 and marked_digests(written)
+    assert written.count(MARKER) >= 1 and any(records(written).values())
     assert "alice@example.com" not in written.split("{", 1)[0]  # digests reveal nothing
 
 
@@ -752,18 +752,19 @@ def test_fleet_pending_cluster_becoming_a_member_is_an_own_change() -> None:
     from tailscale_cluster_access.core.fleet import pending_fragment
     from tailscale_cluster_access.core.policy.compose import compose
     from tailscale_cluster_access.core.policy.drift import lost_items
-    from tailscale_cluster_access.core.policy.ownership import digest, marked_digests
+    from tailscale_cluster_access.core.policy.ownership import digest, records
     pending = pending_fragment("gpu-east")
     member = {"tagOwners": {"tag:k8s-operator-gpu-east": []},
               "grants": [{"src": ["group:ml"], "dst": ["tag:k8s-gpu-east"], "ip": ["tcp:443"]}]}
     live = compose(EXPORTED, [("pending cluster gpu-east", pending)]).text
     written = compose(EXPORTED, [("gpu-east", member)]).text
     lost = lost_items(hujson.parse(live).data, hujson.parse(written).data)
-    assert lost and all(digest(item) in marked_digests(live) for item, _ in lost)
+    recorded = set().union(*records(live).values())
+    assert lost and all(digest(item) in recorded for item, _ in lost)
     foreign = hujson.parse(live).data
     foreign["groups"]["group:sre"] = ["mallory@example.com"]
     assert [text for item, text in lost_items(foreign, hujson.parse(written).data)
-            if digest(item) not in marked_digests(live)]
+            if digest(item) not in recorded]
 
 
 # --- an explicit tailscale.Provider, and unusable credentials -------------------------------

@@ -29,7 +29,7 @@ from typing import Any, Final
 
 from .drift import WHOLE_SECTIONS, list_item, map_item, policy_items, section_item
 
-__all__ = ["MARKER", "digest", "mark_owned", "marked_digests", "owned_digests",
+__all__ = ["MARKER", "digest", "mark_owned", "owned_digests",
            "records", "with_ownership_marker", "with_writer", "without_owned"]
 
 MARKER: Final = "// tailscale-cluster-access owns:"
@@ -99,11 +99,6 @@ def records(text: str) -> dict[str, set[str]]:
         writer = words[0] if words and WRITER.match(words[0]) else UNNAMED
         found.setdefault(writer, set()).update(_DIGEST.findall(" ".join(words)))
     return found
-
-
-def marked_digests(text: str) -> set[str]:
-    """The digests recorded in a policy file's ownership marker lines (none: empty)."""
-    return set().union(*records(text).values())
 
 
 def without_owned(policy: Mapping[str, Any], owned: set[str]) -> dict[str, Any]:
