@@ -12,8 +12,8 @@ from pathlib import Path
 import pulumi
 from tailscale_cluster_access.resources.fleet_policy import TailnetFleetPolicy, load_fleet_stack
 
-args = load_fleet_stack(Path(__file__).resolve().parent)
-fleet = TailnetFleetPolicy("fleet", args)
+# The config is validated once; the component takes it as it is.
+fleet = TailnetFleetPolicy.from_spec("fleet", load_fleet_stack(Path(__file__).resolve().parent))
 
 pulumi.export("clusters", fleet.clusters)
 pulumi.export("policy", fleet.policy)

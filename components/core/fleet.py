@@ -14,7 +14,7 @@ from typing import Any
 
 from .cluster_plan import ClusterPlan, plan_cluster
 from .config import is_scim_group
-from .config.fleet import FleetConfig, parse_fleet_config
+from .config.fleet import parse_fleet_config
 from .policy import hujson
 from .policy.compose import Composed, compose, parse_base
 from .policy.sections import section
@@ -22,7 +22,7 @@ from .problems import InvalidConfig, Problem
 from .spec import ClusterAccessSpec, Tags, fleet_tags
 
 __all__ = [
-    "FleetConfig", "FleetMember", "FleetPlan", "cluster_stack_outputs", "find_collisions",
+    "FleetMember", "FleetPlan", "cluster_stack_outputs", "find_collisions",
     "fleet_access_matrix", "fleet_identity", "fleet_tags", "member_from_outputs",
     "parse_fleet_config", "pending_fragment", "plan_fleet", "synthetic_cluster_config",
     "synthetic_fleet", "undefined_references",

@@ -51,6 +51,18 @@ class TailnetFleetPolicy(pulumi.ComponentResource):
     def __init__(self, name: str, args: TailnetFleetPolicyArgs,
                  opts: pulumi.ResourceOptions | None = None) -> None:
         settings, _ = read_args(FleetPolicyArgs, args, "TailnetFleetPolicy")
+        self._create(name, settings, opts)
+
+    @classmethod
+    def from_spec(cls, name: str, settings: FleetPolicyArgs,
+                  opts: pulumi.ResourceOptions | None = None) -> "TailnetFleetPolicy":
+        """The component for settings already validated (the tailnet stack's config)."""
+        component = cls.__new__(cls)
+        component._create(name, settings, opts)
+        return component
+
+    def _create(self, name: str, settings: FleetPolicyArgs,
+                opts: pulumi.ResourceOptions | None) -> None:
         super().__init__("tailscale-cluster-access:index:TailnetFleetPolicy", name, None, opts)
         stacks = list(settings.cluster_stacks)
         pending = list(settings.pending_clusters)
@@ -90,15 +102,11 @@ class TailnetFleetPolicy(pulumi.ComponentResource):
                                "clusters": self.clusters})
 
 
-def load_fleet_stack(project_root: Path, namespace: str = FLEET_NAMESPACE
-                     ) -> TailnetFleetPolicyArgs:
-    """Validate the tailnet stack's config (errors name config keys, without a traceback)."""
+def load_fleet_stack(project_root: Path, namespace: str = FLEET_NAMESPACE) -> FleetPolicyArgs:
+    """The tailnet stack's config, validated (errors name config keys, without a traceback)."""
     try:
-        config = parse_fleet_config(raw_stack_config(namespace), project_root,
-                                    prefix=f"{namespace}:",
-                                    subject=f"configuration of stack '{pulumi.get_stack()}'")
+        return parse_fleet_config(raw_stack_config(namespace), project_root,
+                                  prefix=f"{namespace}:",
+                                  subject=f"configuration of stack '{pulumi.get_stack()}'")
     except InvalidConfig as error:
         raise pulumi.RunError(error.render()) from None
-    return {"cluster_stacks": list(config.clusters),
-            "pending_clusters": list(config.pending_clusters), "base": config.base_text,
-            "adopt_existing": config.adopt_existing}

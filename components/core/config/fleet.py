@@ -2,7 +2,6 @@
 base policy."""
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -10,15 +9,6 @@ from ..base_policy import read_base_policy
 from ..parts import BASE_WHY, FleetPolicyArgs, FleetStackConfig
 from ..problems import InvalidConfig
 from .reader import SpecReader, join
-
-
-@dataclass(frozen=True)
-class FleetConfig:
-    clusters: tuple[str, ...]
-    pending_clusters: tuple[str, ...]
-    base_path: str
-    base_text: str
-    adopt_existing: bool
 
 
 def check_fleet_config(reader: SpecReader, config: FleetStackConfig, path: str,
@@ -53,9 +43,9 @@ def check_fleet_args(reader: SpecReader, args: FleetPolicyArgs, path: str,
 
 
 def parse_fleet_config(raw: Mapping[str, Any], project_root: Path, *, prefix: str = "",
-                       subject: str = "configuration") -> FleetConfig:
-    """Validate the tailnet stack's config: `clusters`, `pendingClusters`, `policy.base`,
-    `policy.adoptExisting`."""
+                       subject: str = "configuration") -> FleetPolicyArgs:
+    """Validate the tailnet stack's config (`clusters`, `pendingClusters`, `policy.base`,
+    `policy.adoptExisting`) into what TailnetFleetPolicy takes, the base read."""
     reader = SpecReader("config")
     config = reader.read(FleetStackConfig, raw)
     problems = reader.problems
@@ -65,6 +55,6 @@ def parse_fleet_config(raw: Mapping[str, Any], project_root: Path, *, prefix: st
         problems += found
     if problems:
         raise InvalidConfig(problems, prefix=prefix, subject=subject)
-    return FleetConfig(clusters=config.clusters, pending_clusters=config.pending_clusters,
-                       base_path=config.policy.base, base_text=base_text,
-                       adopt_existing=config.policy.adopt_existing)
+    return FleetPolicyArgs(cluster_stacks=config.clusters, base=base_text,
+                           pending_clusters=config.pending_clusters,
+                           adopt_existing=config.policy.adopt_existing)
