@@ -2,6 +2,8 @@
 
 from dataclasses import dataclass
 
+from .visible import visible
+
 
 @dataclass(frozen=True)
 class Problem:
@@ -14,8 +16,10 @@ class Problem:
     """The key's last part is spelled as the input spelled it (an unknown key)."""
 
     def render(self, prefix: str = "") -> str:
+        """One line of an error; names from the input show lookalike and invisible
+        characters as such (`visible`)."""
         where = f"{prefix}{self.key}" if self.key else prefix.rstrip(":.") or "(input)"
-        text = f"{where}: {self.message}"
+        text = f"{visible(where)}: {visible(self.message)}"
         if self.fix:
             text += f" Fix: {self.fix}"
         return text

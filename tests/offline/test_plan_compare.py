@@ -76,9 +76,9 @@ def test_plan_compare_prints_it_for_reviewers(before_after: tuple[Path, Path, st
                  "tailnet-readers, clusterRoles edit, sensitiveRights " + ", ".join(EDIT_RIGHTS)
                  + ", recorded true, enforced true, posture (none)",
                  "- group:ml-readers: sensitiveRights gained " + ", ".join(EDIT_RIGHTS),
-                 "- bob@example.com gains " + ", ".join(EDIT_RIGHTS) + " via group:ml-readers "
+                 "- `bob@example.com` gains " + ", ".join(EDIT_RIGHTS) + " via group:ml-readers "
                  "(group:ml-readers: clusterRoles view -> edit)",
-                 "- carol@example.com gains " + ", ".join(EDIT_RIGHTS) + " via group:ml-ops "
+                 "- `carol@example.com` gains " + ", ".join(EDIT_RIGHTS) + " via group:ml-ops "
                  "(added to group:ml-ops)",
                  "- `grants`: 1 added (src group:ml-ops); 1 changed (src group:ml-engineers)",
                  "- added `ClusterRoleBinding` gpu-prod-rbac-tailnet-readers-edit",

@@ -40,19 +40,19 @@ def mallory(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, str]:
 def test_a_new_group_member_is_named_with_the_rights_it_gains(
         mallory: tuple[Path, Path, str]) -> None:
     before, after, printed = mallory
-    line = (f"- mallory@evil.example gains {ADMIN_RIGHTS} via group:ml-engineers "
+    line = (f"- `mallory@evil.example` gains {ADMIN_RIGHTS} via group:ml-engineers "
             "(added to group:ml-engineers)")
     assert line in printed.splitlines()
     assert "**Access rows**\n\n- no change" in printed
-    assert "  - group:ml-engineers: added mallory@evil.example" in printed.splitlines()
+    assert "  - group:ml-engineers: added `mallory@evil.example`" in printed.splitlines()
     # summary.md of `plan --compare` says it too, and lists who is behind each source.
     summary = (after / "summary.md").read_text()
     assert line in summary.splitlines()
-    assert "| mallory@evil.example | group:ml-engineers | cluster-admin, " in summary
+    assert "| `mallory@evil.example` | group:ml-engineers | cluster-admin, " in summary
     # The reverse: mallory loses it all.
     code, text, _ = run_cli("diff", str(after), str(before))
     assert code == 0
-    assert (f"- mallory@evil.example loses {ADMIN_RIGHTS} (was via group:ml-engineers) "
+    assert (f"- `mallory@evil.example` loses {ADMIN_RIGHTS} (was via group:ml-engineers) "
             "(removed from group:ml-engineers)") in text.splitlines()
 
 
@@ -123,12 +123,12 @@ def test_tag_owners_auto_approvers_postures_and_tests_show_what_changed() -> Non
         "postures": {"posture:latest": []},
         "tests": [{"src": "alice@example.com", "accept": [], "deny": ["tag:k8s:443"]}]})
     text = render_comparison(compare_plans(old, new))
-    for line in ("  - tag:k8s: added mallory@evil.example",
+    for line in ("  - tag:k8s: added `mallory@evil.example`",
                  "  - routes.0.0.0.0/0: added \\[\"tag:k8s\"\\]",
                  "  - exitNode: added \\[\"tag:k8s\"\\]",
                  "  - posture:latest: removed node:tsReleaseTrack == 'stable'",
-                 "  - src alice@example.com.accept: removed tag:k8s:443",
-                 "  - src alice@example.com.deny: added \\[\"tag:k8s:443\"\\]"):
+                 "  - src `alice@example.com.accept`: removed tag:k8s:443",
+                 "  - src `alice@example.com.deny`: added \\[\"tag:k8s:443\"\\]"):
         assert line in text.splitlines(), text
 
 

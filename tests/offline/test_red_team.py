@@ -16,6 +16,7 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 
+import cmarkgfm
 import pytest
 import yaml
 from conftest import PROJECT_ROOT
@@ -201,8 +202,9 @@ def test_out_holding_only_a_hand_written_policy_is_not_a_previous_plan(tmp_path:
 HOSTILE_MEMBERS = {
     "[x](https://evil.example)": r"\[x\](https:\//evil.example)",
     "![t](https://evil.example/t.png)": r"\!\[t\](https:\//evil.example/t.png)",
-    "~~bob@example.com~~ &amp;": r"\~\~bob@example.com\~\~ \&amp;",
-    "\u0430lice@example.com": "\u0430lice@example.com (non-ASCII: U+0430)",
+    # GitHub links an address whatever is escaped in it: addresses are code spans.
+    "~~bob@example.com~~ &amp;": r"\~\~`bob@example.com`\~\~ \&amp;",
+    "\u0430lice@example.com": "`\u0430lice@example.com` (non-ASCII: U+0430)",
     **{f"alice{char}@example.com": f"alice{{U+{ord(char):04X}}}@example.com"
        for char in "\u2060\u00ad\u2028\u3164\U000e0041\u200b\u202e\u2066\ufeff"},
 }
@@ -222,8 +224,22 @@ def test_names_in_a_comparison_are_inert_and_lookalikes_marked(tmp_path: Path) -
     assert code == 0, err
     for shown in HOSTILE_MEMBERS.values():
         assert f"- {shown} gains cluster-admin" in out
-    # Nothing that opens a link, an image, strikethrough or an entity, nor a bare URL.
-    assert re.search(r"(?<!\\)[\[\]!~&]|://", out) is None, out
+    # Nothing that opens a link, an image, strikethrough or an entity, nor a bare URL...
+    outside_code = re.sub(r"(?<!\\)`[^`]*`", "", out)
+    assert re.search(r"(?<!\\)[\[\]!~&]|://", outside_code) is None, out
+    # ...as GitHub's own renderer (cmark-gfm) shows the comparison to a reviewer.
+    html = cmarkgfm.github_flavored_markdown_to_html(out)
+    assert not re.search(r"<(a|img|del|s)\b", html), html
+
+
+def test_a_lookalike_in_an_error_message_is_marked(tmp_path: Path) -> None:
+    config = stack_file(tmp_path, **{"tailscale-cluster-access:groups": {
+        "group:ml-engineers": ["\u0430lice@example.com", "al\u2060ice@example.com"],
+        "group:ml-readers": ["bob@example.com"]}})
+    code, _, err = plan(tmp_path / "plan", config)
+    assert code == 2, err
+    assert "\u0430lice@example.com\" is not a login email. (non-ASCII: U+0430)" in err
+    assert "al{U+2060}ice@example.com" in err and "\u2060" not in err
 
 
 @pytest.mark.parametrize("member", ["\u0430lice@example.com", "[x](https://evil.example)",

@@ -6,7 +6,8 @@ markup that hides what follows.
 """
 
 import re
-import unicodedata
+
+from ...core.visible import visible
 
 # What can open or close inline markup in CommonMark and GitHub's dialect: code spans, HTML
 # (tags, comments, autolinks), links and images, emphasis, strikethrough, entities, math,
@@ -14,43 +15,7 @@ import unicodedata
 _SPECIAL = re.compile(r"([\\`<>|\[\]!*_~&#$])")
 _BACKTICKS = re.compile(r"`+")
 # GitHub links bare URLs and `www.` names (extended autolinks); an escape stops that.
-_BARE_LINK = re.compile(r"(?i)(?<=:)//|(?<=\bwww)\.")
-
-# Characters that print as nothing or as blank: control and format characters (bidi
-# overrides, zero-width, soft hyphen, tag characters), line and paragraph separators,
-# private-use and unassigned code points, spaces other than U+0020, and the Hangul and
-# Braille blanks (letters to Unicode, blank on screen).
-_BLANK_LETTERS = frozenset("\u115f\u1160\u3164\uffa0\u2800")
-_INVISIBLE_CATEGORIES = frozenset({"Cc", "Cf", "Co", "Cn", "Cs", "Zl", "Zp", "Zs"})
-
-
-def _invisible(char: str) -> bool:
-    return char != " " and (char in _BLANK_LETTERS
-                            or unicodedata.category(char) in _INVISIBLE_CATEGORIES)
-
-
-def visible(text: str) -> str:
-    """`text` with every invisible character written as `{U+XXXX}`, and the letters, digits
-    and marks outside ASCII named after it (alice with a Cyrillic a: `alice (non-ASCII:
-    U+0430)`): a lookalike of a name never reads as the name."""
-    if text.isascii() and text.isprintable():
-        return text
-    shown: list[str] = []
-    lookalikes: list[str] = []
-    for char in text:
-        if char == "\n" or (char.isascii() and char.isprintable()):
-            shown.append(char)
-        elif _invisible(char):
-            shown.append(f"{{U+{ord(char):04X}}}")
-        else:
-            shown.append(char)
-            if unicodedata.category(char)[0] in "LMN":
-                lookalikes.append(f"U+{ord(char):04X}")
-    result = "".join(shown)
-    if lookalikes:
-        result += f" (non-ASCII: {', '.join(dict.fromkeys(lookalikes))})"
-    return result
-
+_BARE_LINK = re.compile(r"(?i)(?<=:)//|(?<=www)\.")
 
 def one_line(text: str) -> str:
     """`text` on one line (line breaks show as `\\n`), invisible and lookalike characters
@@ -59,18 +24,33 @@ def one_line(text: str) -> str:
     return visible(text).replace("<!--", "< !--")
 
 
+# What GitHub links as an e-mail address. No escape stops that (cmark-gfm finds addresses in
+# the text after escapes are resolved); a code span does.
+_ADDRESS = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
+
+
+def _escaped(line: str) -> str:
+    return _BARE_LINK.sub(r"\\\g<0>", _SPECIAL.sub(r"\\\1", line))
+
+
 def text(value: object) -> str:
     """Plain markdown text: one line, every character that could start markup
-    backslash-escaped, bare links broken."""
-    return _BARE_LINK.sub(r"\\\g<0>", _SPECIAL.sub(r"\\\1", one_line(str(value))))
+    backslash-escaped, bare links broken, e-mail addresses in code spans."""
+    line = one_line(str(value))
+    parts: list[str] = []
+    end = 0
+    for address in _ADDRESS.finditer(line):
+        parts += [_escaped(line[end:address.start()]), f"`{address[0]}`"]
+        end = address.end()
+    return "".join(parts) + _escaped(line[end:])
 
 
-_ESCAPED = re.compile(r"\\([\\`<>|\[\]!*_~&#$/.])")
+_ESCAPED = re.compile(r"\\([\\`<>|\[\]!*_~&#$/.])|`([^`]*)`")
 
 
 def unescape(written: str) -> str:
     """The one-line text `text` escaped (read back from a plan's markdown)."""
-    return _ESCAPED.sub(r"\1", written)
+    return _ESCAPED.sub(lambda found: found[1] if found[1] is not None else found[2], written)
 
 
 def cell(value: object) -> str:
