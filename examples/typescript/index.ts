@@ -25,19 +25,17 @@ const cluster = new tailscaleClusterAccess.SecureClusterAccess("gpu-prod", {
         clientId: config.require("oauthClientId"),
         clientSecret: config.requireSecret("oauthClientSecret"),
     },
-    // The component only renders its part of the policy; TailnetPolicy below writes it.
-    policy: { manage: false },
-    tailnetDomain: config.get("tailnetDomain") || undefined,
-});
-
-const tailnetPolicy = new tailscaleClusterAccess.TailnetPolicy("tailnet-policy", {
-    base: fs.readFileSync("base-policy.hujson", "utf8"),
-    fragments: [cluster.policyFragment],
+    // The component writes the policy file itself (base + its own entries), so it can order
+    // the first `pulumi up`: the policy that defines the tags, then the credentials, the
+    // operator and the ProxyGroup/Recorder that log in with those tags. The text is read here
+    // because a path would be resolved in the plugin's folder, not this project's.
     // A tailnet whose policy file Pulumi did not write: the first `pulumi up` refuses to
-    // overwrite it. Import it, or set `adoptExisting: true` here once, knowingly.
+    // overwrite it. Export it into base-policy.hujson, then import it or set
+    // `adoptExisting: true` here once, knowingly (docs/runbooks.md).
+    policy: { baseText: fs.readFileSync("base-policy.hujson", "utf8") },
+    tailnetDomain: config.get("tailnetDomain") || undefined,
 });
 
 export const kubeconfigCommand = cluster.kubeconfigCommand;
 export const proxyUrl = cluster.proxyUrl;
 export const accessMatrix = cluster.accessMatrix;
-export const policyAclId = tailnetPolicy.aclId;
