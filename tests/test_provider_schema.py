@@ -604,6 +604,17 @@ def test_example_first_up_writes_the_tags_before_what_logs_in_with_them(
     assert [r.name for r in custom_resources if not waits_for(run, r.urn, release)] == []
 
 
+def test_library_typescript_snippet_matches_the_schema_and_writes_the_policy(
+        schema: dict[str, Any], tmp_path: Path) -> None:
+    """docs/library.md's snippet is accepted as it stands (a base given as text, read from a
+    file beside the program), and its component writes the policy itself."""
+    source = (ROOT / "docs" / "library.md").read_text()
+    [(variable, component, args)] = typescript_components(source)
+    assert check_resource(schema, TOKEN + component, args, variable) == []
+    run = construct(tmp_path, component, evaluated(args, EXAMPLES / "typescript"))
+    assert '"dst": ["autogroup:self"]' in run.one("tailscale:index/acl:Acl").inputs["acl"]
+
+
 def test_example_checker_reports_wrong_names(schema: dict[str, Any]) -> None:
     """The checks above would catch a renamed input, a wrong nested key and a missing one."""
     source = ('const c = new tailscaleClusterAccess.SecureClusterAccess("c", {\n'
