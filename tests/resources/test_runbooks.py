@@ -4,12 +4,13 @@ would do with the second registration (same URN and changed inputs: an update in
 dependencies: the order it applies them in)."""
 
 import copy
+import re
 from collections.abc import Callable
 from typing import Any
 
 import pulumi
 import pytest
-from conftest import run_config, stack_config
+from conftest import PROJECT_ROOT, run_config, stack_config
 from pulumi.runtime import mocks
 from tailscale_cluster_access.core.policy.hujson import parse_data
 from tailscale_cluster_access.offline import PreviewMocks, ProgramRun, Registration
@@ -174,3 +175,12 @@ def test_recorder_first_then_record_sessions(
                 if "recorder" in grant["app"][KUBERNETES_CAPABILITY][0]]
     assert recorded == [{"impersonate": {"groups": ["system:masters"]},
                          "recorder": ["tag:tsrecorder"], "enforceRecorder": True}]
+
+
+def test_every_test_the_runbooks_name_exists() -> None:
+    text = (PROJECT_ROOT / "docs" / "runbooks.md").read_text()
+    named = set(re.findall(r"tested(?::| by)\s+`(test_\w+)`", text))
+    assert "test_recorder_first_then_record_sessions" in named
+    defined = {match for path in (PROJECT_ROOT / "tests").rglob("test_*.py")
+               for match in re.findall(r"^def (test_\w+)\(", path.read_text(), re.M)}
+    assert sorted(named - defined) == []
