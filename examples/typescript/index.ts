@@ -31,7 +31,7 @@ const cluster = new tailscaleClusterAccess.SecureClusterAccess("gpu-prod", {
     // because a path would be resolved in the plugin's folder, not this project's.
     // A tailnet whose policy file Pulumi did not write: the first `pulumi up` refuses to
     // overwrite it. Export it into base-policy.hujson, then import it or set
-    // `adoptExisting: true` here once, knowingly (docs/runbooks.md).
+    // `adoptExisting: true` here once, knowingly (docs/policy.md, "Adopting an existing tailnet").
     policy: { baseText: fs.readFileSync("base-policy.hujson", "utf8") },
     tailnetDomain: config.get("tailnetDomain") || undefined,
 });
