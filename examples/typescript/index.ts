@@ -19,6 +19,8 @@ const cluster = new tailscaleClusterAccess.SecureClusterAccess("gpu-prod", {
         { src: ["group:ml-readers"], kubernetesGroups: ["tailnet-readers"] },
     ],
     roleBindings: [{ group: "tailnet-readers", clusterRole: "view" }],
+    // Fine for a first `up`; on a running stack turn recording on in two steps (recorder
+    // first, then recordSessions; docs/runbooks.md).
     sessionRecording: { enabled: true, enforce: true },
     // A secret Output crosses into the component as a secret and stays one.
     oauth: {
