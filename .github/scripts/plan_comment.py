@@ -190,7 +190,26 @@ def _value(value: Any) -> str:
 
 
 _COLUMNS = ("src", "endpoint", "ports", "kubernetesGroups", "clusterRoles", "recorded",
-            "enforced", "posture")
+            "enforced", "posture", "kind", "origin")
+# Row fields newer than some plans: absent on one side is no change.
+_LATER_FIELDS = frozenset({"events", "kind", "origin", "broad"})
+_ADMIN = "cluster-admin"
+
+
+def _admin_gained(before: dict[str, Any] | None, after: dict[str, Any]) -> str | None:
+    """`<src> gains cluster-admin (<origin>)` when the row newly carries it."""
+
+    def admin(row: dict[str, Any] | None) -> bool:
+        rights = row.get("sensitiveRights") if row is not None else None
+        roles = row.get("clusterRoles") if row is not None else None
+        return (isinstance(rights, list) and _ADMIN in rights) or (
+            rights is None and isinstance(roles, list) and _ADMIN in roles)
+
+    if not admin(after) or admin(before):
+        return None
+    origin = after.get("origin")
+    whose = f" ({_value(origin)})" if isinstance(origin, list) and origin else ""
+    return f"! {_value(after.get('src'))} gains {_ADMIN}{whose}"
 
 
 def access_table(rows: list[dict[str, Any]]) -> str:
@@ -212,7 +231,8 @@ def access_changes(old: list[dict[str, Any]], new: list[dict[str, Any]]) -> str:
 
     before = {key(row): row for row in old}
     after = {key(row): row for row in new}
-    lines = []
+    lines = [gained for name in sorted(after)
+             if (gained := _admin_gained(before.get(name), after[name])) is not None]
     for name in sorted(after.keys() - before.keys()):
         lines.append(f"+ added   {access_table([after[name]])}")
     for name in sorted(before.keys() - after.keys()):
@@ -220,6 +240,8 @@ def access_changes(old: list[dict[str, Any]], new: list[dict[str, Any]]) -> str:
     for name in sorted(before.keys() & after.keys()):
         a, b = before[name], after[name]
         for field in sorted(set(a) | set(b)):
+            if field in _LATER_FIELDS and (field not in a or field not in b):
+                continue
             if a.get(field) != b.get(field):
                 lines.append(
                     f"~ {name[0]} -> {name[1]}: {field} "

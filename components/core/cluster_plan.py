@@ -86,7 +86,6 @@ def plan_cluster(
     reach_targets = [(spec.endpoint_tag, port, "API server proxy") for port in spec.endpoint_ports]
     if spec.recorder_deployed:
         reach_targets.append((spec.tags.recorder, RECORDER_PORT, "recorder"))
-    rows = access_matrix(spec)
     if spec.proxy.high_availability and spec.tags.proxy_group == spec.tags.proxy:
         notes.append(
             f"{where}tags.proxyGroup is tags.proxy ({spec.tags.proxy}): the API server grants, "
@@ -94,6 +93,7 @@ def plan_cluster(
             "egress, connectors), not only the ProxyGroup; give the ProxyGroup its own tag."
         )
     assert composed.model is not None
+    rows = access_matrix(spec, composed)
     return ClusterPlan(
         spec=spec,
         composed=composed,

@@ -245,7 +245,19 @@ def row(src: str, endpoint: str, ports: list[int], groups: list[str], roles: lis
             "clusterRoles": roles,
             "sensitiveRights": sorted({r for role in roles for r in ROLE_RIGHTS[role]}),
             "recorded": recorded, "enforced": enforced,
-            "posture": posture or []}
+            "posture": posture or [], "events": False, "kind": "grant", "origin": ["stack"],
+            "broad": False}
+
+
+def operator_row(endpoint: str) -> dict[str, Any]:
+    """The chart's tailscale-auth-proxy ClusterRole (v1.102.3) lets the operator's and the
+    proxies' ServiceAccounts impersonate anyone: cluster-admin."""
+    return {"src": "tailscale/operator, tailscale/kube-apiserver-auth-proxy",
+            "endpoint": endpoint, "ports": [], "kubernetesGroups": [],
+            "clusterRoles": ["tailscale-auth-proxy"],
+            "sensitiveRights": ROLE_RIGHTS["cluster-admin"], "recorded": False,
+            "enforced": False, "posture": [], "events": False, "kind": "operator",
+            "origin": ["chart 1.102.3 ClusterRole tailscale-auth-proxy"], "broad": False}
 
 
 EXPECTED_ACCESS = {
@@ -254,18 +266,21 @@ EXPECTED_ACCESS = {
         row("group:ml-engineers", "tailscale-operator", [443], ["system:masters"],
             ["cluster-admin"]),
         row("group:ml-readers", "tailscale-operator", [443], ["tailnet-readers"], ["view"]),
+        operator_row("tailscale-operator"),
     ],
     # The HA ProxyGroup listens on 80 and 443 and is reached by its own hostname.
     "staging": [
         row("group:ml-engineers", "gpu-staging", [80, 443], ["system:masters"],
             ["cluster-admin"]),
         row("group:ml-readers", "gpu-staging", [80, 443], ["tailnet-readers"], ["view"]),
+        operator_row("gpu-staging"),
     ],
     # Admin sessions recorded (fail closed) from compliant devices only.
     "prod": [
         row("group:ml-engineers", "gpu-prod", [80, 443], ["system:masters"], ["cluster-admin"],
             recorded=True, enforced=True, posture=["posture:latest"]),
         row("group:ml-readers", "gpu-prod", [80, 443], ["tailnet-readers"], ["view"]),
+        operator_row("gpu-prod"),
     ],
 }
 
@@ -277,7 +292,7 @@ def test_access_matrix_is_what_the_guide_implies(plans: dict[str, Path], stack: 
     for expected in EXPECTED_ACCESS[stack]:
         line = next(line for line in table.splitlines() if line.startswith(
             f"| {expected['src']} |"))
-        assert ", ".join(map(str, expected["ports"])) in line
+        assert (", ".join(map(str, expected["ports"])) or "—") in line
         assert ", ".join(expected["clusterRoles"]) in line
 
 
@@ -403,7 +418,7 @@ def test_a_new_plan_replaces_the_whole_folder(tmp_path: Path) -> None:
     (out / PLAN_MARKER).write_text("")
     code, stdout, err = plan(out, stack="dev")
     assert code == 0, err
-    assert "Planned stack dev: 11 resources, 2 access rows, 1 warning" in stdout
+    assert "Planned stack dev: 11 resources, 3 access rows, 1 warning" in stdout
     assert sorted(p.name for p in out.iterdir()) == WRITTEN
     # Nothing left beside it from the staging and swap.
     assert [p.name for p in tmp_path.iterdir()] == ["plan"]

@@ -1,19 +1,42 @@
 """The access matrix: who on the tailnet gets which Kubernetes rights, through which endpoint.
 
-One row per tailnet source, with the union of the rules that name it, as Tailscale applies
-them: the proxy unites the capabilities of every grant that applies to a caller, so a session
-is recorded when any applicable grant names a recorder, and recording is enforced when any
-applicable grant enforces it. A grant with a posture applies only to devices that meet it, so
-it vouches for recording only when every rule of the source records (or it has no posture).
-A source's posture is required only if every rule reaching it requires one; the row lists the
-alternatives (meeting any one of them is enough).
+The rows come from the MERGED policy (base + every fragment) and the cluster's RBAC, as the
+operator's API server proxy decides them (`effective_access`): one row per tailnet source
+with the union of every grant that applies to it, whoever wrote the grant. The proxy unites
+the capabilities of every applicable grant, so a session is recorded when any applicable grant
+names a recorder, and recording is enforced when any applicable grant enforces it. A grant
+with a posture applies only to devices that meet it, so it vouches for recording only when
+every grant of the source records (or it has no posture). A source's posture is required only
+if every grant reaching it requires one; the row lists the alternatives.
+
+Row kinds (`AccessRow.kind`):
+
+- `grant`: the source holds `tailscale.com/cap/kubernetes` on the endpoint's tag and a network
+  path to its port: impersonated with the grant's groups;
+- `no-network-path`: the capability without a network rule to the port: no rights until one
+  opens it (capabilities take effect only where network access exists);
+- `tags-as-groups`: a tagged source that reaches the port without a kubernetes grant: the
+  proxy impersonates its node with its tags as groups;
+- `as-itself`: any other source that reaches the port without a kubernetes grant:
+  impersonated as itself (a user by login name), with `system:authenticated`;
+- `operator`: the operator's and the proxies' own ServiceAccounts, which may impersonate
+  anyone (the chart's `tailscale-auth-proxy` ClusterRole).
 """
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Final
 
 from ..config import is_broad_source
-from ..spec import ADMIN_CLUSTER_ROLES, AccessRule, ClusterAccessSpec
+from ..kubernetes_rights import sensitive_rights
+from ..spec import ADMIN_CLUSTER_ROLES, ClusterAccessSpec
+from .compose import Composed
+
+GRANT: Final = "grant"
+NO_NETWORK_PATH: Final = "no-network-path"
+TAGS_AS_GROUPS: Final = "tags-as-groups"
+AS_ITSELF: Final = "as-itself"
+OPERATOR: Final = "operator"
+STACK_ORIGIN: Final = "stack"
 
 
 @dataclass(frozen=True)
@@ -26,10 +49,29 @@ class AccessRow:
     recorded: bool
     enforced: bool
     posture: tuple[str, ...]
+    events: bool = False
+    """Any applicable grant sets `enableEvents`: every API request is recorded."""
+    kind: str = GRANT
+    origin: tuple[str, ...] = (STACK_ORIGIN,)
+    """Who wrote the rules behind the row: `stack`, `base grants[0]`, `<fragment> acls[2]`."""
+    rights: tuple[str, ...] | None = None
+    """Sensitive rights, when not those of `cluster_roles` (none without a network path, all
+    for the operator)."""
+
+    @property
+    def sensitive_rights(self) -> list[str]:
+        if self.rights is not None:
+            return list(self.rights)
+        return sensitive_rights(self.cluster_roles)
+
+    @property
+    def broad(self) -> bool:
+        return is_broad_source(self.src)
 
     @property
     def is_admin(self) -> bool:
-        return bool(ADMIN_CLUSTER_ROLES & set(self.cluster_roles))
+        return "cluster-admin" in self.sensitive_rights or bool(
+            self.rights is None and ADMIN_CLUSTER_ROLES & set(self.cluster_roles))
 
     def to_json(self) -> dict[str, Any]:
         row: dict[str, Any] = {
@@ -38,87 +80,66 @@ class AccessRow:
             "ports": list(self.ports),
             "kubernetesGroups": list(self.kubernetes_groups),
             "clusterRoles": list(self.cluster_roles),
+            "sensitiveRights": self.sensitive_rights,
             "recorded": self.recorded,
             "enforced": self.enforced,
             "posture": list(self.posture),
+            "events": self.events,
+            "kind": self.kind,
+            "origin": list(self.origin),
+            "broad": self.broad,
         }
         return row
 
 
-def _union(first: tuple[str, ...], second: tuple[str, ...]) -> tuple[str, ...]:
-    return first + tuple(item for item in second if item not in first)
+def access_matrix(spec: ClusterAccessSpec, composed: Composed | None = None) -> list[AccessRow]:
+    """The effective access of the cluster in `composed` (the stack's fragment merged into its
+    base policy); without one, of the stack's fragment alone (no base)."""
+    from .effective_access import effective_access
+
+    if composed is None:
+        from .build import compose_cluster
+
+        composed = compose_cluster(spec, "", None, [], render=False)
+    return effective_access(spec, composed)
 
 
-def _on_every_path(flags: list[tuple[bool, tuple[str, ...]]]) -> bool:
-    """Whether some applicable rule sets the flag whatever the device's posture.
-
-    `flags` is (flag, posture) per rule of one source."""
-    if all(flag for flag, _ in flags):
-        return True
-    return any(flag and not posture for flag, posture in flags)
-
-
-def access_matrix(spec: ClusterAccessSpec) -> list[AccessRow]:
-    recording_on = spec.session_recording.enabled
-    by_source: dict[str, list[AccessRule]] = {}
-    for rule in spec.access:
-        for src in rule.src:
-            by_source.setdefault(src, []).append(rule)
-    rows: list[AccessRow] = []
-    for src, rules in by_source.items():
-        groups: tuple[str, ...] = ()
-        roles: tuple[str, ...] = ()
-        for rule in rules:
-            groups = _union(groups, rule.kubernetes_groups)
-            for group in rule.kubernetes_groups:
-                roles = _union(roles, spec.cluster_roles_for(group))
-        recorded = [(rule.record_sessions and recording_on, rule.posture) for rule in rules]
-        enforced = [(flag and spec.session_recording.enforce, posture)
-                    for flag, posture in recorded]
-        posture: tuple[str, ...] = ()
-        if all(rule.posture for rule in rules):
-            for rule in rules:
-                posture = _union(posture, rule.posture)
-        rows.append(AccessRow(
-            src=src,
-            endpoint=spec.endpoint_hostname,
-            ports=spec.endpoint_ports,
-            kubernetes_groups=groups,
-            cluster_roles=roles,
-            recorded=_on_every_path(recorded),
-            enforced=_on_every_path(enforced),
-            posture=posture,
-        ))
-    return rows
+def _origin_text(row: AccessRow) -> str:
+    return "" if row.origin == (STACK_ORIGIN,) else f" ({', '.join(row.origin)})"
 
 
 def access_warnings(spec: ClusterAccessSpec, rows: list[AccessRow]) -> list[str]:
     """Things a security reviewer should look at twice, even when they are allowed."""
     warnings: list[str] = []
     where = f"{spec.cluster}: " if spec.cluster else ""
-    if not rows:
+    if not any(row.kind == GRANT for row in rows):
         warnings.append(
             f"{where}access grants nothing: no tailnet source reaches this cluster, so the "
             "operator and its proxy serve nobody (add rules under access)."
         )
     for row in rows:
+        if row.kind != GRANT:
+            continue
+        origin = _origin_text(row)
         if not row.cluster_roles:
             warnings.append(
-                f"{where}{row.src} gets Kubernetes groups {', '.join(row.kubernetes_groups)}, "
-                "which no ClusterRole of this stack is bound to: it can do nothing in the "
-                "cluster unless a binding outside this stack exists (add a roleBinding)."
+                f"{where}{row.src} gets Kubernetes groups {', '.join(row.kubernetes_groups)}"
+                f"{origin}, which no ClusterRole of this stack is bound to: it can do nothing "
+                "in the cluster unless a binding outside this stack exists (add a roleBinding)."
             )
-        if row.is_admin and is_broad_source(row.src):
+        if row.is_admin and row.broad:
             warnings.append(
                 f"{where}{row.src} is a broad source with cluster-admin (allowBroadAdmin is set)."
+                if not origin else
+                f"{where}{row.src} is a broad source with cluster-admin{origin}."
             )
         if row.is_admin and not row.recorded:
             warnings.append(
-                f"{where}{row.src} has cluster-admin and its sessions are not recorded."
+                f"{where}{row.src} has cluster-admin{origin} and its sessions are not recorded."
             )
         elif row.is_admin and not row.enforced:
             warnings.append(
-                f"{where}{row.src} has cluster-admin; recording is not enforced "
+                f"{where}{row.src} has cluster-admin{origin}; recording is not enforced "
                 "(sessions proceed when the recorder is down)."
             )
     if spec.proxy.mode == "noauth":

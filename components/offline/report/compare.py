@@ -301,8 +301,8 @@ def compare_plans(old: LoadedPlan, new: LoadedPlan) -> Comparison:
         fields = [key for key in model.ACCESS_FIELDS if key != "src"]
         fields += sorted((set(row) | set(before)) - set(fields) - {"src"})
         result.access_changed += [FieldChange(src, key, before.get(key), row.get(key))
-                                  for key in fields
-                                  if canonical(before.get(key)) != canonical(row.get(key))]
+                                  for key in fields if model.comparable(key, before, row)
+                                  and canonical(before.get(key)) != canonical(row.get(key))]
 
     for section in _section_order(set(old.policy) | set(new.policy)):
         change = _section_change(section, old.policy.get(section), new.policy.get(section))
@@ -350,7 +350,11 @@ def _with_rights(rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
 
 
 def _row_text(row: Mapping[str, Any]) -> str:
-    fields = [key for key in model.ACCESS_FIELDS if key != "src" and key in row]
+    # The newer fields only where they say something: a kind other than a grant, events on, a
+    # broad source; always who wrote it.
+    fields = [key for key in model.ACCESS_FIELDS if key != "src" and key in row
+              and (key not in model.LATER_ACCESS_FIELDS or key == "origin"
+                   or row[key] not in (False, "grant"))]
     return f"{text(row.get('src'))}: " + ", ".join(f"{key} {_value(row[key])}"
                                                     for key in fields)
 

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ...core.kubernetes_rights import sensitive_rights
+from .model import comparable
 
 DIRECT = "direct"
 
@@ -88,14 +89,21 @@ def identity_changes(old_rows: Sequence[Mapping[str, Any]], old_policy: Mapping[
         for src in sorted(set(before) | set(after)):
             was, now = _membership(identity, src, old_policy, new_policy)
             if src in after and src not in before:
-                notes.append(f"added to {show(_src_name(src))}" if now and not was
-                             else f"new access via {show(_src_name(src))}")
+                origin = _origin(after[src], show)
+                if now and not was:
+                    notes.append(f"added to {show(_src_name(src))}")
+                elif _src_name(identity) == _src_name(src):
+                    notes.append(origin or "new access")
+                else:
+                    notes.append(f"new access via {show(_src_name(src))}"
+                                 + (f": {origin}" if origin else ""))
             elif src in before and src not in after:
                 notes.append(f"removed from {show(_src_name(src))}" if was and not now
                              else f"no access via {show(_src_name(src))} any more")
             else:
                 for key in fields:
-                    if key in ("src", "sensitiveRights"):
+                    if key in ("src", "sensitiveRights") or not comparable(
+                            key, before[src], after[src]):
                         continue
                     old_value, new_value = before[src].get(key), after[src].get(key)
                     if old_value != new_value:
@@ -112,15 +120,25 @@ def identity_changes(old_rows: Sequence[Mapping[str, Any]], old_policy: Mapping[
     return changes
 
 
+def _origin(row: Mapping[str, Any], show: Any) -> str:
+    """Who wrote the rules behind a row (`base grants[0]`), "" for rows without origin."""
+    origin = row.get("origin")
+    return ", ".join(show(str(item)) for item in origin) if isinstance(origin, list) else ""
+
+
 def describe(change: IdentityChange, show: Any = str) -> str:
-    """`mallory@evil.example gains cluster-admin, ... via group:x (added to group:x)`."""
+    """`mallory@evil.example gains cluster-admin, ... via group:x (added to group:x)`;
+    `autogroup:member gains cluster-admin, ... (base grants[0])` for a source itself."""
     parts = []
+    itself = (_src_name(change.identity),)
     if change.gained:
-        parts.append(f"gains {', '.join(map(show, change.gained))} via "
-                     f"{', '.join(map(show, change.gained_via))}")
+        via = "" if change.gained_via == itself else \
+            f" via {', '.join(map(show, change.gained_via))}"
+        parts.append(f"gains {', '.join(map(show, change.gained))}{via}")
     if change.lost:
-        parts.append(f"loses {', '.join(map(show, change.lost))} (was via "
-                     f"{', '.join(map(show, change.lost_via))})")
+        via = "" if change.lost_via == itself else \
+            f" (was via {', '.join(map(show, change.lost_via))})"
+        parts.append(f"loses {', '.join(map(show, change.lost))}{via}")
     if not parts:
         parts.append("access changes, same sensitive rights")
     return f"{show(change.identity)} {'; '.join(parts)} ({'; '.join(change.notes)})"

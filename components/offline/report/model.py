@@ -28,10 +28,19 @@ PLAN_MARKER_TEXT = ("Written by `tailscale-cluster-access plan`: the next plan r
 # How summary.md lists a warning (`compare` reads them back).
 WARNING_BULLET = "- :warning: "
 
-# Column order of an access row: `AccessRow.to_json`'s fields, and the report's
-# `sensitiveRights` (from `core.kubernetes_rights`) after the ClusterRoles they come from.
+# Column order of an access row: `AccessRow.to_json`'s fields (`sensitiveRights` after the
+# ClusterRoles they come from; the report computes them for rows exported without them).
 ACCESS_FIELDS = ("src", "endpoint", "ports", "kubernetesGroups", "clusterRoles",
-                 "sensitiveRights", "recorded", "enforced", "posture")
+                 "sensitiveRights", "recorded", "enforced", "posture", "events", "kind",
+                 "origin", "broad")
+# Row fields added after plans were first written: a plan made before them (the base of a
+# pull request, say) has none, which is no change.
+LATER_ACCESS_FIELDS = frozenset({"events", "kind", "origin", "broad"})
+
+
+def comparable(key: str, before: Mapping[str, Any], after: Mapping[str, Any]) -> bool:
+    """Whether field `key` of two versions of an access row is compared."""
+    return key not in LATER_ACCESS_FIELDS or (key in before and key in after)
 
 
 class PlanError(Exception):

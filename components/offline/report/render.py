@@ -12,6 +12,7 @@ from typing import Any
 
 import yaml
 
+from ...core.policy import access
 from . import markdown, model
 from .identities import identity_access, rights_of
 from .mermaid import mermaid_graph
@@ -21,7 +22,7 @@ from .model import PLAN_MARKER, PLAN_MARKER_TEXT, SECRET_TEXT, UNKNOWN_TEXT, Pla
 _YAML_DUMPER: Any = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 _MARKERS = frozenset({UNKNOWN_TEXT, SECRET_TEXT})
 _TABLE_HEADER = ("Source", "Endpoint", "Ports", "Kubernetes groups", "ClusterRoles",
-                 "Sensitive rights", "Recorded", "Enforced", "Posture")
+                 "Sensitive rights", "Recorded", "Enforced", "Posture", "Origin")
 
 
 def _cell(value: Any) -> str:
@@ -42,17 +43,62 @@ def _output_cell(value: Any) -> str:
     return _cell(value)
 
 
+# The row kinds (`core.policy.access`), in the order the report shows them, each with the
+# title and the sentence that explain it; rows of plans made before kinds are grants.
+_KIND_SECTIONS: tuple[tuple[str, str, str], ...] = (
+    (access.GRANT, "", ""),
+    (access.NO_NETWORK_PATH, "Capability but no network path",
+     "These sources hold the kubernetes capability on the endpoint, but no network rule "
+     "opens its port to them: no rights until one does."),
+    (access.TAGS_AS_GROUPS, "Tagged devices impersonated with their tags as groups",
+     "No kubernetes grant applies to them, so the API server proxy impersonates the device "
+     "(its node name) with its tags as groups, plus `system:authenticated` (operator "
+     "v1.102.3, `k8s-operator/api-proxy`)."),
+    (access.AS_ITSELF, "Impersonated as themselves (network path, no kubernetes grant)",
+     "The proxy impersonates every caller that reaches its port: a user as its login name, "
+     "a tagged device as its node name (with its tags as groups), and the API server adds "
+     "`system:authenticated`: RoleBindings to those Users or to `system:authenticated` "
+     "apply to them."),
+    (access.OPERATOR, "The operator's own rights",
+     "The chart's ClusterRole `tailscale-auth-proxy` (tailscale-operator chart v1.102.3, "
+     "`templates/apiserverproxy-rbac.yaml`) lets these ServiceAccounts impersonate any user "
+     "or group: whoever controls the operator or proxy pods holds cluster-admin."),
+)
+_TABLE_FIELDS = (*model.ACCESS_FIELDS[:9], "origin")
+
+
+def _source_cell(row: Mapping[str, Any]) -> str:
+    src = _cell(row.get("src", ""))
+    return f"{src} (broad)" if row.get("broad") is True else src
+
+
+def _row_cells(row: Mapping[str, Any], fields: Sequence[str]) -> str:
+    cells = [_source_cell(row) if key == "src" else _cell(row.get(key, "")) for key in fields]
+    return "| " + " | ".join(cells) + " |"
+
+
 def access_table(rows: Sequence[Mapping[str, Any]]) -> str:
-    """The access matrix as a markdown table."""
+    """The access matrix as markdown: the grants' table, then one per other kind of row."""
     if not rows:
         return "_No tailnet source gets access to this cluster._\n"
     with_cluster = any("cluster" in row for row in rows)
     header = (("Cluster",) if with_cluster else ()) + _TABLE_HEADER
-    fields = (("cluster",) if with_cluster else ()) + model.ACCESS_FIELDS
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join(_cell(row.get(key, "")) for key in fields) + " |"
-              for row in rows]
-    return "\n".join(lines) + "\n"
+    fields = (("cluster",) if with_cluster else ()) + _TABLE_FIELDS
+    known = {kind for kind, _, _ in _KIND_SECTIONS}
+    blocks: list[str] = []
+    for kind, title, explanation in _KIND_SECTIONS:
+        chosen = [row for row in rows
+                  if (row.get("kind") if row.get("kind") in known else access.GRANT) == kind]
+        if not chosen and kind != access.GRANT:
+            continue
+        lines = [f"**{title}**", "", explanation, ""] if title else []
+        if chosen:
+            lines += ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+            lines += [_row_cells(row, fields) for row in chosen]
+        else:
+            lines.append("_No tailnet source holds a kubernetes grant on this cluster._")
+        blocks.append("\n".join(lines))
+    return "\n\n".join(blocks) + "\n"
 
 
 def identity_table(rows: Sequence[Mapping[str, Any]], policy: Mapping[str, Any]) -> str:
@@ -198,11 +244,16 @@ def render_files(plan: PlanData, policy_data: Mapping[str, Any] | None = None
         model.ACCESS_JSON_FILE: _json(plan.access),
         model.ACCESS_MD_FILE: f"# Access matrix of stack {markdown.code(plan.stack)}\n\n"
                               + access_markdown
-                              + "\nOne row per tailnet source. ClusterRoles resolve the "
-                                "Kubernetes groups through the stack's bindings and the "
-                                "built-in ones (`system:masters` is `cluster-admin`); "
-                                "sensitive rights are what those ClusterRoles allow "
-                                "(`unknown:<role>`: a role the plan has no rules for).\n"
+                              + "\nOne row per tailnet source, from the merged policy (the "
+                                "base's grants and rules as well as the stack's): each "
+                                "source's kubernetes grants unioned, as the API server proxy "
+                                "unites them. ClusterRoles resolve the Kubernetes groups "
+                                "through the stack's bindings and the built-in ones "
+                                "(`system:masters` is `cluster-admin`); sensitive rights are "
+                                "what those ClusterRoles allow (`unknown:<role>`: a role the "
+                                "plan has no rules for). Origin: who wrote the rules "
+                                "(`stack`, `base grants[0]`, ...); broad sources "
+                                "(`autogroup:member`, `*`, ...) are marked.\n"
                               + "".join(f"\n{line}\n" for line in _credentials_line(plan)
                                         if line),
         model.GRAPH_FILE: mermaid_graph(resources),
