@@ -155,7 +155,7 @@ class _Deriver:
         ports, _ = self.path(src)
         return AccessRow(
             src=src, endpoint=self.spec.endpoint_hostname,
-            ports=ports or self.spec.endpoint_ports,
+            ports=ports,
             kubernetes_groups=groups, cluster_roles=self.cluster_roles(groups),
             recorded=_on_every_path(recorded), enforced=_on_every_path(enforced),
             posture=posture if every_grant_has_posture else (),
