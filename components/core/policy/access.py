@@ -23,7 +23,7 @@ Row kinds (`AccessRow.kind`):
   anyone (the chart's `tailscale-auth-proxy` ClusterRole).
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Final
 
 from ..config import is_broad_source
@@ -57,6 +57,8 @@ class AccessRow:
     rights: tuple[str, ...] | None = None
     """Sensitive rights, when not those of `cluster_roles` (none without a network path, all
     for the operator)."""
+    undecided: tuple[str, ...] = field(default=(), compare=False)
+    """Why the row's network path is not decided offline (it is counted as a path)."""
 
     @property
     def sensitive_rights(self) -> list[str]:
@@ -118,6 +120,10 @@ def access_warnings(spec: ClusterAccessSpec, rows: list[AccessRow]) -> list[str]
             "operator and its proxy serve nobody (add rules under access)."
         )
     for row in rows:
+        if row.undecided:
+            warnings.append(
+                f"{where}whether {row.src} reaches the endpoint is not decided offline "
+                f"({'; '.join(row.undecided)}); the access matrix counts it as reaching.")
         if row.kind != GRANT:
             continue
         origin = _origin_text(row)

@@ -146,10 +146,12 @@ class _Deriver:
         found = capabilities(model, src, self.tag)
         return [grant for grant in found.grants if _kubernetes_values(grant)]
 
-    def path(self, src: str) -> tuple[tuple[int, ...], tuple[NetRule, ...]]:
-        """The endpoint's ports `src` may reach (a posture may be needed), and the rules."""
+    def path(self, src: str) -> tuple[tuple[int, ...], tuple[NetRule, ...], tuple[str, ...]]:
+        """The endpoint's ports `src` may reach (a posture may be needed), the rules, and why
+        a port is undecided."""
         ports: list[int] = []
         rules: list[NetRule] = []
+        undecided: list[str] = []
         for port in self.spec.endpoint_ports:
             decision = reachable(self.model, src, self.tag, port)
             # Undecidable counts as a path: rights are shown rather than hidden.
@@ -157,7 +159,9 @@ class _Deriver:
             if opening or decision.verdict == "undecidable":
                 ports.append(port)
                 rules += opening
-        return tuple(ports), tuple(rules)
+            if not opening and decision.verdict == "undecidable":
+                undecided += [f"port {port}: {reason}" for reason in decision.reasons]
+        return tuple(ports), tuple(rules), tuple(dict.fromkeys(undecided))
 
     def grant_row(self, src: str, grants: Sequence[AppGrant]) -> AccessRow:
         groups: tuple[str, ...] = ()
@@ -178,7 +182,7 @@ class _Deriver:
                 posture = _union(posture, grant_posture)
             else:
                 every_grant_has_posture = False
-        ports, _ = self.path(src)
+        ports, _, undecided = self.path(src)
         return AccessRow(
             src=src, endpoint=self.spec.endpoint_hostname,
             ports=ports,
@@ -188,11 +192,11 @@ class _Deriver:
             events=_on_every_path(events),
             kind=GRANT if ports else NO_NETWORK_PATH,
             origin=self.labels.grants(grants),
-            rights=None if ports else (),
+            rights=None if ports else (), undecided=undecided,
         )
 
-    def network_row(self, src: str, ports: tuple[int, ...], rules: Sequence[NetRule]
-                    ) -> AccessRow:
+    def network_row(self, src: str, ports: tuple[int, ...], rules: Sequence[NetRule],
+                    undecided: tuple[str, ...] = ()) -> AccessRow:
         """A source that reaches the port without a kubernetes grant."""
         tagged = src.startswith("tag:")
         groups = (src, AUTHENTICATED) if tagged else (AUTHENTICATED,)
@@ -201,6 +205,7 @@ class _Deriver:
             kubernetes_groups=groups, cluster_roles=self.cluster_roles(groups),
             recorded=False, enforced=False, posture=(),
             kind=TAGS_AS_GROUPS if tagged else AS_ITSELF, origin=self.labels.rules(rules),
+            undecided=undecided,
         )
 
     def add(self, row: AccessRow) -> None:
@@ -217,27 +222,31 @@ class _Deriver:
                     if applying:
                         self.add(self.grant_row(src, applying))
         # Every source with a network path: through a broader grant, or impersonated as itself.
-        reaching: dict[str, tuple[list[int], list[NetRule]]] = {}
+        reaching: dict[str, tuple[list[int], list[NetRule], list[str]]] = {}
         for port in self.spec.endpoint_ports:
             for reach in who_reaches(self.model, self.tag, port):
-                ports, rules = reaching.setdefault(reach.selector, ([], []))
+                ports, rules, unsure = reaching.setdefault(reach.selector, ([], [], []))
                 if port not in ports:
                     ports.append(port)
                 rules.append(reach.rule)
-        for src, (ports, rules) in reaching.items():
+                if not reach.certain:
+                    unsure.append(f"{reach.rule.label} may cover the endpoint through "
+                                  f"{reach.via} (an address range or a via route)")
+        for src, (ports, rules, unsure) in reaching.items():
             if src in self.rows:
                 continue
             applying = self.kubernetes_grants(src)
             self.add(self.grant_row(src, applying) if applying
-                     else self.network_row(src, tuple(ports), rules))
+                     else self.network_row(src, tuple(ports), rules,
+                                           tuple(dict.fromkeys(unsure))))
         # A binding to a `tag:` group: devices with that tag and no grant get its rights.
         for binding in self.spec.role_bindings:
             tag = binding.group
             if not tag.startswith("tag:") or tag in self.rows:
                 continue
-            tag_ports, opening = self.path(tag)
+            tag_ports, opening, undecided = self.path(tag)
             if tag_ports and not self.kubernetes_grants(tag):
-                self.add(self.network_row(tag, tag_ports, opening))
+                self.add(self.network_row(tag, tag_ports, opening, undecided))
         operator = self.operator_row()
         if operator is not None:
             self.add(operator)

@@ -146,3 +146,14 @@ def test_the_public_access_matrix_gives_the_stacks_rows_without_a_base() -> None
     alone = access_matrix(plan.spec)
     assert [row.to_json() for row in alone] == [row.to_json() for row in plan.access]
 
+
+
+def test_a_path_the_evaluator_cannot_decide_is_a_row_and_a_warning() -> None:
+    by_address = {"action": "accept", "src": ["group:sre"], "dst": ["100.64.0.0/10:443"]}
+    config = copy.deepcopy(stack_config("dev"))
+    config["policy"] = {"baseText": json.dumps({**BASE, "acls": [*BASE["acls"], by_address]})}
+    plan = plan_cluster(config, PROJECT_ROOT)
+    sre = {row.src: row for row in plan.access}["group:sre"]
+    assert sre.kind == "as-itself" and sre.undecided
+    assert any(warning.startswith("gpu-dev: whether group:sre reaches the endpoint is not "
+                                  "decided offline") for warning in plan.warnings)
