@@ -58,7 +58,8 @@ class AccessRow:
     """Sensitive rights, when not those of `cluster_roles` (none without a network path, all
     for the operator)."""
     undecided: tuple[str, ...] = field(default=(), compare=False)
-    """Why the row's network path is not decided offline (it is counted as a path)."""
+    """Why a grant or the network path of the row is not decided offline (both are counted:
+    rights are shown rather than hidden)."""
 
     @property
     def sensitive_rights(self) -> list[str]:
@@ -122,8 +123,8 @@ def access_warnings(spec: ClusterAccessSpec, rows: list[AccessRow]) -> list[str]
     for row in rows:
         if row.undecided:
             warnings.append(
-                f"{where}whether {row.src} reaches the endpoint is not decided offline "
-                f"({'; '.join(row.undecided)}); the access matrix counts it as reaching.")
+                f"{where}the access of {row.src} is not decided offline "
+                f"({'; '.join(row.undecided)}); the access matrix counts what may apply.")
         if row.kind != GRANT:
             continue
         origin = _origin_text(row)

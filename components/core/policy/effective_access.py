@@ -137,14 +137,19 @@ class _Deriver:
         return roles
 
     def kubernetes_grants(self, src: str) -> list[AppGrant]:
-        """The grants with the kubernetes capability that may apply to `src` on the endpoint."""
+        """The grants with the kubernetes capability that apply to `src` on the endpoint
+        (postures aside)."""
+        return self.query(src)[0]
+
+    def query(self, src: str) -> tuple[list[AppGrant], tuple[str, ...]]:
+        """`kubernetes_grants`, and why other grants may or may not apply."""
         candidates = self.grant_index.source_index.candidates(
             principal(src, self.model), principal(self.tag, self.model))
         model = self.any_posture if candidates is None else dataclasses.replace(
             self.any_posture, app_grants=tuple(self.any_posture.app_grants[position]
                                                for position in candidates))
         found = capabilities(model, src, self.tag)
-        return [grant for grant in found.grants if _kubernetes_values(grant)]
+        return [grant for grant in found.grants if _kubernetes_values(grant)], found.reasons
 
     def path(self, src: str) -> tuple[tuple[int, ...], tuple[NetRule, ...], tuple[str, ...]]:
         """The endpoint's ports `src` may reach (a posture may be needed), the rules, and why
@@ -163,7 +168,8 @@ class _Deriver:
                 undecided += [f"port {port}: {reason}" for reason in decision.reasons]
         return tuple(ports), tuple(rules), tuple(dict.fromkeys(undecided))
 
-    def grant_row(self, src: str, grants: Sequence[AppGrant]) -> AccessRow:
+    def grant_row(self, src: str, grants: Sequence[AppGrant], unsure: tuple[str, ...] = ()
+                  ) -> AccessRow:
         groups: tuple[str, ...] = ()
         recorded, enforced, events = [], [], []
         posture: tuple[str, ...] = ()
@@ -192,7 +198,7 @@ class _Deriver:
             events=_on_every_path(events),
             kind=GRANT if ports else NO_NETWORK_PATH,
             origin=self.labels.grants(grants),
-            rights=None if ports else (), undecided=undecided,
+            rights=None if ports else (), undecided=unsure + undecided,
         )
 
     def network_row(self, src: str, ports: tuple[int, ...], rules: Sequence[NetRule],
@@ -212,15 +218,22 @@ class _Deriver:
         self.rows.setdefault(row.src, row)
 
     def derive(self) -> list[AccessRow]:
-        # Every source a kubernetes grant names, in the merged policy's order.
+        # Every source a kubernetes grant names, in the merged policy's order. A grant that
+        # names the source but may not apply (a `via`, an address range) counts, with a note.
+        naming: dict[str, list[AppGrant]] = {}
         for grant in self.model.app_grants:
-            if not _kubernetes_values(grant):
-                continue
-            for src in grant.src:
-                if src not in self.rows:
-                    applying = self.kubernetes_grants(src)
-                    if applying:
-                        self.add(self.grant_row(src, applying))
+            if _kubernetes_values(grant):
+                for src in grant.src:
+                    naming.setdefault(src, []).append(grant)
+        for src, named in naming.items():
+            applying, reasons = self.query(src)
+            maybe = [grant for grant in named if grant not in applying
+                      and any(reason.startswith(f"{grant.label}: ") for reason in reasons)]
+            if applying or maybe:
+                notes = tuple(reason for reason in reasons
+                              if any(reason.startswith(f"{g.label}: ") for g in maybe))
+                counted = sorted([*applying, *maybe], key=lambda grant: grant.index)
+                self.add(self.grant_row(src, counted, notes))
         # Every source with a network path: through a broader grant, or impersonated as itself.
         reaching: dict[str, tuple[list[int], list[NetRule], list[str]]] = {}
         for port in self.spec.endpoint_ports:

@@ -155,5 +155,19 @@ def test_a_path_the_evaluator_cannot_decide_is_a_row_and_a_warning() -> None:
     plan = plan_cluster(config, PROJECT_ROOT)
     sre = {row.src: row for row in plan.access}["group:sre"]
     assert sre.kind == "as-itself" and sre.undecided
-    assert any(warning.startswith("gpu-dev: whether group:sre reaches the endpoint is not "
-                                  "decided offline") for warning in plan.warnings)
+    assert any(warning.startswith("gpu-dev: the access of group:sre is not decided offline")
+               for warning in plan.warnings)
+
+
+def test_a_grant_that_may_apply_counts_with_a_warning() -> None:
+    routed = {"src": ["group:sre"], "dst": [OPERATOR], "via": ["tag:ci"],
+              "app": {CAPABILITY: [{"impersonate": {"groups": ["system:masters"]}}]}}
+    config = copy.deepcopy(stack_config("dev"))
+    config["policy"] = {"baseText": json.dumps(
+        {**BASE, "grants": [routed], "acls": sre_to_the_proxy()})}
+    plan = plan_cluster(config, PROJECT_ROOT)
+    sre = {row.src: row for row in plan.access}["group:sre"]
+    assert sre.kind == "grant" and sre.kubernetes_groups == ("system:masters",)
+    assert sre.undecided and sre.origin == ("base grants[0]",)
+    assert any(warning.startswith("gpu-dev: the access of group:sre is not decided offline "
+                                  "(grants[0] (base): ") for warning in plan.warnings)
