@@ -131,8 +131,10 @@ class _Deriver:
         self.rows: dict[str, AccessRow] = {}
 
     def cluster_roles(self, groups: Iterable[str]) -> tuple[str, ...]:
+        """The roles bound to the groups, and to `system:authenticated`, which the API server
+        adds to every impersonated user."""
         roles: tuple[str, ...] = ()
-        for group in groups:
+        for group in (*groups, AUTHENTICATED):
             roles = _union(roles, self.spec.cluster_roles_for(group))
         return roles
 
@@ -188,6 +190,9 @@ class _Deriver:
                 posture = _union(posture, grant_posture)
             else:
                 every_grant_has_posture = False
+        if not groups and src.startswith("tag:"):
+            # No groups from any grant: the proxy gives a tagged device its tags.
+            groups = (src,)
         ports, _, undecided = self.path(src)
         return AccessRow(
             src=src, endpoint=self.spec.endpoint_hostname,
@@ -227,8 +232,9 @@ class _Deriver:
                     naming.setdefault(src, []).append(grant)
         for src, named in naming.items():
             applying, reasons = self.query(src)
-            maybe = [grant for grant in named if grant not in applying
-                      and any(reason.startswith(f"{grant.label}: ") for reason in reasons)]
+            counted_already = {grant.index for grant in applying}
+            maybe = [grant for grant in named if grant.index not in counted_already
+                     and any(reason.startswith(f"{grant.label}: ") for reason in reasons)]
             if applying or maybe:
                 notes = tuple(reason for reason in reasons
                               if any(reason.startswith(f"{g.label}: ") for g in maybe))

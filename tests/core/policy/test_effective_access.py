@@ -171,3 +171,22 @@ def test_a_grant_that_may_apply_counts_with_a_warning() -> None:
     assert sre.undecided and sre.origin == ("base grants[0]",)
     assert any(warning.startswith("gpu-dev: the access of group:sre is not decided offline "
                                   "(grants[0] (base): ") for warning in plan.warnings)
+
+
+def test_a_binding_to_system_authenticated_applies_to_every_row() -> None:
+    rows = rows_with({}, roleBindings=[{"group": "tailnet-readers", "clusterRole": "view"},
+                                       {"group": "system:authenticated", "clusterRole": "edit"}])
+    readers = rows["group:ml-readers"]
+    assert readers.kubernetes_groups == ("tailnet-readers",)
+    assert readers.cluster_roles == ("view", "edit")
+
+
+def test_a_tag_whose_grants_name_no_groups_is_impersonated_with_its_tag() -> None:
+    recorder_only = {"src": ["tag:ci"], "dst": [OPERATOR], "ip": ["443"],
+                     "app": {CAPABILITY: [{"recorder": ["tag:tsrecorder"]}]}}
+    rows = rows_with({"grants": [recorder_only]},
+                     roleBindings=[{"group": "tailnet-readers", "clusterRole": "view"},
+                                   {"group": "tag:ci", "clusterRole": "edit"}])
+    ci = rows["tag:ci"]
+    assert ci.kind == "grant" and ci.recorded
+    assert ci.kubernetes_groups == ("tag:ci",) and ci.cluster_roles == ("edit",)
