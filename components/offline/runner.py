@@ -141,6 +141,8 @@ class RecordingMonitor(mocks.MockMonitor):
                 options["deleteBeforeReplace"] = True
             if list(request.replaceOnChanges):
                 options["replaceOnChanges"] = list(request.replaceOnChanges)
+            if list(request.replace_with):
+                options["replaceWith"] = list(request.replace_with)
             if list(request.additionalSecretOutputs):
                 options["additionalSecretOutputs"] = list(request.additionalSecretOutputs)
             if request.HasField("hooks") and list(request.hooks.on_error):

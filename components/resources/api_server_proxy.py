@@ -12,6 +12,8 @@ from .kube import (
     TailscaleCustomResource,
     child_options,
     operator_namespace_annotation,
+    replace_with_options,
+    take_replace_with,
 )
 
 # Tags apply only when the operator creates the devices: a tag change must
@@ -63,7 +65,8 @@ def random_suffixed_hostname(name: str, hostname: str, parent: pulumi.Resource,
 
 
 class ApiServerProxy(pulumi.ComponentResource):
-    """Where kubectl reaches the cluster on the tailnet."""
+    """Where kubectl reaches the cluster on the tailnet. `opts.replace_with` (e.g. the
+    operator's release) applies to the ProxyGroup: it is deleted before that release is."""
 
     hostname: pulumi.Output[str]
     """Tailnet hostname of the proxy."""
@@ -88,6 +91,7 @@ class ApiServerProxy(pulumi.ComponentResource):
 
     def _create(self, name: str, args: ProxyEndpoint,
                 opts: pulumi.ResourceOptions | None) -> None:
+        opts, replace_with = take_replace_with(opts)
         super().__init__("tailscale-cluster-access:index:ApiServerProxy", name, None, opts)
         random_suffix = args.hostname_suffix == "random" and args.high_availability
         hostname = args.hostname
@@ -111,7 +115,8 @@ class ApiServerProxy(pulumi.ComponentResource):
                                               args.operator_namespace or None)}},
                 spec=proxy_group_spec(args, host),
                 opts=child_options(self, opts, replace_on_changes=list(REPLACE_ON_CHANGES),
-                                   delete_before_replace=True),
+                                   delete_before_replace=True,
+                                   **replace_with_options(replace_with, self)),
             )
             self.proxy_group = proxy_group
             url = (pulumi.Output.from_input(known_url) if known_url else

@@ -258,7 +258,11 @@ class SecureClusterAccess(pulumi.ComponentResource):
                 tags=(spec.tags.proxy_group,), tailnet_domain=spec.tailnet_domain,
                 hostname_suffix=spec.proxy.hostname_suffix,
                 operator_namespace=spec.operator.namespace),
-            opts=child_options(self, opts, depends_on=after_release),
+            # A new operator namespace replaces the release delete-first; replace_with makes
+            # the engine delete the ProxyGroup before it, while the operator can still clear
+            # its finalizers (else the CRD stays Terminating and the uninstall times out).
+            opts=child_options(self, opts, depends_on=after_release,
+                               replace_with=after_release),
         )
 
         if spec.session_recording.enabled:
@@ -271,7 +275,8 @@ class SecureClusterAccess(pulumi.ComponentResource):
                     "s3.accessKeyId": plan.secrets.get("sessionRecording.s3.accessKeyId"),
                     "s3.secretAccessKey":
                         plan.secrets.get("sessionRecording.s3.secretAccessKey")}),
-                opts=child_options(self, opts, depends_on=after_release),
+                opts=child_options(self, opts, depends_on=after_release,
+                                   replace_with=after_release),
             )
 
         if spec.role_bindings:

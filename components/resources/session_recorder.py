@@ -14,6 +14,8 @@ from .kube import (
     TailscaleCustomResource,
     child_options,
     operator_namespace_annotation,
+    replace_with_options,
+    take_replace_with,
 )
 from .secrets import as_secret
 
@@ -63,7 +65,8 @@ def recorder_spec(args: RecorderSettings, credentials_secret: str = "") -> dict[
 
 
 class SessionRecorder(pulumi.ComponentResource):
-    """Records kubectl sessions through the API server proxy."""
+    """Records kubectl sessions through the API server proxy. `opts.replace_with` (e.g. the
+    operator's release) applies to the Recorder: it is deleted before that release is."""
 
     recorder_name: pulumi.Output[str]
     """Name of the Recorder object."""
@@ -84,6 +87,7 @@ class SessionRecorder(pulumi.ComponentResource):
 
     def _create(self, name: str, args: RecorderSettings, inputs: SecretInputs,
                 opts: pulumi.ResourceOptions | None) -> None:
+        opts, replace_with = take_replace_with(opts)
         super().__init__("tailscale-cluster-access:index:SessionRecorder", name, None, opts)
         after: list[pulumi.Resource] = []
         recorder_name = args.recorder_name
@@ -111,7 +115,8 @@ class SessionRecorder(pulumi.ComponentResource):
             opts=child_options(self, opts, depends_on=after,
                                # Tags apply only when the operator creates the device.
                                replace_on_changes=list(DEVICE_REPLACE_ON_CHANGES),
-                               delete_before_replace=True),
+                               delete_before_replace=True,
+                               **replace_with_options(replace_with, self)),
         )
         self.recorder_name = pulumi.Output.from_input(recorder_name)
         self.register_outputs({"recorder_name": self.recorder_name})

@@ -1,5 +1,6 @@
 """Options given to SecureClusterAccess reach its resources, and what a second run with
-changed config would make the engine do (replacement decisions from `replaceOnChanges`)."""
+changed config would make the engine do (replacement decisions from `replaceOnChanges`, the
+order of a delete-before-replace from `replaceWith` and property dependencies)."""
 
 from pathlib import Path
 from typing import Any
@@ -116,3 +117,41 @@ def test_a_new_operator_namespace_replaces_the_release_and_its_custom_resources(
         old, new = first.one(type_token), second.one(type_token)
         assert new.options["deleteBeforeReplace"] is True
         assert replaced(old.inputs, new.inputs, new.options["replaceOnChanges"]), type_token
+
+
+def deleted_before(state: ProgramRun, condemned: str) -> list[str]:
+    """What the engine deletes before the delete-first replace of `condemned`, from the
+    options in the state (pulumi/pulumi pkg/resource/deploy/step_generator.go:
+    `calculateDependentReplacements` and `findDependentCascadeReplacements`): transitive
+    dependents with a property dependency on a resource being replaced (at most: the engine
+    then asks the provider's diff), and every resource whose `replaceWith` names it."""
+    replace_set = {condemned}
+    found: list[str] = []
+    for resource in state.registrations:  # registration order is dependency order
+        if not resource.custom or resource.urn in replace_set:
+            continue
+        feeds = {urn for urns in resource.property_dependencies.values() for urn in urns}
+        if feeds & replace_set:
+            replace_set.add(resource.urn)
+            found.append(resource.urn)
+    found += [r.urn for r in state.registrations
+              if condemned in r.options.get("replaceWith", []) and r.urn not in found]
+    return found
+
+
+def test_a_new_operator_namespace_deletes_the_custom_resources_before_the_release(
+        tmp_path: Path) -> None:
+    """With only `depends_on`, Helm would uninstall the operator first: the ProxyGroup and the
+    Recorder keep their finalizers and the uninstall waits until it times out."""
+    first = run(tmp_path, args())
+    second = run(tmp_path, args(operator={"namespace": "tailscale-b"}))
+    release = second.one("kubernetes:helm.sh/v3:Release")
+    assert release.options["deleteBeforeReplace"] is True
+    before_release = deleted_before(first, first.one("kubernetes:helm.sh/v3:Release").urn)
+    assert {first.one(PROXY_GROUP).urn, first.one(RECORDER).urn} <= set(before_release)
+    for type_token in (PROXY_GROUP, RECORDER):
+        # Recreated after the new release, which installs the CRDs again.
+        assert release.urn in second.one(type_token).dependencies
+    # The components carry no replaceWith of their own (a component has nothing to replace).
+    components = [r for r in second.registrations if not r.custom]
+    assert all("replaceWith" not in r.options for r in components)
