@@ -16,6 +16,7 @@ from ..core.fleet import FLEET_NAMESPACE, FleetPlan, parse_fleet_config, plan_fl
 from ..core.parts import FleetPolicyArgs
 from ..core.problems import InvalidConfig
 from .errors import InvalidArgs, read_args
+from .kube import child_options
 from .stack_config import raw_stack_config
 from .tailnet_policy import TailnetPolicy
 
@@ -67,7 +68,9 @@ class TailnetFleetPolicy(pulumi.ComponentResource):
         stacks = list(settings.cluster_stacks)
         pending = list(settings.pending_clusters)
         base = settings.base
-        child = pulumi.ResourceOptions(parent=self)
+        # depends_on, retain_on_delete and custom_timeouts reach the policy (Pulumi passes
+        # only protect and providers from a component to its children).
+        child = child_options(self, opts)
         self.stack_references = [
             pulumi.StackReference(f"{name}-{stack}", stack_name=stack, opts=child)
             for stack in stacks]

@@ -1,6 +1,8 @@
 """Tailscale custom resources with a readable `status` output."""
 
 import copy
+import math
+import re
 from typing import Any
 
 import pulumi
@@ -11,35 +13,53 @@ from pulumi_kubernetes import _utilities as kubernetes_utilities
 TAILSCALE_API_VERSION = "tailscale.com/v1alpha1"
 
 
-def depends_on_of(opts: pulumi.ResourceOptions | None) -> list[pulumi.Resource] | None:
-    """The resources a component was told to wait for, for the children that must wait too
-    (Pulumi does not pass a component's depends_on on to its children)."""
-    if opts is None or opts.depends_on is None:
-        return None
-    if isinstance(opts.depends_on, pulumi.Resource):
-        return [opts.depends_on]
-    if not isinstance(opts.depends_on, list):
-        return None
-    return [dependency for dependency in opts.depends_on
-            if isinstance(dependency, pulumi.Resource)]
-
-
 def child_options(parent: pulumi.Resource, opts: pulumi.ResourceOptions | None,
                   **options: Any) -> pulumi.ResourceOptions:
     """Options of a component's child: `parent`, plus what Pulumi does not pass from a
     component to its children by itself: the component's `depends_on` (added to the child's
-    own), `retain_on_delete` and `custom_timeouts` (the child's own win). `protect` and
-    `providers` flow through `parent`."""
-    own = list(options.pop("depends_on", None) or [])
-    after = [*(depends_on_of(opts) or []), *own]
+    own; a list, a resource or an Output of either), `retain_on_delete` and `custom_timeouts`
+    (the child's own win). `protect` and `providers` flow through `parent`."""
+    own = pulumi.ResourceOptions(depends_on=options.pop("depends_on", None))
     inherited: dict[str, Any] = {}
     if opts is not None:
+        # merge concatenates the two lists, waiting for either where it is an Output.
+        own = pulumi.ResourceOptions.merge(
+            pulumi.ResourceOptions(depends_on=opts.depends_on), own)
         if opts.retain_on_delete is not None:
             inherited["retain_on_delete"] = opts.retain_on_delete
         if opts.custom_timeouts is not None:
             inherited["custom_timeouts"] = opts.custom_timeouts
+    after = own.depends_on
     return pulumi.ResourceOptions(parent=parent, depends_on=after or None,
                                   **{**inherited, **options})
+
+
+_DURATION_PART = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|ms|s|m|h)")
+_UNIT_SECONDS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0,
+                 "h": 3600.0}
+
+
+def duration_seconds(text: str) -> int | None:
+    """A custom timeout (Go duration syntax, e.g. `30m`, `1h30m`) in whole seconds, rounded
+    up; None for an empty or malformed one (the engine reports a malformed one itself)."""
+    parts = _DURATION_PART.findall(text)
+    if not text or "".join(number + unit for number, unit in parts) != text:
+        return None
+    return math.ceil(sum(float(number) * _UNIT_SECONDS[unit] for number, unit in parts))
+
+
+def helm_timeout(opts: pulumi.ResourceOptions | None) -> int | None:
+    """The Release's own `timeout` (seconds; the provider's default is 300) from the longest of
+    the `custom_timeouts` given: Helm waits that long for install, upgrade and uninstall
+    (pulumi-kubernetes helm_release.go uses one timeout for all three), whatever the
+    engine's timeouts say."""
+    timeouts = opts.custom_timeouts if opts is not None else None
+    if timeouts is None:
+        return None
+    seconds = [duration_seconds(value) for value in
+               (timeouts.create, timeouts.update, timeouts.delete) if value]
+    given = [value for value in seconds if value]
+    return max(given) if given else None
 
 
 # The first CLI whose engine knows `replaceWith` (pulumi/pulumi#20693).

@@ -14,7 +14,7 @@ from ..core.secret_keys import OAUTH_SECRET_KEYS
 from ..core.spec import HELM_CHART, HELM_REPOSITORY, OAUTH_SCOPES, OAUTH_SECRET_NAME, OAuthSettings
 from .errors import read_args
 from .existing import existing_object_hooks
-from .kube import child_options
+from .kube import child_options, helm_timeout
 from .secrets import as_secret
 
 OAUTH_CLIENT_ANNOTATION = "tailscale-cluster-access/oauth-client-id"
@@ -171,6 +171,8 @@ class TailscaleOperator(pulumi.ComponentResource):
             repository_opts={"repo": HELM_REPOSITORY},
             namespace=args.namespace,
             values=helm_values(args, oauth_values, client_id),
+            # Helm's own wait, else 300 s whatever custom_timeouts say.
+            timeout=helm_timeout(opts),
             # A namespace change replaces the release; the chart's cluster-scoped objects
             # (CRDs, ClusterRoles, IngressClass) would clash with a second release created
             # first, so the old one goes before the new one comes.

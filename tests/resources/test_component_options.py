@@ -7,7 +7,10 @@ from typing import Any
 
 import pytest
 from conftest import PROJECT_ROOT
+from tailscale_cluster_access.core.fleet import synthetic_fleet
 from tailscale_cluster_access.offline import ProgramRun, run_program
+from tailscale_cluster_access.offline.fleet_runner import StackReferenceMocks
+from tailscale_cluster_access.resources.kube import duration_seconds
 
 PROXY_GROUP = "kubernetes:tailscale.com/v1alpha1:ProxyGroup"
 RECORDER = "kubernetes:tailscale.com/v1alpha1:Recorder"
@@ -19,10 +22,10 @@ from pulumi_kubernetes.core import v1 as core
 from tailscale_cluster_access import SecureClusterAccess
 
 outside = core.Namespace("outside", metadata={{"name": "outside"}})
-SecureClusterAccess("c", json.loads({args!r}), opts=pulumi.ResourceOptions(
-    depends_on=[outside], retain_on_delete=True,
-    custom_timeouts=pulumi.CustomTimeouts(create="31m", update="32m")))
+SecureClusterAccess("c", json.loads({args!r}), opts=pulumi.ResourceOptions({options}))
 """
+OPTIONS = ('depends_on={depends_on}, retain_on_delete=True, '
+           'custom_timeouts=pulumi.CustomTimeouts(create="31m", update="32m")')
 
 
 def args(**changes: Any) -> dict[str, Any]:
@@ -42,16 +45,21 @@ def args(**changes: Any) -> dict[str, Any]:
     return base
 
 
-def run(tmp_path: Path, component_args: dict[str, Any]) -> ProgramRun:
+def run(tmp_path: Path, component_args: dict[str, Any],
+        depends_on: str = "[outside]", options: str = OPTIONS) -> ProgramRun:
     import json
     program = tmp_path / "__main__.py"
-    program.write_text(PROGRAM.format(args=json.dumps(component_args)))
+    program.write_text(PROGRAM.format(args=json.dumps(component_args),
+                                      options=options.format(depends_on=depends_on)))
     (tmp_path / "base.hujson").write_text((PROJECT_ROOT / "policies" / "base.hujson").read_text())
     return run_program(program, project="p", stack_name="s", config={}, preview=False)
 
 
-def test_options_reach_every_resource(tmp_path: Path) -> None:
-    result = run(tmp_path, args())
+@pytest.mark.parametrize("depends_on", [
+    "[outside]", "outside", "pulumi.Output.from_input([outside])",
+    "pulumi.Output.from_input(outside)", "[pulumi.Output.from_input(outside)]"])
+def test_options_reach_every_resource(tmp_path: Path, depends_on: str) -> None:
+    result = run(tmp_path, args(), depends_on)
     outside = next(r for r in result.registrations if r.name == "outside")
     inside = [r for r in result.registrations if r.custom and r.name != "outside"]
     assert {r.type for r in inside} >= {"tailscale:index/acl:Acl", PROXY_GROUP, RECORDER,
@@ -61,6 +69,8 @@ def test_options_reach_every_resource(tmp_path: Path) -> None:
         assert resource.options.get("retainOnDelete") is True, resource.name
         assert resource.options.get("customTimeouts") == {
             "create": "31m", "update": "32m", "delete": ""}, resource.name
+    # Helm waits for the release as long as the longest timeout asked (its default: 300 s).
+    assert result.one("kubernetes:helm.sh/v3:Release").inputs["timeout"] == 32 * 60
 
 
 def property_path(path: str, key: str) -> str:
@@ -155,3 +165,42 @@ def test_a_new_operator_namespace_deletes_the_custom_resources_before_the_releas
     # The components carry no replaceWith of their own (a component has nothing to replace).
     components = [r for r in second.registrations if not r.custom]
     assert all("replaceWith" not in r.options for r in components)
+
+
+@pytest.mark.parametrize(("duration", "seconds"), [
+    ("31m", 1860), ("1h30m", 5400), ("90s", 90), ("1.5h", 5400), ("1500ms", 2), ("", None),
+    ("ten minutes", None), ("5", None), ("5m junk", None)])
+def test_a_custom_timeout_in_go_syntax_becomes_seconds(duration: str, seconds: int | None
+                                                       ) -> None:
+    assert duration_seconds(duration) == seconds
+
+
+def test_no_custom_timeouts_leave_the_release_at_the_providers_default(tmp_path: Path) -> None:
+    result = run(tmp_path, args(), options="depends_on=[outside]")
+    assert "timeout" not in result.one("kubernetes:helm.sh/v3:Release").inputs
+
+
+FLEET_PROGRAM = """
+import pulumi
+from pulumi_kubernetes.core import v1 as core
+from tailscale_cluster_access import TailnetFleetPolicy
+
+outside = core.Namespace("outside", metadata={"name": "outside"})
+TailnetFleetPolicy("fleet", {"cluster_stacks": ["acme/p/gpu-000"], "base": "{}"},
+    opts=pulumi.ResourceOptions(depends_on=pulumi.Output.from_input([outside]),
+                                retain_on_delete=True,
+                                custom_timeouts=pulumi.CustomTimeouts(update="20m")))
+"""
+
+
+def test_fleet_options_reach_the_policy(tmp_path: Path) -> None:
+    program = tmp_path / "__main__.py"
+    program.write_text(FLEET_PROGRAM)
+    outputs = synthetic_fleet(1, project="acme/p")
+    result = run_program(program, project="p", stack_name="s", config={}, preview=False,
+                         program_mocks=StackReferenceMocks(outputs))
+    outside = result.by_type("kubernetes:core/v1:Namespace")[0]
+    acl = result.one("tailscale:index/acl:Acl")
+    assert outside.urn in acl.dependencies
+    assert acl.options.get("retainOnDelete") is True
+    assert acl.options.get("customTimeouts") == {"create": "", "update": "20m", "delete": ""}
