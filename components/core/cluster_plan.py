@@ -13,6 +13,7 @@ from typing import Any
 
 from .base_policy import load_base
 from .config import SecretInputs, Source, read_cluster
+from .config.recording import recording_warnings
 from .policy import hujson
 from .policy.access import AccessRow, access_matrix, access_warnings
 from .policy.build import compose_cluster
@@ -99,7 +100,8 @@ def plan_cluster(
         composed=composed,
         base_text=base_text,
         access=rows,
-        warnings=access_warnings(spec, rows) + notes + composed.warnings
+        warnings=access_warnings(spec, rows) + recording_warnings(spec) + notes
+        + composed.warnings
         + base_reach_warnings(composed.model, composed.origins, reach_targets, where)
         + composed.format_notes,
         secrets=secrets,

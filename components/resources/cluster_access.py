@@ -15,6 +15,7 @@ from pulumi_kubernetes.rbac import v1 as rbac
 
 from ..core.cluster_plan import ClusterPlan, plan_cluster
 from ..core.config import SecretInputs, describe
+from ..core.config.recording import recorder_created_warning
 from ..core.parts import OperatorInstall, ProxyEndpoint, RecorderSettings, RoleBindingSet
 from ..core.problems import InvalidConfig, Problem
 from ..core.spec import DISCOVERY_BINDING_NAME, DISCOVERY_CLUSTER_ROLE, DISCOVERY_GROUP
@@ -209,6 +210,17 @@ class SecureClusterAccess(pulumi.ComponentResource):
         component._create(name, plan, opts)
         return component
 
+    def _warn_when_created(self, resource: pulumi.CustomResource,
+                           warning: str) -> pulumi.Output[bool]:
+        """`warning` in a preview that creates or replaces `resource` (its ID is unknown
+        then; known for a resource the update keeps)."""
+        async def warn() -> bool:
+            created = not await resource.id.is_known()
+            if created:
+                pulumi.log.warn(warning, resource=self)
+            return created
+        return pulumi.Output.from_input(warn())
+
     def _create(self, name: str, plan: ClusterPlan, opts: pulumi.ResourceOptions | None) -> None:
         # One method from registration to register_outputs: the SDK records the call stack of
         # every resource, at a cost per frame and resource (a thousand bindings feel it).
@@ -304,6 +316,14 @@ class SecureClusterAccess(pulumi.ComponentResource):
         self.access_matrix = pulumi.Output.from_input(
             json.dumps([row.to_json() for row in plan.access])
         )
+        created_warning = recorder_created_warning(spec)
+        if created_warning and pulumi.runtime.is_dry_run():
+            # Chained into a registered output, so that every host (also the component
+            # provider) waits for the warning.
+            self.access_matrix = pulumi.Output.all(
+                self.access_matrix,
+                self._warn_when_created(self.session_recorder.recorder, created_warning),
+            ).apply(lambda both: str(both[0]))
         self.register_outputs(
             {
                 "proxy_hostname": self.proxy_hostname,

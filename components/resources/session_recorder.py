@@ -105,7 +105,7 @@ class SessionRecorder(pulumi.ComponentResource):
                                    additional_secret_outputs=["stringData", "data"]),
             )
             after = [*after, secret]
-        TailscaleCustomResource(
+        self.recorder = TailscaleCustomResource(
             f"{name}-recorder",
             kind="Recorder",
             metadata={"name": recorder_name,

@@ -301,7 +301,11 @@ def test_summary_warns_about_unrecorded_admin_access_only_where_it_exists(
     dev = (plans["dev"] / "summary.md").read_text()
     prod = (plans["prod"] / "summary.md").read_text()
     assert "group:ml-engineers has cluster-admin and its sessions are not recorded" in dev
-    assert "### Warnings\n\nNone." in prod
+    assert "sessions are not recorded" not in prod
+    # The offline plan creates everything, the Recorder too, while prod's rules enforce it.
+    warnings = prod.split("### Warnings\n\n", 1)[1].split("\n\n", 1)[0].splitlines()
+    assert len(warnings) == 1
+    assert "creates or replaces the Recorder while access rules record sessions" in warnings[0]
     assert "| `kubernetes:tailscale.com/v1alpha1:Recorder` | 1 |" in prod
     assert "Recorder" not in dev
     assert ("| group:ml-engineers | gpu-prod | 80, 443 | system:masters | cluster-admin | "

@@ -41,11 +41,6 @@ def check_recording(spec: ClusterAccessSpec) -> list[Problem]:
                                 f"needs operator 1.96 or newer; operator.chartVersion is "
                                 f"{spec.operator.chart_version}.",
                                 "raise operator.chartVersion or turn recordApiRequests off."))
-    if recording.enabled and not spec.recorded_rules:
-        problems.append(Problem("sessionRecording.enabled",
-                                "a recorder is deployed but no access rule records sessions.",
-                                "set recordSessions: true on the rules to record, or disable "
-                                "sessionRecording."))
     if not recording.enabled:
         for name, is_set in (("s3", recording.s3 is not None),
                              ("recordApiRequests", recording.record_api_requests)):
@@ -54,3 +49,37 @@ def check_recording(spec: ClusterAccessSpec) -> list[Problem]:
                                         "has no effect while sessionRecording.enabled is false.",
                                         "enable session recording or remove this setting."))
     return problems
+
+
+# Operator 1.94.1 and later refuse every request through the API server proxy (not only exec)
+# for a caller whose grant enforces recording while no recorder is reachable.
+ENFORCED_BEFORE_RECORDER = (
+    "with sessionRecording.enforce, every API request through the proxy from {rules} gets "
+    "403 (operator 1.94.1 and later; not only exec) until the Recorder is ready")
+SAFE_ROLLOUT = ("the safe rollout is two changes: deploy the recorder first "
+                "(sessionRecording.enabled: true, no recordSessions yet), then add "
+                "recordSessions once it is ready")
+
+
+def recording_warnings(spec: ClusterAccessSpec) -> list[str]:
+    """A recorder nobody records to yet: allowed, it is the first step of the safe rollout."""
+    where = f"{spec.cluster}: " if spec.cluster else ""
+    if spec.session_recording.enabled and not spec.recorded_rules:
+        return [f"{where}a recorder is deployed but no access rule records sessions yet: fine "
+                "as the first step of a rollout (next: recordSessions: true on the rules to "
+                "record); otherwise disable sessionRecording."]
+    return []
+
+
+def recorder_created_warning(spec: ClusterAccessSpec) -> str | None:
+    """What a preview must say when it creates (or replaces) the Recorder while rules enforce
+    recording: only the engine knows whether the Recorder is new, so the plan cannot tell."""
+    recording = spec.session_recording
+    rules = [f"{', '.join(rule.src)} (access[{index}])" for index, rule in enumerate(spec.access)
+             if rule.record_sessions]
+    if not (recording.enabled and recording.enforce and rules):
+        return None
+    where = f"{spec.cluster}: " if spec.cluster else ""
+    return (f"{where}this change creates or replaces the Recorder while access rules record "
+            f"sessions: {ENFORCED_BEFORE_RECORDER.format(rules=', '.join(rules))}; "
+            f"{SAFE_ROLLOUT}.")
