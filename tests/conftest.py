@@ -18,8 +18,9 @@ import hypothesis  # noqa: F401
 import pytest
 import yaml
 from pulumi.runtime import config as pulumi_config
+from pulumi.runtime import mocks
 from pulumi.runtime import settings as pulumi_settings
-from tailscale_cluster_access.offline import ProgramRun, run_program
+from tailscale_cluster_access.offline import PreviewMocks, ProgramRun, run_program
 from tailscale_cluster_access.offline.cli import main
 from tailscale_cluster_access.offline.runner import close_event_loop
 
@@ -52,6 +53,23 @@ def run_config(
         secret_keys=[f"{NAMESPACE}:{key}" for key in secret_keys],
         **kwargs,
     )
+
+
+class StateMocks(PreviewMocks):
+    """A preview of a stack whose state holds resources of these types: their IDs are known
+    (`ids[type]`, else `<name>-id`), as the engine reads them from the state; everything else
+    is created (ID unknown)."""
+
+    def __init__(self, existing: set[str], ids: Mapping[str, str] | None = None) -> None:
+        super().__init__()
+        self.existing = existing
+        self.ids = dict(ids or {})
+
+    def new_resource(self, args: mocks.MockResourceArgs) -> tuple[str | None, dict[str, Any]]:
+        _, outputs = super().new_resource(args)
+        if args.typ not in self.existing:
+            return "", outputs
+        return self.ids.get(args.typ, f"{args.name}-id"), outputs
 
 
 @pytest.fixture

@@ -5,6 +5,7 @@ from typing import Any, NotRequired, TypedDict
 
 import pulumi
 import pulumi_tailscale as tailscale
+from pulumi.output import Unknown
 from pulumi_kubernetes.core import v1 as core
 from pulumi_kubernetes.helm import v3 as helm
 
@@ -18,6 +19,10 @@ from .kube import child_options, helm_timeout
 from .secrets import as_secret
 
 OAUTH_CLIENT_ANNOTATION = "tailscale-cluster-access/oauth-client-id"
+# The annotation's value in a preview that creates the client (first `up`, rotation): its ID
+# is unknown until it exists, and values with an unknown in them make pulumi-kubernetes skip
+# the chart check (helm_release.go: Check loads the chart only when no input is unknown).
+NEW_CLIENT_MARKER = "(new client: its ID is set when it exists)"
 
 
 class TailscaleOperatorArgs(TypedDict):
@@ -74,6 +79,16 @@ def helm_values(args: OperatorInstall,
             "allowImpersonation": "true" if args.allow_impersonation else "false",
         },
     }
+
+
+def restart_marker(client_id: pulumi.Input[str]) -> pulumi.Output[str]:
+    """The pod annotation: the client's ID, or `NEW_CLIENT_MARKER` where a preview does not
+    know it yet. Known in every preview, and different from the ID in the state whenever the
+    credentials change: a new ID (brought client), or a client the update creates or replaces
+    (`pulumi up --replace`, a replacing input change), whose ID a preview does not know."""
+    return pulumi.Output.from_input(client_id).apply(
+        lambda value: NEW_CLIENT_MARKER if isinstance(value, Unknown) else value,
+        run_with_unknowns=True)
 
 
 def _or_empty(value: str | None) -> str:
@@ -170,7 +185,7 @@ class TailscaleOperator(pulumi.ComponentResource):
             version=args.chart_version,
             repository_opts={"repo": HELM_REPOSITORY},
             namespace=args.namespace,
-            values=helm_values(args, oauth_values, client_id),
+            values=helm_values(args, oauth_values, restart_marker(client_id)),
             # Helm's own wait, else 300 s whatever custom_timeouts say.
             timeout=helm_timeout(opts),
             # A namespace change replaces the release; the chart's cluster-scoped objects

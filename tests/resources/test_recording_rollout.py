@@ -4,26 +4,12 @@ what a preview says when one change creates the recorder while rules enforce rec
 import copy
 from typing import Any
 
-from conftest import PROJECT_ROOT, run_config, stack_config
-from pulumi.runtime import mocks
+from conftest import PROJECT_ROOT, StateMocks, run_config, stack_config
 from tailscale_cluster_access.core.cluster_plan import plan_cluster
-from tailscale_cluster_access.offline import PreviewMocks, ProgramRun
+from tailscale_cluster_access.offline import ProgramRun
 
 RECORDER = "kubernetes:tailscale.com/v1alpha1:Recorder"
 SAME_CHANGE = "this change creates or replaces the Recorder while access rules record sessions"
-
-
-class StateMocks(PreviewMocks):
-    """A preview of a stack whose state holds these resource types: their IDs are known
-    (the engine reads them from the state); everything else is created (ID unknown)."""
-
-    def __init__(self, existing: set[str]) -> None:
-        super().__init__()
-        self.existing = existing
-
-    def new_resource(self, args: mocks.MockResourceArgs) -> tuple[str | None, dict[str, Any]]:
-        _, outputs = super().new_resource(args)
-        return (f"{args.name}-id" if args.typ in self.existing else ""), outputs
 
 
 def prod(**changes: Any) -> dict[str, Any]:

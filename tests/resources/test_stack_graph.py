@@ -5,7 +5,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import StateMocks
 from tailscale_cluster_access.offline import ProgramRun, Secret, contains_secret, run_program
+from tailscale_cluster_access.resources.operator import NEW_CLIENT_MARKER
 
 ACL = "tailscale:index/acl:Acl"
 OAUTH_CLIENT = "tailscale:index/oauthClient:OauthClient"
@@ -171,11 +173,9 @@ def test_helm_release(run_stack: Callable[..., ProgramRun]) -> None:
         "installCRDs": True,
         "oauthSecretVolume": {"secret": {"secretName": "operator-oauth"}},
         "operatorConfig": {"defaultTags": ["tag:k8s-operator"], "hostname": "tailscale-operator",
-                           # The created client's ID: unknown until it exists.
+                           # The created client's ID is not known before it exists.
                            "podAnnotations": {"tailscale-cluster-access/oauth-client-id":
-                                              release["values"]["operatorConfig"]
-                                              ["podAnnotations"]
-                                              ["tailscale-cluster-access/oauth-client-id"]}},
+                                              NEW_CLIENT_MARKER}},
         "proxyConfig": {"defaultTags": "tag:k8s"},
         "apiServerProxyConfig": {"mode": "true", "allowImpersonation": "false"},
     }
@@ -195,6 +195,36 @@ def test_new_oauth_credentials_restart_the_operator(
     assert first == {"tailscale-cluster-access/oauth-client-id": "kFIRST"}
     assert second == {"tailscale-cluster-access/oauth-client-id": "kSECOND"}
     assert "tskey" not in repr(first)
+
+
+def restart_annotation(run: ProgramRun) -> Any:
+    values = run.one(RELEASE).inputs["values"]
+    return values["operatorConfig"]["podAnnotations"]["tailscale-cluster-access/oauth-client-id"]
+
+
+def test_the_first_preview_knows_every_value_so_the_chart_is_checked(
+        run_stack: Callable[..., ProgramRun]) -> None:
+    """pulumi-kubernetes loads (checks) the chart at preview only when no input is unknown;
+    the OAuth client's ID is unknown until the first `up` creates it."""
+    run = run_stack("dev")
+    assert run.one(OAUTH_CLIENT)  # created by this update
+    assert "[unknown]" not in repr(run.one(RELEASE).inputs)
+    assert restart_annotation(run) == NEW_CLIENT_MARKER
+
+
+def test_rotating_a_created_client_restarts_the_operator(
+        run_stack: Callable[..., ProgramRun]) -> None:
+    """State: the client `kOLD`. Rotation (`pulumi up --replace` on the client): its preview
+    knows the annotation and shows it change (a rollout of the operator's pod); `up` sets the
+    new client's ID."""
+    steady = run_stack("dev", program_mocks=StateMocks({OAUTH_CLIENT}, {OAUTH_CLIENT: "kOLD"}))
+    assert restart_annotation(steady) == "kOLD"  # nothing to roll out
+    rotation = run_stack("dev", program_mocks=StateMocks(set()))
+    assert "[unknown]" not in repr(rotation.one(RELEASE).inputs)
+    assert restart_annotation(rotation) != "kOLD"
+    applied = run_stack("dev", preview=False,
+                        program_mocks=StateMocks({OAUTH_CLIENT}, {OAUTH_CLIENT: "kNEW"}))
+    assert restart_annotation(applied) == "kNEW"
 
 
 def test_ha_release_turns_the_in_process_proxy_off(run_stack: Callable[..., ProgramRun]) -> None:
