@@ -254,7 +254,13 @@ class PolicySettings:
         fix='use "acls" (like the guide) or "grants".'))
 
 
-OAUTH_SECRET_NAME = "operator-oauth"
+# The Secret the operator's credentials are mounted from. Not the chart's own `operator-oauth`
+# (rendered by templates/oauth-secret.yaml whenever `oauth.clientId` is set, see the chart's
+# values.yaml): adopting a standard install, a later `helm upgrade` without `oauth.clientId`
+# would delete that one under this stack.
+OAUTH_SECRET_NAME = "tailscale-cluster-access-oauth"
+# The Secret the chart renders itself from `oauth.clientId`/`oauth.clientSecret`.
+CHART_OAUTH_SECRET_NAME = "operator-oauth"
 # The ServiceAccount the operator chart runs the operator as.
 OPERATOR_SERVICE_ACCOUNT = "operator"
 # The ClusterRoleBinding that opens the issuer's discovery endpoints to anonymous callers.

@@ -1,9 +1,12 @@
 """When the operator's fixed-name objects already exist in the cluster (another installation of
 the operator, or a stack whose state was lost): say exactly what exists and how to adopt it.
 
-The namespace, the `operator-oauth` Secret and the `tailscale-operator` Helm release have fixed
+The namespace, this package's OAuth Secret and the `tailscale-operator` Helm release have fixed
 names, so a create fails with "already exists" / "cannot re-use a name". An error hook on each
 turns that into a message naming the object and the `pulumi import` command that adopts it.
+A release installed the standard way holds `oauth.clientSecret` in its values: importing it
+as it is would copy that secret into the state in plain text, so its message says how to take
+the secret out of the release first.
 """
 
 from collections.abc import Mapping
@@ -13,6 +16,8 @@ import pulumi
 from pulumi.resource_hooks import ErrorHook, ErrorHookArgs, ResourceHookBinding
 from pulumi.runtime.proto import resource_pb2
 from pulumi.runtime.settings import monitor_supports_feature
+
+from ..core.spec import CHART_OAUTH_SECRET_NAME, HELM_REPOSITORY, OAUTH_SECRET_NAME
 
 _CLASH_MARKERS = ("already exists", "cannot re-use a name", "still in use")
 
@@ -28,11 +33,39 @@ def _object_id(type_token: str, inputs: Mapping[str, Any]) -> str:
     return f"{namespace}/{name}"
 
 
+RELEASE_TYPE = "kubernetes:helm.sh/v3:Release"
+
+
+def _release_secret_help(inputs: Mapping[str, Any]) -> str:
+    """Before importing a release: take the OAuth secret out of its values."""
+    namespace = str(inputs.get("namespace") or "<namespace>")
+    version = str(inputs.get("version") or "<operator.chartVersion>")
+    values = inputs.get("values")
+    command = [f"helm -n {namespace} upgrade tailscale-operator tailscale-operator",
+               f"--repo {HELM_REPOSITORY} --version {version} --reuse-values",
+               "--set oauth.clientSecret=null"]
+    if isinstance(values, Mapping) and "oauthSecretVolume" in values:
+        command += ["--set oauth.clientId=null", "--set-json 'oauthSecretVolume="
+                    f'{{"secret":{{"secretName":"{OAUTH_SECRET_NAME}"}}}}\'']
+        effect = (f"the operator then reads the Secret {OAUTH_SECRET_NAME} this update "
+                  f"created, and Helm deletes the chart's own {CHART_OAUTH_SECRET_NAME}, which "
+                  "this stack does not use")
+    else:
+        effect = "with workload identity the operator needs no secret"
+    return (f"First check its values (`helm -n {namespace} get values tailscale-operator`): a "
+            "release installed the standard way holds oauth.clientSecret, and importing it as "
+            "it is copies that secret into the Pulumi state in plain text. Take it out of the "
+            f"release first: `{' '.join(command)}` ({effect}), check `helm get values` again, "
+            "then import. ")
+
+
 def existing_object_help(args: ErrorHookArgs) -> str:
-    object_id = _object_id(args.type, args.new_inputs or {})
+    inputs = args.new_inputs or {}
+    object_id = _object_id(args.type, inputs)
+    before = _release_secret_help(inputs) if args.type == RELEASE_TYPE else ""
     return (f"{args.type} {object_id!r} already exists in the cluster (another installation "
             "of the Tailscale operator, or a stack whose state was lost). Nothing was changed. "
-            f"Adopt it: `pulumi import '{args.type}' '{args.name}' '{object_id}' "
+            f"{before}Adopt it: `pulumi import '{args.type}' '{args.name}' '{object_id}' "
             "--parent <URN of its component, `pulumi stack --show-urns`>` and preview again; "
             "or remove the other installation first (`helm -n <namespace> uninstall "
             "tailscale-operator`). See the README runbook \"Recover after a lost state "

@@ -223,7 +223,8 @@ def test_helm_values_name_chart_version_repository_and_values(plans: dict[str, P
     assert re.match(r"^\d+\.\d+\.\d+$", str(release["version"]))
     assert release["namespace"] == "tailscale"
     values = release["values"]
-    assert values["oauthSecretVolume"] == {"secret": {"secretName": "operator-oauth"}}
+    assert values["oauthSecretVolume"] == {
+        "secret": {"secretName": "tailscale-cluster-access-oauth"}}
     assert "oauth" not in values
     # Staging serves kubectl through the ProxyGroup: the in-process proxy is off.
     assert values["apiServerProxyConfig"] == {"mode": "false", "allowImpersonation": "true"}

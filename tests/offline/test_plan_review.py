@@ -96,7 +96,7 @@ def test_secret_keys_are_shown_values_masked(tmp_path: Path) -> None:
     secrets = {obj["metadata"]["name"]: obj for obj in yaml.safe_load_all(text)
                if obj["kind"] == "Secret"}
     assert {name: obj["stringData"] for name, obj in secrets.items()} == {
-        "operator-oauth": {"client_id": "[secret]", "client_secret": "[secret]"},
+        "tailscale-cluster-access-oauth": {"client_id": "[secret]", "client_secret": "[secret]"},
         "recorder-s3-credentials": {"AWS_ACCESS_KEY_ID": "[secret]",
                                     "AWS_SECRET_ACCESS_KEY": "[secret]"}}
     for secret_text in ("k123", "AKIA-NOT-IN-PLAN", "not-in-the-plan", "sk-not-in"):

@@ -98,3 +98,55 @@ def test_existing_operator_objects_are_named_with_the_import_command(
     assert "'tailscale/tailscale-operator' already exists" in message
     assert ("pulumi import 'kubernetes:helm.sh/v3:Release' 'gpu-dev-operator-release' "
             "'tailscale/tailscale-operator'") in message
+
+
+# The tailscale-operator chart renders its own Secret `operator-oauth` exactly when
+# `oauth.clientId` is set (tailscale/tailscale cmd/k8s-operator/deploy/chart/templates/
+# oauth-secret.yaml, `{{ if and .Values.oauth .Values.oauth.clientId }}`; values.yaml of
+# v1.102.3: "If set a Kubernetes Secret with the provided value will be created").
+def chart_rendered_secrets(values: dict[str, Any]) -> set[str]:
+    return {"operator-oauth"} if (values.get("oauth") or {}).get("clientId") else set()
+
+
+STANDARD_INSTALL_VALUES = {"oauth": {"clientId": "kSTANDARD", "clientSecret": "s3cr3t"}}
+
+
+def test_adopting_a_standard_install_keeps_the_secret_the_operator_reads() -> None:
+    """First state: `helm install` with oauth.clientId/clientSecret. The stack adopts it (the
+    release imported); its next `up` is a `helm upgrade` with the stack's values, which
+    deletes every object the old values rendered and the new ones do not."""
+    run = run_config(stack_config("dev"), preview=False)
+    secret = run.one("kubernetes:core/v1:Secret")
+    values = run.one("kubernetes:helm.sh/v3:Release").inputs["values"]
+    deleted_by_upgrade = (chart_rendered_secrets(STANDARD_INSTALL_VALUES)
+                          - chart_rendered_secrets(values))
+    name = secret.inputs["metadata"]["name"]
+    assert name not in deleted_by_upgrade
+    assert values["oauthSecretVolume"] == {"secret": {"secretName": name}}
+    assert secret.name == "gpu-dev-operator-oauth"  # the resource's Pulumi name is kept
+
+
+def test_an_existing_release_is_not_imported_with_its_secret(
+        caplog: pytest.LogCaptureFixture) -> None:
+    from tailscale_cluster_access.resources.existing import explain_existing_object
+    release = run_config(stack_config("dev"), preview=False).one(
+        "kubernetes:helm.sh/v3:Release")
+    logger = logging.getLogger("existing-release-test")
+    monitor = RecordingMonitor(PreviewMocks())
+    pulumi.runtime.set_mocks(
+        monitor.mocks, project="p", stack="s", preview=False, logger=logger, monitor=monitor
+    )
+    with caplog.at_level(logging.ERROR, logger="existing-release-test"):
+        explain_existing_object(ErrorHookArgs(
+            urn="urn:x", id="", name=release.name, type=release.type,
+            new_inputs=release.inputs, failed_operation="create",
+            errors=["cannot re-use a name that is still in use"]))
+    (message,) = [record.getMessage() for record in caplog.records]
+    assert "copies that secret into the Pulumi state in plain text" in message
+    take_out = ("helm -n tailscale upgrade tailscale-operator tailscale-operator --repo "
+                "https://pkgs.tailscale.com/helmcharts --version 1.102.3 --reuse-values "
+                "--set oauth.clientSecret=null --set oauth.clientId=null --set-json "
+                "'oauthSecretVolume={\"secret\":{\"secretName\":\"" +
+                release.inputs["values"]["oauthSecretVolume"]["secret"]["secretName"] + "\"}}'")
+    assert take_out in message
+    assert message.index(take_out) < message.index("pulumi import")

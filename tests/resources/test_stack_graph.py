@@ -145,7 +145,8 @@ def test_created_oauth_secret_is_secret(run_stack: Callable[..., ProgramRun], st
     run = run_stack(stack)
     secret = run.one(SECRET).inputs
     assert secret_at(secret, "stringData", "client_secret")
-    assert secret["metadata"] == {"name": "operator-oauth", "namespace": "tailscale"}
+    assert secret["metadata"] == {"name": "tailscale-cluster-access-oauth",
+                                  "namespace": "tailscale"}
     assert not contains_secret(run.one(RELEASE).inputs)
 
 
@@ -171,7 +172,7 @@ def test_helm_release(run_stack: Callable[..., ProgramRun]) -> None:
     assert release["namespace"] == "tailscale"
     assert release["values"] == {
         "installCRDs": True,
-        "oauthSecretVolume": {"secret": {"secretName": "operator-oauth"}},
+        "oauthSecretVolume": {"secret": {"secretName": "tailscale-cluster-access-oauth"}},
         "operatorConfig": {"defaultTags": ["tag:k8s-operator"], "hostname": "tailscale-operator",
                            # The created client's ID is not known before it exists.
                            "podAnnotations": {"tailscale-cluster-access/oauth-client-id":

@@ -87,7 +87,8 @@ def test_dev_stays_the_guide(run_stack: Callable[..., ProgramRun]) -> None:
     run = run_stack("dev")
     assert run.by_type(FEDERATED_IDENTITY) == []
     run.one(OAUTH_CLIENT)
-    assert run.outputs["operatorCredentials"] == "OAuth client secret in Secret operator-oauth"
+    assert run.outputs["operatorCredentials"] == (
+        "OAuth client secret in Secret tailscale-cluster-access-oauth")
 
 
 def problems_of(changes: dict[str, Any]) -> dict[str, str]:
@@ -179,7 +180,7 @@ def test_empty_workload_identity_asks_for_the_issuer() -> None:
 
 def test_access_matrix_file_states_the_credential_kind(tmp_path: Path) -> None:
     for stack, kind in (("prod", "workload identity: no stored secret"),
-                        ("dev", "OAuth client secret in Secret operator-oauth")):
+                        ("dev", "OAuth client secret in Secret tailscale-cluster-access-oauth")):
         out = tmp_path / stack
         assert main(["plan", "--stack", stack, "--out", str(out),
                      "--project", str(PROJECT_ROOT)]) == 0
