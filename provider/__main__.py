@@ -15,6 +15,7 @@ from tailscale_cluster_access import (
     TailnetPolicy,
     __version__,
 )
+from tailscale_cluster_access.resources.cluster_access import host_as_package
 
 PACKAGE_NAME = "tailscale-cluster-access"
 
@@ -30,4 +31,5 @@ COMPONENTS: list[type[ComponentResource]] = [
 ]
 
 if __name__ == "__main__":
+    host_as_package()
     component_provider_host(COMPONENTS, PACKAGE_NAME, version=__version__)

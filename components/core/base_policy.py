@@ -62,16 +62,17 @@ def git_work_tree(folder: Path) -> Path | None:
     return None
 
 
-def allowed_roots(project_root: Path, extra: Sequence[Path] = ()) -> list[Path]:
-    """The folders a base policy may be read from, symlinks resolved."""
-    root = project_root.resolve()
+def allowed_roots(project_root: Path | None, extra: Sequence[Path] = ()) -> list[Path]:
+    """The folders a base policy may be read from, symlinks resolved (without a project
+    folder: only the named ones)."""
     named = [Path(text) for text in os.environ.get(BASE_DIRS_ENV, "").split(os.pathsep)
              if os.path.isabs(text)]
-    roots = [root, *(folder.resolve() for folder in (*extra, *named))]
+    roots = [folder.resolve() for folder in (*extra, *named)]
+    if project_root is None:
+        return roots
+    root = project_root.resolve()
     tree = git_work_tree(root)
-    if tree is not None:
-        roots.append(tree)
-    return roots
+    return [root, *roots, *([tree] if tree is not None else [])]
 
 
 def _strings(value: Any, path: str) -> Iterator[tuple[str, str]]:
@@ -138,7 +139,7 @@ def parse_base_text(text: str) -> tuple[hujson.PolicyDocument | None, str, list[
     return document, text, problems
 
 
-def load_base(settings: Any, project_root: Path, *, text_key: str = "baseText",
+def load_base(settings: Any, project_root: Path | None, *, text_key: str = "baseText",
               extra_roots: Sequence[Path] = ()
               ) -> tuple[str, hujson.PolicyDocument | None, str, list[Problem]]:
     """The base policy the `policy` settings name: (how to call it, document, text, problems).
@@ -156,11 +157,12 @@ def load_base(settings: Any, project_root: Path, *, text_key: str = "baseText",
 
 
 def read_base_policy(
-    path_text: str, project_root: Path, extra_roots: Sequence[Path] = ()
+    path_text: str, project_root: Path | None, extra_roots: Sequence[Path] = ()
 ) -> tuple[hujson.PolicyDocument | None, str, list[Problem]]:
     """Read `policy.base` (relative to the project root); problems name that key.
 
-    The file must resolve inside `allowed_roots(project_root, extra_roots)`."""
+    The file must resolve inside `allowed_roots(project_root, extra_roots)`. `project_root`
+    None: the caller's project folder is unknown (a component run from a Pulumi package)."""
     if not path_text:
         return None, "", []
     if "\x00" in path_text:
@@ -168,6 +170,14 @@ def read_base_policy(
                                   "give the path of a HuJSON file.")]
     path = Path(path_text)
     if not path.is_absolute():
+        if project_root is None:
+            return None, "", [Problem(
+                "policy.base", f'"{_shown(path_text)}" is relative, and a component run from '
+                "a Pulumi package (`pulumi package add`) cannot know your project's folder: "
+                "the package runs in its own.",
+                "pass the file's text as policy.baseText instead (TypeScript: "
+                f'`fs.readFileSync("{_shown(path_text)}", "utf8")`; YAML: '
+                f"`fn::readFile: {_shown(path_text)}`).")]
         path = project_root / path
     try:
         resolved = path.resolve()

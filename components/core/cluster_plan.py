@@ -62,12 +62,14 @@ class ClusterPlan:
 
 
 def plan_cluster(
-    raw: Mapping[str, Any], project_root: Path, *, prefix: str = "", subject: str = "configuration",
+    raw: Mapping[str, Any], project_root: Path | None, *, prefix: str = "",
+    subject: str = "configuration",
     source: Source = "config",
 ) -> ClusterPlan:
     """Validate and render one cluster; raise `InvalidConfig` listing every problem.
 
-    `raw` is stack config (camelCase keys) or, with `source="args"`, component args."""
+    `raw` is stack config (camelCase keys) or, with `source="args"`, component args;
+    `project_root` None: relative `policy.base` paths cannot be resolved (refused)."""
     _, document, base_text, problems = load_base(
         raw.get("policy"), project_root, text_key="baseText" if source == "config" else "base_text")
     base = document.data if document else None

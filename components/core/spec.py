@@ -243,7 +243,8 @@ class PolicySettings:
         "write the tailnet policy file; false: export only the fragment (`policyFragment`)"))
     base: str = field(default="", metadata=key(
         "HuJSON file with the rest of the tailnet policy, relative to the project root; a file "
-        "holding `{}` replaces the whole policy on purpose",
+        "holding `{}` replaces the whole policy on purpose; not from a Pulumi package "
+        "(`pulumi package add`), which cannot see your project's folder: give `baseText` there",
         default_doc="required when `policy.manage` is true"))
     base_text: str = field(default="", metadata=key(
         "the base policy as HuJSON text instead of a file (not together with `policy.base`)"))

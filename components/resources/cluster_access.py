@@ -98,7 +98,8 @@ class PolicyArgs(TypedDict):
     """Write the tailnet policy file; false: export only the fragment (`policyFragment`)."""
     base: NotRequired[str]
     """HuJSON file with the rest of the tailnet policy, relative to the project root; a file holding
-    `{}` replaces the whole policy on purpose."""
+    `{}` replaces the whole policy on purpose; not from a Pulumi package (`pulumi package add`),
+    which cannot see your project's folder: give `baseText` there."""
     base_text: NotRequired[str]
     """The base policy as HuJSON text instead of a file (not together with `policy.base`)."""
     adopt_existing: NotRequired[bool]
@@ -163,9 +164,22 @@ class SecureClusterAccessArgs(TypedDict):
     explicit `tags.*` still win."""
 
 
-def project_root() -> Path:
-    """Where relative paths in args (policy.base) start: the project's root (Pulumi.yaml), also
-    when another language's program hosts the component; else the working directory."""
+_hosted_as_package = False
+
+
+def host_as_package() -> None:
+    """This process serves the components as a Pulumi package (provider/__main__.py): the
+    engine starts it in the package's folder and tells it nothing of the consumer's project
+    (a ConstructRequest carries no directory), so relative paths in args cannot be resolved."""
+    global _hosted_as_package
+    _hosted_as_package = True
+
+
+def project_root() -> Path | None:
+    """Where relative paths in args (policy.base) start: the project's root (Pulumi.yaml), else
+    the working directory; None when hosted as a package (see `host_as_package`)."""
+    if _hosted_as_package:
+        return None
     root = pulumi.runtime.settings.SETTINGS.root_directory
     # Test harnesses that configure the runtime by hand leave a placeholder here.
     return Path(root) if root and Path(root).is_dir() else Path.cwd()

@@ -39,3 +39,35 @@ def test_component_takes_base_text(tmp_path: Path) -> None:
     with pytest.raises(InvalidArgs, match=r"policy\.baseText|base_text"):
         SecureClusterAccess("d", {"cluster": "gpu", "groups": GROUPS, "access": ACCESS,
                                   "policy": {"base_text": "{not hujson"}})
+
+
+@pytest.fixture
+def hosted_as_package(monkeypatch: pytest.MonkeyPatch) -> None:
+    """This process as provider/__main__.py makes it (the host itself is not started)."""
+    import runpy
+
+    import pulumi.provider.experimental as experimental
+    from tailscale_cluster_access.resources import cluster_access
+    monkeypatch.setattr(cluster_access, "_hosted_as_package", False)
+    monkeypatch.setattr(experimental, "component_provider_host", lambda *args, **kwargs: None)
+    runpy.run_path(str(PROJECT_ROOT / "provider" / "__main__.py"), run_name="__main__")
+
+
+def test_a_package_refuses_a_relative_base_and_names_base_text(
+        hosted_as_package: None) -> None:
+    """Under `pulumi package add` the component runs in the package's folder, which knows
+    nothing of the consumer's project: a relative path would be read from the wrong place."""
+    recording = RecordingMonitor(PreviewMocks())
+    pulumi.runtime.set_mocks(recording.mocks, project="p", stack="s", preview=False,
+                             monitor=recording)
+    with pytest.raises(InvalidArgs) as raised:
+        SecureClusterAccess("c", {"cluster": "gpu", "groups": GROUPS, "access": ACCESS,
+                                  "policy": {"base": "policies/base.hujson"},
+                                  "tag_scheme": "bogus"})
+    message = str(raised.value)
+    assert "policy.base" in message and "cannot know your project's folder" in message
+    assert 'fs.readFileSync("policies/base.hujson", "utf8")' in message
+    assert "tag_scheme" in message  # every problem at once
+    assert recording.registrations == []
+    SecureClusterAccess("d", {"cluster": "gpu", "groups": GROUPS, "access": ACCESS,
+                              "policy": {"base_text": BASE}})
