@@ -204,3 +204,39 @@ def test_fleet_options_reach_the_policy(tmp_path: Path) -> None:
     assert outside.urn in acl.dependencies
     assert acl.options.get("retainOnDelete") is True
     assert acl.options.get("customTimeouts") == {"create": "", "update": "20m", "delete": ""}
+
+
+STANDALONE_RECORDER = """
+import pulumi
+from pulumi_kubernetes.helm import v3 as helm
+from tailscale_cluster_access import SessionRecorder
+
+release = helm.Release("operator", chart="tailscale-operator", namespace="tailscale")
+SessionRecorder("r", {"namespace": "tailscale", "tags": ["tag:rec"]},
+                opts=pulumi.ResourceOptions(replace_with=[release]))
+"""
+
+
+def run_standalone_recorder(tmp_path: Path) -> ProgramRun:
+    program = tmp_path / "__main__.py"
+    program.write_text(STANDALONE_RECORDER)
+    return run_program(program, project="p", stack_name="s", config={}, preview=False)
+
+
+def test_a_components_replace_with_goes_to_its_custom_resource(tmp_path: Path) -> None:
+    run = run_standalone_recorder(tmp_path)
+    release = run.one("kubernetes:helm.sh/v3:Release")
+    assert run.one(RECORDER).options["replaceWith"] == [release.urn]
+    assert "replaceWith" not in run.one(
+        "tailscale-cluster-access:index:SessionRecorder").options
+    assert deleted_before(run, release.urn) == [run.one(RECORDER).urn]
+
+
+def test_a_cli_without_replace_with_gets_a_warning_not_a_failure(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from tailscale_cluster_access.resources import kube
+    monkeypatch.setattr(kube, "monitor_supports_feature", lambda feature: False)
+    run = run_standalone_recorder(tmp_path)
+    assert "replaceWith" not in run.one(RECORDER).options
+    warnings = [text for level, text in run.messages if level == "warning"]
+    assert any("does not support `replaceWith` (needs 3.207.0" in text for text in warnings)
