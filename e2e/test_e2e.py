@@ -376,7 +376,7 @@ def test_deploy_reader_admin_and_clean_destroy(tmp_path: Path) -> None:
         assert "Forbidden" in denied.stderr and reader.login in denied.stderr, denied.stderr
 
         allowed = as_admin.run("get", "secrets", "-n", names.namespace, "-o", "name")
-        assert "secret/operator-oauth" in allowed.stdout.split()
+        assert "secret/tailscale-cluster-access-oauth" in allowed.stdout.split()
     finally:
         try:
             stack.destroy(on_output=print)

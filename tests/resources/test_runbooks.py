@@ -8,7 +8,6 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-import pulumi
 import pytest
 from conftest import PROJECT_ROOT, run_config, stack_config
 from pulumi.runtime import mocks
@@ -150,9 +149,6 @@ def test_moving_a_stack_needs_adopt_existing_for_the_policy_it_left_behind() -> 
 # --- Turn on session recording -----------------------------------------------------------
 
 
-@pytest.mark.xfail(strict=True, raises=pulumi.RunError,
-                   reason="a recorder without recording rules is refused until the change "
-                          "of issue 26 item 11 (branch wt-day2b); remove this mark with it")
 def test_recorder_first_then_record_sessions(
         run: Callable[[dict[str, Any]], ProgramRun]) -> None:
     """Step 1 deploys the recorder with no grant asking for it; step 2 only changes the
