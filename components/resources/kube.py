@@ -56,9 +56,8 @@ def helm_timeout(opts: pulumi.ResourceOptions | None) -> int | None:
     timeouts = opts.custom_timeouts if opts is not None else None
     if timeouts is None:
         return None
-    seconds = [duration_seconds(value) for value in
-               (timeouts.create, timeouts.update, timeouts.delete) if value]
-    given = [value for value in seconds if value]
+    given = [seconds for value in (timeouts.create, timeouts.update, timeouts.delete)
+             if (seconds := duration_seconds(value or ""))]
     return max(given) if given else None
 
 
