@@ -43,13 +43,10 @@ from .evaluate import (
     AppGrant,
     NetRule,
     PolicyModel,
-    Target,
     capabilities,
-    principal,
     reachable,
     who_reaches,
 )
-from .evaluate.model import ALL_PORTS
 from .verify import BASE
 
 AUTHENTICATED: Final = "system:authenticated"
@@ -108,23 +105,12 @@ def _without_postures(model: PolicyModel) -> PolicyModel:
     return dataclasses.replace(model, app_grants=grants)
 
 
-def _grants_as_rules(model: PolicyModel) -> PolicyModel:
-    """The app grants as rules (src -> dst), for the evaluator's index by name: a query then
-    looks only at the grants that can name its source (a stack of a thousand teams asks a
-    thousand questions)."""
-    rules = tuple(NetRule("grants", position, grant.origin, grant.src,
-                          tuple(Target(dst, None, ALL_PORTS) for dst in grant.dst))
-                  for position, grant in enumerate(model.app_grants))
-    return PolicyModel(rules, (), groups=model.groups, hosts=model.hosts)
-
-
 class _Deriver:
     def __init__(self, spec: ClusterAccessSpec, composed: Composed) -> None:
         assert composed.model is not None
         self.spec = spec
         self.model = composed.model
         self.any_posture = _without_postures(self.model)
-        self.grant_index = _grants_as_rules(self.model)
         self.tag = spec.endpoint_tag
         self.labels = _Labels(spec.cluster or "stack")
         self.postures = {(g.index, g.origin): g.src_posture for g in self.model.app_grants}
@@ -145,12 +131,8 @@ class _Deriver:
 
     def query(self, src: str) -> tuple[list[AppGrant], tuple[str, ...]]:
         """`kubernetes_grants`, and why other grants may or may not apply."""
-        candidates = self.grant_index.source_index.candidates(
-            principal(src, self.model), principal(self.tag, self.model))
-        model = self.any_posture if candidates is None else dataclasses.replace(
-            self.any_posture, app_grants=tuple(self.any_posture.app_grants[position]
-                                               for position in candidates))
-        found = capabilities(model, src, self.tag)
+        # The evaluator's grant index: a query looks only at the grants that can match it.
+        found = capabilities(self.any_posture, src, self.tag)
         return [grant for grant in found.grants if _kubernetes_values(grant)], found.reasons
 
     def path(self, src: str) -> tuple[tuple[int, ...], tuple[NetRule, ...], tuple[str, ...]]:

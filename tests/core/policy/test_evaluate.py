@@ -464,22 +464,3 @@ def test_tests_written_from_decisions_pass(base: Any, asked: Any) -> None:
 
 def test_module_names_its_public_api() -> None:
     assert {"reachable", "run_tests", "who_reaches", "acls_style"} <= set(evaluate.__all__)
-
-
-@settings(max_examples=150, deadline=None)
-@given(policies, queries)
-def test_source_index_candidates_are_both_sides_matches(base: Any, query: Any) -> None:
-    # The index narrows the sources first and keeps those that also match the destination;
-    # the result must be the plain intersection of both sides' matches.
-    from tailscale_cluster_access.core.policy.evaluate.match import principal
-
-    model = build_model(base)
-    index = model.source_index
-    who, where = principal(query[0], model), principal(query[1], model)
-    sides = []
-    for side, one in ((index.sources, who), (index.targets, where)):
-        names = index._names(one.kind, one.raw, one.users)
-        sides.append(None if names is None else side.matching(names))
-    known = [side for side in sides if side is not None]
-    expected = None if not known else sorted(set.intersection(*known))
-    assert index.candidates(who, where) == expected

@@ -40,7 +40,8 @@ allows exit nodes. SSH rules and `sshTests` are not evaluated.
 """
 
 from .checks import acls_style, check_syntax_mix, run_tests, who_reaches
-from .match import capabilities, principal, reachable
+from .grants import capabilities
+from .match import principal, reachable
 from .model import (
     AclsStyle,
     AppGrant,

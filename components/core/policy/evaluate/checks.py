@@ -257,10 +257,18 @@ def who_reaches(
     grants is reported with `certain=False`."""
     model = _as_model(policy, origin_of)
     tag = dst_tag if dst_tag.startswith("tag:") else f"tag:{dst_tag}"
-    where = Principal(tag, "tag")
+    return _who_reaches(model, Principal(tag, "tag"), port, _norm_proto(proto))
+
+
+def _who_reaches(model: PolicyModel, where: Principal, port: int, proto: str, *,
+                 indexed: bool = True) -> list[Reach]:
+    """`indexed=False`: try every rule (the plain scan the index must agree with)."""
+    index = model.index.rules
+    found = index.targets.matches(index.query(where)) if indexed else None
     reaches: list[Reach] = []
-    for rule in model.rules:
-        covered = _covering(rule, where, port, _norm_proto(proto), model)
+    for position in range(len(model.rules)) if found is None else sorted(found):
+        rule = model.rules[position]
+        covered = _covering(rule, where, port, proto, model)
         if covered is not None:
             via, certain = covered
             reaches += [Reach(sel, rule, via, certain and not rule.via) for sel in rule.src]

@@ -4,15 +4,13 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from collections.abc import Mapping
-from typing import Any, Final
+from collections.abc import Callable, Iterable, Mapping
+from typing import TYPE_CHECKING, Any, Final
 
 from .model import (
     _NOT_TAILNET,
     _ROLE_AUTOGROUPS,
     _TAILNET_RANGES,
-    AppGrant,
-    Capabilities,
     Decision,
     NetRule,
     Network,
@@ -25,6 +23,9 @@ from .model import (
     _as_model,
     _norm_proto,
 )
+
+if TYPE_CHECKING:
+    from .index import PairIndex, Query
 
 
 def _network(text: str, model: PolicyModel) -> Network | None:
@@ -376,26 +377,75 @@ def _decide(
     port: int,
     proto: str,
     attrs: Mapping[str, Any],
+    *,
+    indexed: bool = True,
 ) -> Decision:
+    """`indexed=False`: match every rule selector by selector, the plain scan that the
+    index's answers must equal."""
+    index = model.index.rules if indexed else None
+    found = None
+    if index is not None:
+        who_query, where_query = index.query(who), index.query(where)
+        found = index.split(who_query, where_query)
+
+    def match(position: int) -> Tri:
+        rule = model.rules[position]
+        if index is None:
+            return _network_match(rule, who, where, port, proto, model, [])
+        return _indexed_match(index, position, who_query, where_query, port, proto, model)
+
+    if found is None:
+        return _judged(model, range(len(model.rules)), match, who, where, port, proto, attrs)
+    sure, others = found
+    decision = _judged(model, sure, match, who, where, port, proto, attrs)
+    if decision.allowed:
+        # The other rules match at best undecided: they cannot add to an allowing answer.
+        return decision
+    return _judged(model, sorted([*sure, *others()]), match, who, where, port, proto, attrs)
+
+
+def _judged(model: PolicyModel, positions: Iterable[int], match: Callable[[int], Tri],
+            who: Principal, where: Principal, port: int, proto: str,
+            attrs: Mapping[str, Any]) -> Decision:
+    """The decision from the rules at `positions` (in order); `match(position)` is the rule's
+    `_network_match` without reasons."""
     allowing: list[NetRule] = []
     blocked: list[NetRule] = []
     unsure: list[str] = []
-    indices = model.source_index.candidates(who, where)
-    rules = model.rules if indices is None else [model.rules[i] for i in indices]
-    for rule in rules:
-        reasons: list[str] = []
-        network = _network_match(rule, who, where, port, proto, model, reasons)
+    for position in positions:
+        rule = model.rules[position]
+        network = match(position)
         if network is False:
             continue
-        posture = _posture_met(rule, model, attrs, reasons)
-        result = _all([network, posture])
+        result = _all([network, _posture_met(rule, model, attrs, [])])
         if result is True:
             allowing.append(rule)
         elif result is None:
+            # Undecided answers are rare; their reasons come from the plain match.
+            reasons: list[str] = []
+            _network_match(rule, who, where, port, proto, model, reasons)
+            _posture_met(rule, model, attrs, reasons)
             unsure += [f"{rule.label}: {reason}" for reason in dict.fromkeys(reasons)]
         elif network is True:
             blocked.append(rule)
     return _verdict(allowing, blocked, unsure)
+
+
+def _indexed_match(index: PairIndex, position: int, who: Query, where: Query, port: int,
+                   proto: str, model: PolicyModel) -> Tri:
+    """`_network_match` (without reasons) through the rule's selector index."""
+    rule = model.rules[position]
+    src = index.rule_sources[position].tri(
+        who, None, lambda p: _match_source(rule.src[p], who.principal, model, []))
+    if src is False:
+        return False
+    targets = rule.targets
+    dst = index.rule_targets[position].tri(
+        where, lambda p: targets[p].covers(port, proto),
+        lambda p: _match_selector(targets[p].selector, where.principal, model, [],
+                                  who.principal))
+    routed: Tri = None if rule.via and dst is not False else True
+    return _all([src, dst, routed])
 
 
 def _verdict(allowing: list[NetRule], blocked: list[NetRule], unsure: list[str]) -> Decision:
@@ -427,64 +477,3 @@ def reachable(
     model = _as_model(policy, origin_of)
     who, where = principal(src, model), principal(dst, model)
     return _decide(model, who, where, port, _norm_proto(proto), posture_attrs or {})
-
-
-# -- the tests section -----------------------------------------------------------------------
-
-
-
-
-# -- app capabilities ------------------------------------------------------------------------
-
-# Tailscale gives the destination of these grants a companion capability, without values, on
-# the source (headscale testdata grant_results a4, v19: drive from A to B gives B
-# drive-sharer on A).
-_COMPANION_CAPS: Final = {"tailscale.com/cap/drive": "tailscale.com/cap/drive-sharer",
-                          "tailscale.com/cap/relay": "tailscale.com/cap/relay-target"}
-
-
-def capabilities(
-    policy: Mapping[str, Any] | PolicyModel,
-    src: str,
-    dst: str,
-    *,
-    origin_of: OriginOf | None = None,
-) -> Capabilities:
-    """The app capabilities `src` (one identity) holds on `dst` (a tag, user, host or IP):
-    every grant whose src and dst cover them adds its values, concatenated per capability
-    name (Tailscale's capability grants, headscale testdata grant_results). A grant that
-    may apply (an address range, a posture, `via`) makes the answer undecided."""
-    model = _as_model(policy, origin_of)
-    who, where = principal(src, model), principal(dst, model)
-    values: dict[str, list[Any]] = {}
-    matched: list[AppGrant] = []
-    unsure: list[str] = []
-    for grant in model.app_grants:
-        reasons: list[str] = []
-        source = _any([_match_source(s, who, model, reasons) for s in grant.src])
-        target = _any([_match_selector(d, where, model, reasons, who) for d in grant.dst])
-        conditional: Tri = True
-        if grant.src_posture or grant.via:
-            reasons.append("the grant has a posture or via, which the query does not decide")
-            conditional = None
-        result = _all([source, target, conditional])
-        if result is True:
-            matched.append(grant)
-            for name, items in grant.app.items():
-                values.setdefault(name, []).extend(items)
-
-        elif result is None:
-            unsure += [f"{grant.label}: {reason}" for reason in dict.fromkeys(reasons)]
-        companions = [_COMPANION_CAPS[name] for name in grant.app if name in _COMPANION_CAPS]
-        if companions and _grant_applies(grant, where, who, model, []) is True:
-            for name in companions:
-                values.setdefault(name, [])
-    return Capabilities({k: tuple(v) for k, v in values.items()}, not unsure, tuple(matched),
-                        tuple(unsure))
-
-
-def _grant_applies(grant: AppGrant, who: Principal, where: Principal, model: PolicyModel,
-                   reasons: list[str]) -> Tri:
-    source = _any([_match_source(s, who, model, reasons) for s in grant.src])
-    target = _any([_match_selector(d, where, model, reasons, who) for d in grant.dst])
-    return _all([source, target, None if grant.src_posture or grant.via else True])

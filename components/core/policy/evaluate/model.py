@@ -13,7 +13,7 @@ from ..sections import section
 from ..values import shown
 
 if TYPE_CHECKING:
-    from .index import SourceIndex
+    from .index import Indexes
 
 Verdict = Literal["allowed", "denied", "undecidable"]
 AclsStyle = Literal["legacy", "new", "empty", "mixed"]
@@ -42,6 +42,11 @@ _ROLE_AUTOGROUPS: Final = frozenset(
     {"admin", "owner", "it-admin", "network-admin", "billing-admin", "auditor", "shared"}
 )
 _SHOW_MAX: Final = 160
+# Tailscale gives the destination of these grants a companion capability, without values, on
+# the source (headscale testdata grant_results a4, v19: drive from A to B gives B
+# drive-sharer on A).
+_COMPANION_CAPS: Final = {"tailscale.com/cap/drive": "tailscale.com/cap/drive-sharer",
+                          "tailscale.com/cap/relay": "tailscale.com/cap/relay-target"}
 
 
 def _default_origin(section_name: str, index: int) -> str:
@@ -233,10 +238,11 @@ class PolicyModel:
     app_grants: tuple[AppGrant, ...] = ()
 
     @cached_property
-    def source_index(self) -> SourceIndex:
-        from .index import SourceIndex
+    def index(self) -> Indexes:
+        """`rules` and `app_grants` by selector: a query reads only those that can match."""
+        from .index import Indexes
 
-        return SourceIndex.of(self)
+        return Indexes.of(self)
 
 
 # -- three-valued logic ----------------------------------------------------------------------
