@@ -6,6 +6,7 @@ all cases alike; the ratio to the floor, measured in the same run, is what to co
 """
 
 import argparse
+import itertools
 import json
 import os
 import statistics
@@ -38,6 +39,8 @@ RULE_COUNTS = (1, 10, 100, 1000)
 # Issue 15: one team group, one Kubernetes group and one ClusterRoleBinding per access rule.
 BINDING_COUNTS = (1000, 2000)
 FLEET_SIZES = (1, 10, 50)
+# Groups measured in one process by a script of their own, not as plan processes.
+IN_PROCESS_GROUPS = frozenset({"evaluator"})
 
 
 @dataclass
@@ -222,13 +225,19 @@ def main() -> int:
     parser.add_argument("--out", default=str(ROOT / "build" / "bench.json"))
     parser.add_argument("--only", action="append", metavar="GROUP",
                         help="measure only these groups (stack, rules, bindings, "
-                             "binding-floor, fleet) besides the import floor; repeatable")
+                             "binding-floor, fleet besides the import floor; evaluator on its "
+                             "own); repeatable")
     args = parser.parse_args()
+    only = frozenset(args.only) if args.only else None
+    if only is not None and only <= IN_PROCESS_GROUPS:
+        evaluator = evaluator_summary()
+        _write(Path(args.out), {"python": sys.version.split()[0], "cpus": os.cpu_count(),
+                                **evaluator})
+        return 0
     include_fleet = (ROOT / "bench" / "fleet_plan.py").exists()
 
     with tempfile.TemporaryDirectory(prefix="tca-bench-") as temporary:
-        cases = build_cases(Path(temporary), include_fleet,
-                            frozenset(args.only) if args.only else None)
+        cases = build_cases(Path(temporary), include_fleet, only)
         for case in cases:  # warm the file cache and bytecode before measuring
             case.run_once()
             case.seconds.clear()
@@ -268,13 +277,34 @@ def main() -> int:
     for unit, entries in (("access rule", core["rules"]), ("cluster", core["clusters"])):
         figures = ", ".join(f"{e['size']}: {e['us_per_unit']:.0f} us" for e in entries)
         print(f"  per {unit}: {figures}")
+    if only is None or "evaluator" in only:
+        summary.update(evaluator_summary())
     result = {"python": sys.version.split()[0], "cpus": os.cpu_count(), "runs": args.runs,
               "floor_s": round(floor, 4), "cases": rows, "core": core, **summary}
-    out = Path(args.out)
+    _write(Path(args.out), result)
+    return 0
+
+
+def evaluator_summary() -> dict[str, object]:
+    """Issue 25: the evaluator running N tests on the two shapes of bench/evaluator_scale.py,
+    in one process (best of 3), at N = 1,000, 2,000 and 4,000; doubling N about doubles the
+    time when the work is linear."""
+    shapes = json.loads(subprocess.run([PYTHON, str(ROOT / "bench" / "evaluator_scale.py")],
+                                       cwd=ROOT, check=True, capture_output=True,
+                                       text=True).stdout)
+    print("policy evaluator in one process (best of 3), time per N:")
+    for name, entries in shapes.items():
+        figures = ", ".join(f"{e['size']}: {e['seconds']:.3f} s" for e in entries)
+        doubling = " ".join(f"x{later['seconds'] / earlier['seconds']:.2f}"
+                            for earlier, later in itertools.pairwise(entries))
+        print(f"  {name}: {figures} (as N doubles: {doubling})")
+    return {"evaluator": shapes}
+
+
+def _write(out: Path, result: dict[str, object]) -> None:
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=2) + "\n")
     print(f"written to {out.relative_to(ROOT) if out.is_relative_to(ROOT) else out}")
-    return 0
 
 
 if __name__ == "__main__":

@@ -73,3 +73,9 @@ def test_instruction_count_reads_cachegrinds_total(monkeypatch: pytest.MonkeyPat
     assert instructions.instruction_count(stderr) == 12_833_971_263
     with pytest.raises(ValueError, match="I refs"):
         instructions.instruction_count("==1== Command: python\n")
+
+
+def test_evaluator_shapes_are_policies_whose_tests_pass() -> None:
+    # bench/evaluator_scale.py refuses to time a shape whose tests fail; small sizes here.
+    shapes = bench_module("evaluator_scale").measure((5, 10), repeats=1)
+    assert {len(entries) for entries in shapes.values()} == {2}
