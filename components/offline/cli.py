@@ -5,10 +5,11 @@
     tailscale-cluster-access merge --base FILE FRAGMENT... [--out FILE]
     tailscale-cluster-access export-base --stack ORG/PROJECT/STACK (--live FILE | --fetch)
                                          [--out FILE]
+    tailscale-cluster-access check POLICY [--json]
+    tailscale-cluster-access who POLICY --dst TAG:PORT [--proto PROTO] [--json]
 
 Exit codes: 0 ok, 2 invalid input (every problem listed), 1 anything else.
-Pulumi is imported only by `plan`, so `--help`, `diff`, `merge` and `export-base` start
-fast.
+Pulumi is imported only by `plan`, so `--help` and the other commands start fast.
 """
 
 import argparse
@@ -277,7 +278,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="tailscale-cluster-access",
         description="Offline, secret-free plans of the stack for reviewers; plan comparison; "
-        "tailnet policy merging.",
+        "tailnet policy merging; checking any tailnet policy file.",
         epilog="Exit codes: 0 ok, 2 invalid input (every problem listed), 1 anything else.",
     )
     common = argparse.ArgumentParser(add_help=False)
@@ -339,9 +340,11 @@ def build_parser() -> argparse.ArgumentParser:
     merge.add_argument("--out", metavar="FILE", help="write here instead of stdout")
     merge.set_defaults(handler=_merge)
 
+    from .check import add_commands as add_policy_commands
     from .export_base import add_command
 
     add_command(commands, common)
+    add_policy_commands(commands, common)
     return parser
 
 
