@@ -24,13 +24,10 @@ import subprocess
 import sys
 from collections import Counter
 from collections.abc import Iterator, Mapping
-from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from components.core.policy import evaluate
-from components.core.policy.sections import section
+from tailscale_cluster_access.core.policy import evaluate
+from tailscale_cluster_access.core.policy.sections import section
 
 TESTDATA = "hscontrol/policy/v2/testdata"
 FOLDERS = ("policytest_results", "acl_results", "grant_results")

@@ -8,10 +8,10 @@ a flat cost per unit. `python bench/evaluator_scale.py 1000 2000` measures other
 
 import json
 import sys
-import time
 from collections.abc import Callable
 from typing import Any
 
+from core_scale import best_of  # bench/ is the script's folder, first on sys.path
 from tailscale_cluster_access.core.policy.evaluate import run_tests
 
 SIZES = (1000, 2000, 4000)
@@ -43,15 +43,6 @@ SHAPES: dict[str, Callable[[int], dict[str, Any]]] = {
     "rule with N groups, N tests": groups_policy,
     "N address rules, N tests": address_policy,
 }
-
-
-def best_of(repeats: int, work: Callable[[], object]) -> float:
-    timings = []
-    for _ in range(repeats):
-        started = time.perf_counter()
-        work()
-        timings.append(time.perf_counter() - started)
-    return min(timings)
 
 
 def measure(sizes: tuple[int, ...] = SIZES, repeats: int = 3) -> dict[str, list[dict[str, float]]]:
