@@ -83,6 +83,16 @@ def optional_spec(annotation: Any) -> type | None:
     return None
 
 
+@cache
+def _known(cls: type, source: Source) -> dict[str, tuple[Field[Any], Key, str]]:
+    """A spec class's declared fields by the name `source` spells them, with each one's
+    camelCase name (declarations do not change: read once per class)."""
+    return {(config_name(item, declaration) if source == "config"
+             else arg_name(item, declaration)): (item, declaration,
+                                                 config_name(item, declaration))
+            for item, declaration in declared(cls)}
+
+
 class SpecReader:
     """Reads spec classes from one source, collecting problems under camelCase paths."""
 
@@ -101,10 +111,6 @@ class SpecReader:
         why = f": {declaration.why}." if declaration.why else "."
         self.problem(key, f"is required{why}", declaration.fix or "give a value for it.")
 
-    def name(self, item: Field[Any], declaration: Key) -> str:
-        return (config_name(item, declaration) if self.source == "config"
-                else arg_name(item, declaration))
-
     def read(self, cls: type[T], data: Any, path: str = "") -> T:
         """An instance of `cls` from `data`; problems are recorded, defaults fill the gaps."""
         from .rules import OBJECT_RULES
@@ -113,8 +119,7 @@ class SpecReader:
             self.problem(path, f"expected an object, got {describe(data)}.",
                          "give the settings as key: value pairs.")
             data = {}
-        known = {self.name(item, declaration): (item, declaration)
-                 for item, declaration in declared(cls)}
+        known = _known(typing.cast(type, cls), self.source)
         for name in data:
             if name not in known:
                 self.problems.append(Problem(
@@ -123,8 +128,8 @@ class SpecReader:
         values: dict[str, Any] = {}
         given: set[str] = set()
         types_of = hints(typing.cast(type, cls))
-        for name, (item, declaration) in known.items():
-            key = join(path, config_name(item, declaration))
+        for name, (item, declaration, camel_name) in known.items():
+            key = join(path, camel_name)
             raw = data.get(name)
             if raw is None and self.source == "config" and declaration.default is not None:
                 raw = declaration.default

@@ -100,6 +100,8 @@ def _strings(value: Any) -> list[str]:
 
 def _without_postures(model: PolicyModel) -> PolicyModel:
     """The model with every grant's posture set aside: which grants MAY apply to a source."""
+    if not any(grant.src_posture for grant in model.app_grants):
+        return model  # the same grants: keep the model and the index it has built
     grants = tuple(dataclasses.replace(grant, src_posture=()) if grant.src_posture else grant
                    for grant in model.app_grants)
     return dataclasses.replace(model, app_grants=grants)
