@@ -7,8 +7,11 @@
                                          [--out FILE]
     tailscale-cluster-access check POLICY [--json]
     tailscale-cluster-access who POLICY --dst TAG:PORT [--proto PROTO] [--json]
+    tailscale-cluster-access verify (--stack S | --plan DIR) [--server URL] [--admin-kubeconfig
+                                    FILE] [--public-endpoint URL] [--json]   (on the tailnet)
 
-Exit codes: 0 ok, 2 invalid input (every problem listed), 1 anything else.
+Exit codes: 0 ok, 2 invalid input (every problem listed), 1 anything else (for `verify`:
+a difference from the plan, or the cluster could not be asked).
 Pulumi is imported only by `plan`, so `--help` and the other commands start fast.
 """
 
@@ -20,7 +23,7 @@ from collections.abc import Callable, Mapping, Sequence
 from contextlib import suppress
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, NoReturn, TextIO
+from typing import TYPE_CHECKING, Any, NoReturn, TextIO
 
 from ..core.safe_read import POLICY_MAX_BYTES, FileProblem, read_text
 from .project import (
@@ -41,6 +44,9 @@ from .project import (
 from .project import (
     os_reason as _os_reason,
 )
+
+if TYPE_CHECKING:
+    from .report.model import PlanData
 
 EXIT_OK = 0
 EXIT_ERROR = 1
@@ -64,22 +70,26 @@ class Console:
 # -- commands --------------------------------------------------------------------------
 
 
-def _plan(args: argparse.Namespace, console: Console) -> int:
-    from .report import model, render
-
-    stack: str = args.stack
+def stack_paths(stack: str, project_dir: str | None,
+                config: str | None) -> tuple[str, Project, Path]:
+    """`--stack`, `--project` and `--config` as (short stack name, project, stack file)."""
     short = stack.rsplit("/", 1)[-1]
     if not STACK_NAME_PART.match(short) or short in (".", ".."):
         raise InputError(
             f"--stack {stack!r}: a stack name has letters, digits, `-`, `_`, `.` "
             "(and is not `.` or `..`)."
         )
-    project = find_project(args.project)
+    project = find_project(project_dir)
     config_path = (
-        _resolve(Path(args.config))
-        if args.config
-        else (project.stack_config_dir / f"Pulumi.{short}.yaml")
+        _resolve(Path(config)) if config else (project.stack_config_dir / f"Pulumi.{short}.yaml")
     )
+    return short, project, config_path
+
+
+def _plan(args: argparse.Namespace, console: Console) -> int:
+    from .report import model, render
+
+    short, project, config_path = stack_paths(args.stack, args.project, args.config)
     out = _resolve(Path(args.out)) if args.out else project.root / "build" / "plan" / short
     check_out_folder(
         out, project, config_path, stack=short, flag="--out" if args.out else "the output folder"
@@ -91,40 +101,13 @@ def _plan(args: argparse.Namespace, console: Console) -> int:
 
         baseline = compare.load_plan_dir(_resolve(Path(args.compare)))
 
-    stack_file = read_stack_file(config_path, project.name, short)
-    config = stack_file.config
-    collect_plaintext_secrets(config, console.redact)
-    settings = config.get(f"{project.name}:policy")
-    if isinstance(settings, Mapping) and isinstance(settings.get("base"), str):
-        check_out_inputs(out, [project.root / settings["base"]], stack=short,
-                         flag="--out" if args.out else "the output folder")
+    def check_inputs(config: Mapping[str, Any]) -> None:
+        settings = config.get(f"{project.name}:policy")
+        if isinstance(settings, Mapping) and isinstance(settings.get("base"), str):
+            check_out_inputs(out, [project.root / settings["base"]], stack=short,
+                             flag="--out" if args.out else "the output folder")
 
-    import pulumi
-
-    from ..core.base_policy import base_dirs_with
-    from .report.build import build_plan
-    from .runner import run_program
-
-    secret_keys = sorted(key for key, value in config.items() if contains_secure(value))
-    try:
-        # The folder of the stack file may hold its base policy too (see core.base_policy).
-        with _working_directory(project.root), base_dirs_with(config_path.parent):
-            run = run_program(
-                project.program,
-                project=project.name,
-                stack_name=short,
-                config=config,
-                secret_keys=secret_keys,
-            )
-    except pulumi.RunError as error:
-        # The program's own input checks: the message lists the problems by config key.
-        raise InputError(f"{error}\n(stack file: {config_path})") from None
-    # Every file from what the run recorded: registrations, exports, logged warnings.
-    plan = build_plan(run, stack=short, project=project.name)
-    plan.base_name, plan.base_policy = _base_policy(config, project, config_path)
-    # What the offline run could not see, before what it saw.
-    plan.warnings[:0] = stack_file.warnings(config_path)
-    files = render.render_files(plan)
+    plan, files = plan_files(project, config_path, short, console, check_inputs=check_inputs)
     comparison = None
     if baseline is not None:
         comparison = compare.compare_plans(baseline, compare.load_plan_files(files, out))
@@ -157,6 +140,48 @@ def _plan(args: argparse.Namespace, console: Console) -> int:
         console.out("")
         console.out(compare.render_comparison(comparison))
     return EXIT_OK
+
+
+def plan_files(project: Project, config_path: Path, short: str, console: Console, *,
+               check_inputs: Callable[[Mapping[str, Any]], None] | None = None,
+               ) -> "tuple[PlanData, dict[str, str]]":
+    """Run the stack program under the mocks: the plan and every plan file, not written.
+
+    `check_inputs(config)` runs after the stack file is read, before the program."""
+    from .report import render
+
+    stack_file = read_stack_file(config_path, project.name, short)
+    config = stack_file.config
+    collect_plaintext_secrets(config, console.redact)
+    if check_inputs is not None:
+        check_inputs(config)
+
+    import pulumi
+
+    from ..core.base_policy import base_dirs_with
+    from .report.build import build_plan
+    from .runner import run_program
+
+    secret_keys = sorted(key for key, value in config.items() if contains_secure(value))
+    try:
+        # The folder of the stack file may hold its base policy too (see core.base_policy).
+        with _working_directory(project.root), base_dirs_with(config_path.parent):
+            run = run_program(
+                project.program,
+                project=project.name,
+                stack_name=short,
+                config=config,
+                secret_keys=secret_keys,
+            )
+    except pulumi.RunError as error:
+        # The program's own input checks: the message lists the problems by config key.
+        raise InputError(f"{error}\n(stack file: {config_path})") from None
+    # Every file from what the run recorded: registrations, exports, logged warnings.
+    plan = build_plan(run, stack=short, project=project.name)
+    plan.base_name, plan.base_policy = _base_policy(config, project, config_path)
+    # What the offline run could not see, before what it saw.
+    plan.warnings[:0] = stack_file.warnings(config_path)
+    return plan, render.render_files(plan)
 
 
 def _base_policy(config: Mapping[str, Any], project: Project,
@@ -342,9 +367,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     from .check import add_commands as add_policy_commands
     from .export_base import add_command
+    from .verify import add_command as add_verify_command
 
     add_command(commands, common)
     add_policy_commands(commands, common)
+    add_verify_command(commands, common)
     return parser
 
 
