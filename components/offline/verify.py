@@ -69,6 +69,19 @@ class Endpoint:
 class ApiProblem(Exception):
     """The API server could not be asked, or its answer was not what Kubernetes sends."""
 
+    def __init__(self, message: str, status: int = 0) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+RECORDER_HINTS = {
+    403: "with enforceRecorder on a grant that matches you, every request through the proxy "
+         "gets 403 while the recorder tag resolves to no address (operator 1.94.1 and later)",
+    502: "with enableEvents, every request through the proxy gets 502 while the recorder is "
+         "unreachable",
+}
+"""Why the proxy may refuse every request: what to look at when the identity check gets these."""
+
 
 # -- input ---------------------------------------------------------------------------------
 
@@ -224,7 +237,7 @@ def post(endpoint: Endpoint, path: str, body: Mapping[str, Any], *, timeout: flo
                          f"{MAX_RESPONSE_BYTES} bytes.")
     if response.status not in (200, 201):
         raise ApiProblem(f"{endpoint.url}{path}: HTTP {response.status} {response.reason}"
-                         f"{_status_message(data)}.")
+                         f"{_status_message(data)}.", response.status)
     try:
         answer = load_json(data.decode("utf-8", "replace"), source=endpoint.url + path)
     except FileProblem as problem:
@@ -302,9 +315,16 @@ def rows_for(username: str, rows: Sequence[Mapping[str, Any]], policy: Mapping[s
 
 def check_identity(report: Report, proxy: Endpoint, rows: Sequence[Mapping[str, Any]],
                    policy: Mapping[str, Any], sources: Sequence[str], timeout: float) -> None:
-    answer = post(proxy, SELF_SUBJECT_REVIEWS,
-                  {"apiVersion": "authentication.k8s.io/v1", "kind": "SelfSubjectReview"},
-                  timeout=timeout)
+    try:
+        answer = post(proxy, SELF_SUBJECT_REVIEWS,
+                      {"apiVersion": "authentication.k8s.io/v1", "kind": "SelfSubjectReview"},
+                      timeout=timeout)
+    except ApiProblem as problem:
+        hint = RECORDER_HINTS.get(problem.status)
+        if hint is None:
+            raise
+        raise ApiProblem(f"{problem} Is the recorder down? {hint[0].upper()}{hint[1:]}.",
+                         problem.status) from None
     info = answer.get("status", {}).get("userInfo", {}) if isinstance(
         answer.get("status"), Mapping) else {}
     username = info.get("username") if isinstance(info, Mapping) else None
@@ -358,7 +378,8 @@ def check_rights(report: Report, admin: Endpoint, rows: Sequence[Mapping[str, An
             "spec": {"namespace": namespace}}, timeout=timeout, groups=groups)
         status = answer.get("status")
         rules = status.get("resourceRules") if isinstance(status, Mapping) else None
-        if not isinstance(rules, list) or not all(isinstance(r, Mapping) for r in rules):
+        if (not isinstance(status, Mapping) or not isinstance(rules, list)
+                or not all(isinstance(r, Mapping) for r in rules)):
             raise ApiProblem(f"{admin.url}{RULES_REVIEWS}: the answer has no "
                              "status.resourceRules list.")
         try:
@@ -366,16 +387,23 @@ def check_rights(report: Report, admin: Endpoint, rows: Sequence[Mapping[str, An
         except (TypeError, ValueError, AttributeError):
             raise ApiProblem(f"{admin.url}{RULES_REVIEWS}: a resource rule is not a "
                              "PolicyRule.") from None
-        if isinstance(status, Mapping) and status.get("incomplete") is True:
-            report.notes.append(f"rights: the cluster's answer for groups {_names(groups)} is "
-                                "incomplete (an authorizer other than RBAC cannot list rules)")
+        # An incomplete answer still holds every rule it lists (rules are additive): rights
+        # too many are real, rights missing may come from the authorizer that did not answer.
+        incomplete = status.get("incomplete") is True
+        if incomplete:
+            error = status.get("evaluationError")
+            report.notes.append(
+                f"rights: the cluster's answer for groups {_names(groups)} is incomplete ("
+                + (error[:300] if isinstance(error, str) and error else
+                   "an authorizer other than RBAC cannot list rules")
+                + "): rights it lacks are not counted as differences")
         for row in group_rows:
-            results.append(_compare_rights(report, row, groups, granted))
+            results.append(_compare_rights(report, row, groups, granted, incomplete))
     report.checks["rights"] = {"server": admin.url, "namespace": namespace, "rows": results}
 
 
 def _compare_rights(report: Report, row: Mapping[str, Any], groups: Sequence[str],
-                    granted: set[str]) -> dict[str, Any]:
+                    granted: set[str], incomplete: bool) -> dict[str, Any]:
     planned_all = [str(right) for right in row.get("sensitiveRights", [])]
     unknown = [right for right in planned_all if right.startswith(UNKNOWN_PREFIX)]
     planned = set(planned_all) - set(unknown)
@@ -383,7 +411,7 @@ def _compare_rights(report: Report, row: Mapping[str, Any], groups: Sequence[str
     where = f"rights: {src} (groups {_names(groups)})"
     missing = sorted(planned - granted)
     extra = sorted(granted - planned)
-    if missing:
+    if missing and not incomplete:
         report.differences.append(f"{where}: the cluster does not grant {_names(missing)}, "
                                   "which the plan gives")
     if extra and not unknown:
@@ -394,7 +422,7 @@ def _compare_rights(report: Report, row: Mapping[str, Any], groups: Sequence[str
                             f"tell the rights of {_names(unknown)}")
     return {"src": src, "kubernetesGroups": list(groups), "plannedRights": sorted(planned_all),
             "clusterRights": sorted(granted), "missing": missing,
-            "extra": extra if not unknown else []}
+            "extra": extra if not unknown else [], "incomplete": incomplete}
 
 
 def check_public_endpoint(report: Report, text: str, timeout: float) -> None:

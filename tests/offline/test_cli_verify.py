@@ -12,6 +12,8 @@ from typing import Any
 
 import pytest
 import yaml
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from tailscale_cluster_access.core.kubernetes_rights import builtin_role_rules
 
 from tests.conftest import plan, run_cli
@@ -34,6 +36,8 @@ class FakeCluster:
     groups: list[str] = field(default_factory=lambda: ["system:masters", "system:authenticated"])
     group_rules: Mapping[str, list[dict[str, list[str]]]] = field(default_factory=lambda: {
         "system:masters": MASTERS_RULES, "tailnet-readers": VIEW_RULES})
+    incomplete: bool = False
+    identity_status: int = 201
     seen: list[dict[str, Any]] = field(default_factory=list)
 
 
@@ -60,6 +64,9 @@ def _handler(cluster: FakeCluster) -> type[BaseHTTPRequestHandler]:
             if len(cluster.seen) > MAX_REQUESTS:
                 self._send(503, {"message": "too many requests"})
             elif self.path == "/apis/authentication.k8s.io/v1/selfsubjectreviews":
+                if cluster.identity_status != 201:
+                    self._send(cluster.identity_status, {"message": "forbidden"})
+                    return
                 self._send(201, {"kind": "SelfSubjectReview", "status": {"userInfo": {
                     "username": cluster.username, "groups": cluster.groups}}})
             elif self.path == "/apis/authorization.k8s.io/v1/selfsubjectrulesreviews":
@@ -73,7 +80,8 @@ def _handler(cluster: FakeCluster) -> type[BaseHTTPRequestHandler]:
                              for rule in cluster.group_rules.get(group, [])]
                     self._send(201, {"kind": "SelfSubjectRulesReview", "spec": body["spec"],
                                      "status": {"resourceRules": rules,
-                                                "nonResourceRules": [], "incomplete": False}})
+                                                "nonResourceRules": [],
+                                                "incomplete": cluster.incomplete}})
             else:
                 self._send(404, {"message": "not found"})
 
@@ -294,3 +302,46 @@ def test_an_admin_kubeconfig_without_a_token_is_bad_input(dev_plan: Path,
 def test_stack_and_plan_are_one_or_the_other(dev_plan: Path) -> None:
     code, _, err = run_cli("verify", "--stack", "dev", "--plan", str(dev_plan))
     assert code == 2 and "one of the two" in err
+
+
+def test_an_incomplete_answer_counts_rights_too_many_but_not_rights_missing(
+        dev_plan: Path, tmp_path: Path) -> None:
+    # A webhook authorizer that cannot list rules: RBAC's rules are all the answer holds.
+    cluster = FakeCluster(incomplete=True, group_rules={"system:masters": VIEW_RULES,
+                                                        "tailnet-readers": EDIT_RULES})
+    with fake_api(cluster) as server:
+        code, out, _ = verify(dev_plan, server, "--admin-kubeconfig",
+                              str(admin_kubeconfig(tmp_path, server)), "--json")
+    assert code == 1
+    report = json.loads(out)
+    [difference] = report["differences"]
+    assert difference.startswith("rights: group:ml-readers (groups tailnet-readers): the "
+                                 "cluster grants ")
+    assert sum("is incomplete" in note for note in report["notes"]) == 2
+
+
+def test_a_proxy_refusing_every_request_points_at_the_recorder(dev_plan: Path) -> None:
+    with fake_api(FakeCluster(identity_status=403)) as server:
+        code, out, _ = verify(dev_plan, server)
+    assert code == 1
+    assert "HTTP 403" in out and "Is the recorder down? With enforceRecorder" in out
+
+
+OTHER_GROUPS = st.sets(st.sampled_from(["oncall", "tailnet-readers", "system:masters", "view"]))
+
+
+@settings(max_examples=25, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(seen=OTHER_GROUPS)
+def test_identity_differences_are_exactly_the_groups_the_plan_does_not_give(
+        dev_plan: Path, seen: set[str]) -> None:
+    planned = {"system:masters"}  # alice's row: group:ml-engineers
+    cluster = FakeCluster(groups=[*sorted(seen), "system:authenticated"])
+    with fake_api(cluster) as server:
+        code, out, _ = verify(dev_plan, server, "--json")
+    identity = json.loads(out)["identity"]
+    assert identity["clusterGroups"] == sorted(seen)
+    assert code == (0 if seen == planned else 1)
+    differences = json.loads(out)["differences"]
+    for group in seen ^ planned:
+        assert sum(group in d for d in differences) == 1
