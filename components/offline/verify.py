@@ -299,7 +299,9 @@ def rows_for(username: str, rows: Sequence[Mapping[str, Any]], policy: Mapping[s
     `autogroup:member`)."""
     if sources:
         return [row for row in rows if row.get("src") in sources]
-    groups = policy.get("groups")
+    from ..core.policy.sections import section
+
+    groups = section(policy, "groups")
     members = groups if isinstance(groups, Mapping) else {}
     user = username.casefold()
 
@@ -325,10 +327,10 @@ def check_identity(report: Report, proxy: Endpoint, rows: Sequence[Mapping[str, 
             raise
         raise ApiProblem(f"{problem} Is the recorder down? {hint[0].upper()}{hint[1:]}.",
                          problem.status) from None
-    info = answer.get("status", {}).get("userInfo", {}) if isinstance(
-        answer.get("status"), Mapping) else {}
+    status = answer.get("status")
+    info = status.get("userInfo") if isinstance(status, Mapping) else None
     username = info.get("username") if isinstance(info, Mapping) else None
-    seen = info.get("groups") if isinstance(info, Mapping) else None
+    seen = info.get("groups", []) if isinstance(info, Mapping) else None
     if not isinstance(username, str) or not isinstance(seen, list):
         raise ApiProblem(f"{proxy.url}{SELF_SUBJECT_REVIEWS}: the answer has no "
                          "status.userInfo username and groups.")
