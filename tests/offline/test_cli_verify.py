@@ -2,6 +2,8 @@
 
 import json
 import socket
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -345,3 +347,16 @@ def test_identity_differences_are_exactly_the_groups_the_plan_does_not_give(
     differences = json.loads(out)["differences"]
     for group in seen ^ planned:
         assert sum(group in d for d in differences) == 1
+
+
+def test_verify_of_a_plan_folder_needs_no_pulumi(dev_plan: Path) -> None:
+    with fake_api(FakeCluster()) as server:
+        probe = ("import sys\n"
+                 "from tailscale_cluster_access.offline.cli import main\n"
+                 f"code = main(['verify', '--plan', {str(dev_plan)!r}, '--server', {server!r}])\n"
+                 "assert code == 0, code\n"
+                 "assert not any(m.split('.')[0] == 'pulumi' for m in sys.modules)\n")
+        result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                                timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[-1] == "stack dev: the cluster agrees with the plan."
