@@ -360,3 +360,28 @@ def test_verify_of_a_plan_folder_needs_no_pulumi(dev_plan: Path) -> None:
                                 timeout=60)
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines()[-1] == "stack dev: the cluster agrees with the plan."
+
+
+def test_the_proxy_url_comes_from_the_plan_when_known_else_from_the_tailnet() -> None:
+    from argparse import Namespace
+
+    from tailscale_cluster_access.offline.verify import _proxy_url
+
+    deployed = {"proxyUrl": "https://gpu-api.tail1234.ts.net", "proxyHostname": "gpu-api"}
+    planned = {"proxyUrl": "[unknown]", "proxyHostname": "tailscale-operator"}
+    assert _proxy_url(Namespace(server=None, tailnet=None), deployed) == deployed["proxyUrl"]
+    assert _proxy_url(Namespace(server=None, tailnet="tail1234.ts.net."), planned) == (
+        "https://tailscale-operator.tail1234.ts.net")
+    assert _proxy_url(Namespace(server="https://x.ts.net/", tailnet=None), deployed) == (
+        "https://x.ts.net")
+
+
+def test_a_bad_certificate_authority_is_bad_input(dev_plan: Path, tmp_path: Path) -> None:
+    path = admin_kubeconfig(tmp_path, "https://gpu.example.com:6443")
+    document = yaml.safe_load(path.read_text())
+    document["clusters"][0]["cluster"]["certificate-authority-data"] = "not base64!"
+    path.write_text(yaml.safe_dump(document))
+    code, out, err = verify(dev_plan, "http://127.0.0.1:9", "--admin-kubeconfig", str(path))
+    assert (code, out) == (2, "")
+    assert "certificate-authority-data is not a base64 PEM certificate" in err
+    assert TOKEN not in err
