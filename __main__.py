@@ -7,7 +7,9 @@ the Pulumi SDK's mocks to show reviewers what it would do.
 from pathlib import Path
 
 import pulumi
+from tailscale_cluster_access.core.deploy import deploy_kubeconfig
 from tailscale_cluster_access.core.fleet import cluster_stack_outputs
+from tailscale_cluster_access.core.lockdown import lockdown
 from tailscale_cluster_access.resources.cluster_access import SecureClusterAccess
 from tailscale_cluster_access.resources.stack_config import load_stack
 
@@ -23,3 +25,9 @@ pulumi.export("operatorCredentials", plan.spec.oauth.credential_kind)
 # a fleet reads (and checks for collisions), defined once beside that program's reader.
 for key, value in cluster_stack_outputs(plan, cluster.proxy_hostname).items():
     pulumi.export(key, value)
+# Whether the public endpoint can be closed now, and how (docs/lockdown.md).
+pulumi.export("lockdown", lockdown(plan.spec, [row.to_json() for row in plan.access]))
+if plan.spec.deployer is not None:
+    # What a later `pulumi up` through the tailnet gives its Kubernetes provider.
+    pulumi.export("deployKubeconfig", cluster.proxy_url.apply(
+        lambda url: deploy_kubeconfig(url) if url else None))

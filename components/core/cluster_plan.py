@@ -14,6 +14,7 @@ from typing import Any
 from .base_policy import load_base
 from .config import SecretInputs, Source, read_cluster
 from .config.recording import recording_warnings
+from .lockdown import discovery_warnings
 from .policy import hujson
 from .policy.access import AccessRow, access_matrix, access_warnings
 from .policy.build import compose_cluster
@@ -103,6 +104,7 @@ def plan_cluster(
         base_text=base_text,
         access=rows,
         warnings=access_warnings(spec, rows) + recording_warnings(spec) + notes
+        + discovery_warnings(spec)
         + composed.warnings
         + base_reach_warnings(composed.model, composed.origins, reach_targets, where)
         + composed.format_notes,

@@ -324,6 +324,40 @@ class OAuthSettings:
         return f"system:serviceaccount:{namespace}:{OPERATOR_SERVICE_ACCOUNT}"
 
 
+DEFAULT_DEPLOYER_TAG = "tag:ci"
+DEFAULT_DEPLOYER_GROUP = "tailnet-deployers"
+DEFAULT_DEPLOYER_ROLE = "cluster-admin"
+
+
+@dataclass(frozen=True)
+class Deployer:
+    """The machine that runs `pulumi up` once the public endpoint is closed: it reaches the
+    API server through the proxy as a tagged device."""
+
+    tag: str = field(default=DEFAULT_DEPLOYER_TAG, metadata=_tag(
+        "tag of the deploying machine (CI joining the tailnet with workload identity); gets "
+        "a kubernetes grant and a network rule to the API server endpoint, never recorded"))
+    kubernetes_groups: tuple[str, ...] = field(
+        default=(DEFAULT_DEPLOYER_GROUP,), metadata=key(
+            "Kubernetes groups the proxy impersonates for the deployer",
+            pattern=KUBERNETES_GROUP, fix=KUBERNETES_GROUP_FIX,
+            default_doc="`[tailnet-deployers]`"))
+    cluster_role: str = field(default=DEFAULT_DEPLOYER_ROLE, metadata=key(
+        "ClusterRole bound to those groups (ClusterRoleBinding `<group>-<clusterRole>`)",
+        pattern=CLUSTER_ROLE,
+        fix='ClusterRole names look like "cluster-admin" or "edit".'))
+
+    @property
+    def rule(self) -> AccessRule:
+        """The deployer as an access rule: what the policy builder gives every rule."""
+        return AccessRule(src=(self.tag,), kubernetes_groups=self.kubernetes_groups)
+
+    @property
+    def bindings(self) -> tuple[RoleBinding, ...]:
+        return tuple(RoleBinding(group=group, cluster_role=self.cluster_role)
+                     for group in self.kubernetes_groups)
+
+
 # The guide's access rules and binding: a stack file that leaves them out gets these.
 DEFAULT_ACCESS = [
     {"src": ["group:ml-engineers"], "kubernetesGroups": ["system:masters"]},
@@ -369,6 +403,10 @@ class ClusterAccessSpec:
     tailnet_domain: str = field(default="", metadata=key(
         "the tailnet's DNS name (`tailxyz.ts.net`), to know the proxy URL before it runs",
         pattern=ANY_DOMAIN, fix='the tailnet DNS name, e.g. "tailxyz.ts.net".'))
+    deployer: Deployer | None = field(default=None, metadata=key(
+        "deploy through the tailnet: `{tag, kubernetesGroups, clusterRole}` (defaults "
+        "`tag:ci`, `tailnet-deployers`, `cluster-admin`); adds tagOwners, a grant, a network "
+        "rule, a ClusterRoleBinding, a `deployer` row and the `deployKubeconfig` output"))
     tag_scheme: TagScheme = field(default="shared", metadata=key(
         "`per-cluster`: default tags become `tag:k8s-operator-<cluster>`, `tag:k8s-<cluster>`, "
         "`tag:tsrecorder-<cluster>`, `tag:k8s-apiserver-<cluster>`, for several clusters in "
@@ -415,6 +453,22 @@ class ClusterAccessSpec:
         return self.proxy.high_availability and self.proxy.mode == "auth"
 
     @property
+    def tailnet_rules(self) -> tuple[AccessRule, ...]:
+        """The access rules, then the deployer's: every source the policy grants the endpoint."""
+        if self.deployer is None:
+            return self.access
+        return (*self.access, self.deployer.rule)
+
+    @property
+    def all_role_bindings(self) -> tuple[RoleBinding, ...]:
+        """The stack's bindings, then the deployer's (those not already given)."""
+        if self.deployer is None:
+            return self.role_bindings
+        extra = tuple(binding for binding in self.deployer.bindings
+                      if binding.name not in {given.name for given in self.role_bindings})
+        return (*self.role_bindings, *extra)
+
+    @property
     def recorded_rules(self) -> tuple[AccessRule, ...]:
         return tuple(rule for rule in self.access if rule.record_sessions)
 
@@ -427,7 +481,7 @@ class ClusterAccessSpec:
         # Kubernetes group -> ClusterRoles, built once: a lookup per group stays O(1), so
         # the access matrix is linear in the rules even when each rule has its own binding.
         roles: dict[str, list[str]] = {}
-        for binding in self.role_bindings:
+        for binding in self.all_role_bindings:
             bound = roles.setdefault(binding.group, [])
             if binding.cluster_role not in bound:
                 bound.append(binding.cluster_role)

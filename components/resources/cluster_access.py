@@ -16,6 +16,7 @@ from pulumi_kubernetes.rbac import v1 as rbac
 from ..core.cluster_plan import ClusterPlan, plan_cluster
 from ..core.config import SecretInputs, describe
 from ..core.config.recording import recorder_created_warning
+from ..core.lockdown import creates_discovery_binding
 from ..core.parts import OperatorInstall, ProxyEndpoint, RecorderSettings, RoleBindingSet
 from ..core.problems import InvalidConfig, Problem
 from ..core.spec import DISCOVERY_BINDING_NAME, DISCOVERY_CLUSTER_ROLE, DISCOVERY_GROUP
@@ -131,6 +132,16 @@ class OAuthArgs(TypedDict):
     of an OAuth client secret."""
 
 
+class DeployerArgs(TypedDict):
+    tag: NotRequired[str]
+    """Tag of the deploying machine (CI joining the tailnet with workload identity); gets a
+    kubernetes grant and a network rule to the API server endpoint, never recorded."""
+    kubernetes_groups: NotRequired[list[str]]
+    """Kubernetes groups the proxy impersonates for the deployer."""
+    cluster_role: NotRequired[str]
+    """ClusterRole bound to those groups (ClusterRoleBinding `<group>-<clusterRole>`)."""
+
+
 class SecureClusterAccessArgs(TypedDict):
     cluster: str
     """Cluster name; the default ProxyGroup hostname."""
@@ -158,6 +169,10 @@ class SecureClusterAccessArgs(TypedDict):
     """Allow cluster-admin for `*`, `autogroup:member`, `autogroup:tagged` or `user:*@domain`."""
     tailnet_domain: NotRequired[str]
     """The tailnet's DNS name (`tailxyz.ts.net`), to know the proxy URL before it runs."""
+    deployer: NotRequired[DeployerArgs]
+    """Deploy through the tailnet: `{tag, kubernetesGroups, clusterRole}` (defaults `tag:ci`,
+    `tailnet-deployers`, `cluster-admin`); adds tagOwners, a grant, a network rule, a
+    ClusterRoleBinding, a `deployer` row and the `deployKubeconfig` output."""
     tag_scheme: NotRequired[str]
     """`per-cluster`: default tags become `tag:k8s-operator-<cluster>`, `tag:k8s-<cluster>`,
     `tag:tsrecorder-<cluster>`, `tag:k8s-apiserver-<cluster>`, for several clusters in one tailnet;
@@ -305,12 +320,12 @@ class SecureClusterAccess(pulumi.ComponentResource):
                                    replace_with=after_release),
             )
 
-        if spec.role_bindings:
+        if spec.all_role_bindings:
             self.role_bindings = ClusterRoleBindings.from_spec(
-                f"{name}-rbac", RoleBindingSet(bindings=spec.role_bindings), opts=child)
+                f"{name}-rbac", RoleBindingSet(bindings=spec.all_role_bindings), opts=child)
 
-        if identity is not None and identity.allow_public_discovery:
-            # Tailscale fetches the issuer's discovery document and keys anonymously.
+        if creates_discovery_binding(spec):
+            # Tailscale fetches a self-hosted issuer's discovery document and keys anonymously.
             self.discovery_binding = rbac.ClusterRoleBinding(  # type: ignore[call-overload]
                 f"{name}-{DISCOVERY_BINDING_NAME}",
                 metadata={"name": DISCOVERY_BINDING_NAME,

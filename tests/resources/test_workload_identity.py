@@ -70,10 +70,17 @@ def test_given_audience_goes_to_the_identity_and_the_chart(
     assert run.one(RELEASE).inputs["values"]["oauth"]["audience"] == "sts.amazonaws.com"
 
 
+SELF_HOSTED_ISSUER = "https://kubernetes.gpu.example.com"
+
+
+def binding_names(run: ProgramRun) -> set[str]:
+    return {r.inputs["metadata"]["name"] for r in run.by_type(BINDING)}
+
+
 def test_discovery_binding_only_when_asked(run_stack: Callable[..., ProgramRun]) -> None:
-    names = {r.inputs["metadata"]["name"] for r in run_stack("prod").by_type(BINDING)}
-    assert "oidc-discovery" not in names
-    run = run_stack("prod", identity_config(allowPublicDiscovery=True))
+    assert "oidc-discovery" not in binding_names(run_stack("prod"))
+    run = run_stack("prod", identity_config(allowPublicDiscovery=True,
+                                            issuer=SELF_HOSTED_ISSUER))
     (binding,) = [r for r in run.by_type(BINDING)
                   if r.inputs["metadata"]["name"] == "oidc-discovery"]
     assert binding.inputs["subjects"] == [{"kind": "Group", "name": "system:unauthenticated",
@@ -81,6 +88,30 @@ def test_discovery_binding_only_when_asked(run_stack: Callable[..., ProgramRun])
     assert binding.inputs["roleRef"] == {"kind": "ClusterRole",
                                          "name": "system:service-account-issuer-discovery",
                                          "apiGroup": "rbac.authorization.k8s.io"}
+
+
+@pytest.mark.parametrize("issuer", [
+    ISSUER,
+    "https://container.googleapis.com/v1/projects/ml/locations/us-central1/clusters/gpu",
+    "https://eastus.oic.prod-aks.azure.com/00000000-0000-0000-0000-000000000000/"
+    "11111111-1111-1111-1111-111111111111/",
+])
+def test_no_anonymous_discovery_binding_where_the_cloud_publishes_the_issuer(
+        run_stack: Callable[..., ProgramRun], issuer: str) -> None:
+    run = run_stack("prod", identity_config(allowPublicDiscovery=True, issuer=issuer))
+    assert "oidc-discovery" not in binding_names(run)
+    (warning,) = [text for _, text in run.messages if "allowPublicDiscovery is ignored" in text]
+    assert "system:unauthenticated" in warning
+    assert not any("self-hosted" in reason
+                   for reason in run.outputs["lockdown"]["notReadyBecause"])
+
+
+def test_self_hosted_issuer_keeps_lockdown_closed(
+        run_stack: Callable[..., ProgramRun]) -> None:
+    run = run_stack("prod", identity_config(issuer=SELF_HOSTED_ISSUER))
+    (reason,) = [r for r in run.outputs["lockdown"]["notReadyBecause"] if "self-hosted" in r]
+    assert SELF_HOSTED_ISSUER in reason and "public endpoint" in reason
+    assert run.outputs["lockdown"]["ready"] is False
 
 
 def test_dev_stays_the_guide(run_stack: Callable[..., ProgramRun]) -> None:

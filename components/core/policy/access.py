@@ -20,7 +20,9 @@ Row kinds (`AccessRow.kind`):
 - `as-itself`: any other source that reaches the port without a kubernetes grant:
   impersonated as itself (a user by login name), with `system:authenticated`;
 - `operator`: the operator's and the proxies' own ServiceAccounts, which may impersonate
-  anyone (the chart's `tailscale-auth-proxy` ClusterRole).
+  anyone (the chart's `tailscale-auth-proxy` ClusterRole);
+- `deployer`: the `deployer` tag's grant row (`core/deploy.py`): the machine that runs
+  `pulumi up` through the tailnet.
 """
 
 from dataclasses import dataclass, field
@@ -98,13 +100,14 @@ class AccessRow:
 def access_matrix(spec: ClusterAccessSpec, composed: Composed | None = None) -> list[AccessRow]:
     """The effective access of the cluster in `composed` (the stack's fragment merged into its
     base policy); without one, of the stack's fragment alone (no base)."""
+    from ..deploy import mark_deployer
     from .effective_access import effective_access
 
     if composed is None:
         from .build import compose_cluster
 
         composed = compose_cluster(spec, "", None, [], render=False)
-    return effective_access(spec, composed)
+    return mark_deployer(spec, effective_access(spec, composed))
 
 
 def _origin_text(row: AccessRow) -> str:

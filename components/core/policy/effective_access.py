@@ -243,7 +243,7 @@ class _Deriver:
                      else self.network_row(src, tuple(ports), rules,
                                            tuple(dict.fromkeys(unsure))))
         # A binding to a `tag:` group: devices with that tag and no grant get its rights.
-        for binding in self.spec.role_bindings:
+        for binding in self.spec.all_role_bindings:
             tag = binding.group
             if not tag.startswith("tag:") or tag in self.rows:
                 continue

@@ -12,9 +12,11 @@ from typing import Any
 
 import yaml
 
+from ...core.deploy import DEPLOYER
 from ...core.policy import access
 from . import markdown, model
 from .identities import identity_access, rights_of
+from .lockdown import LOCKDOWN_OUTPUT, lockdown_cell, lockdown_section
 from .mermaid import mermaid_graph
 from .model import PLAN_MARKER, PLAN_MARKER_TEXT, SECRET_TEXT, UNKNOWN_TEXT, PlanData, PlanError
 
@@ -35,7 +37,9 @@ def _cell(value: Any) -> str:
     return markdown.cell(value) if value != "" else "—"
 
 
-def _output_cell(value: Any) -> str:
+def _output_cell(value: Any, key: str = "") -> str:
+    if key == LOCKDOWN_OUTPUT and isinstance(value, Mapping):
+        return lockdown_cell(value)
     if isinstance(value, str) and "\n" in value:
         return f"({value.count(chr(10))} lines, shown in the files above)"
     if isinstance(value, Mapping | list):
@@ -59,6 +63,10 @@ _KIND_SECTIONS: tuple[tuple[str, str, str], ...] = (
      "a tagged device as its node name (with its tags as groups), and the API server adds "
      "`system:authenticated`: RoleBindings to those Users or to `system:authenticated` "
      "apply to them."),
+    (DEPLOYER, "The deployer (`pulumi up` through the tailnet)",
+     "The machine tagged `deployer.tag` reaches the API server through the proxy with the "
+     "deployer's groups and their ClusterRole; never recorded, so a recorder outage does not "
+     "stop a deploy. Its kubeconfig is the `deployKubeconfig` output."),
     (access.OPERATOR, "The operator's own rights",
      "The chart's ClusterRole `tailscale-auth-proxy` (tailscale-operator chart v1.102.3, "
      "`templates/apiserverproxy-rbac.yaml`) lets these ServiceAccounts impersonate any user "
@@ -177,6 +185,8 @@ def summary_markdown(plan: PlanData, policy: Mapping[str, Any] | None = None, *,
     out += [f"{model.WARNING_BULLET}{markdown.text(line)}" for line in plan.warnings] or [
         "None."]
 
+    out += lockdown_section(plan.outputs.get(LOCKDOWN_OUTPUT))
+
     counts = Counter(resource["type"] for resource in plan.resources)
     out += ["", f"### Resources ({len(plan.resources)})", "", "| Type | Count |", "|---|---|"]
     out += [f"| {markdown.code(type_token, in_table=True)} | {counts[type_token]} |"
@@ -184,7 +194,7 @@ def summary_markdown(plan: PlanData, policy: Mapping[str, Any] | None = None, *,
 
     if plan.outputs:
         out += ["", "### Stack outputs", "", "| Output | Value |", "|---|---|"]
-        out += [f"| {markdown.code(key, in_table=True)} | {_output_cell(value)} |"
+        out += [f"| {markdown.code(key, in_table=True)} | {_output_cell(value, key)} |"
                 for key, value in plan.outputs.items()]
 
     unknown_outputs = [key for key, value in plan.outputs.items() if value == UNKNOWN_TEXT]
