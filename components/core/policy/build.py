@@ -23,14 +23,18 @@ _POSTURE_CONDITION_RE = re.compile(
 _QUOTED_RE = re.compile(r"'([^']*)'|\"([^\"]*)\"")
 
 
-def tag_owners(spec: ClusterAccessSpec) -> dict[str, list[str]]:
-    """The guide's tagOwners; the operator also owns the recorder tag when it deploys one."""
+def tag_owners(spec: ClusterAccessSpec, base: Mapping[str, Any] | None = None
+               ) -> dict[str, list[str]]:
+    """The guide's tagOwners; the operator also owns the recorder tag when it deploys one.
+    The deployer's tag, when the base does not define it already (CI tags usually exist)."""
     tags = spec.tags
     recorder_owners = [tags.operator] if spec.recorder_deployed else []
     owners = {tags.operator: [], tags.proxy: [tags.operator], tags.recorder: recorder_owners}
     if spec.proxy.high_availability:
         owners[tags.proxy_group] = [tags.operator]
-    if spec.deployer is not None:
+    base_owners = section(base, "tagOwners")
+    if spec.deployer is not None and not (
+            isinstance(base_owners, Mapping) and spec.deployer.tag in base_owners):
         # Like the operator's tag: only admins (and the credentials they give it) may apply it.
         owners.setdefault(spec.deployer.tag, [])
     return owners
@@ -197,12 +201,13 @@ def decide_tests(spec: ClusterAccessSpec, base: Mapping[str, Any] | None, model:
     return tests
 
 
-def fragment_sections(spec: ClusterAccessSpec) -> dict[str, Any]:
+def fragment_sections(spec: ClusterAccessSpec, base: Mapping[str, Any] | None = None
+                      ) -> dict[str, Any]:
     """The fragment without its tests (`compose` writes its acls in the base's syntax)."""
     policy: dict[str, Any] = {}
     if spec.groups:
         policy["groups"] = {name: list(members) for name, members in spec.groups.items()}
-    policy["tagOwners"] = tag_owners(spec)
+    policy["tagOwners"] = tag_owners(spec, base)
     if spec.postures:
         policy["postures"] = {name: list(rules) for name, rules in spec.postures.items()}
     if spec.proxy.high_availability:
@@ -226,7 +231,7 @@ def compose_cluster(spec: ClusterAccessSpec, base_text: str, base: hujson.Policy
     def tests(model: PolicyModel) -> list[dict[str, Any]]:
         return decide_tests(spec, document.data, model, notes)
 
-    return compose(base_text, [(spec.cluster or "stack", fragment_sections(spec))],
+    return compose(base_text, [(spec.cluster or "stack", fragment_sections(spec, document.data))],
                    base=document, base_source=base_source, key=key, where=where,
                    decide_tests=tests, render=render, complete=spec.policy.manage)
 

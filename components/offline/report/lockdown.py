@@ -1,11 +1,25 @@
-"""The plan summary's Lockdown section, from the `lockdown` stack output."""
+"""The plan summary's Lockdown section and cells, from the `lockdown` and `deployKubeconfig`
+stack outputs."""
 
 from collections.abc import Mapping
 from typing import Any, Final
 
+import yaml
+
 from . import markdown
 
 LOCKDOWN_OUTPUT: Final = "lockdown"
+KUBECONFIG_OUTPUT: Final = "deployKubeconfig"
+
+
+def kubeconfig_cell(value: str) -> str:
+    """The kubeconfig is in no plan file: name its server and how to get it."""
+    try:
+        server = yaml.safe_load(value)["clusters"][0]["cluster"]["server"]
+    except (yaml.YAMLError, KeyError, IndexError, TypeError):
+        server = "?"
+    return (f"kubeconfig for {markdown.code(server, in_table=True)} "
+            f"(`pulumi stack output {KUBECONFIG_OUTPUT}`)")
 
 
 def lockdown_cell(value: Mapping[str, Any]) -> str:

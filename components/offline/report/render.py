@@ -16,7 +16,13 @@ from ...core.deploy import DEPLOYER
 from ...core.policy import access
 from . import markdown, model
 from .identities import identity_access, rights_of
-from .lockdown import LOCKDOWN_OUTPUT, lockdown_cell, lockdown_section
+from .lockdown import (
+    KUBECONFIG_OUTPUT,
+    LOCKDOWN_OUTPUT,
+    kubeconfig_cell,
+    lockdown_cell,
+    lockdown_section,
+)
 from .mermaid import mermaid_graph
 from .model import PLAN_MARKER, PLAN_MARKER_TEXT, SECRET_TEXT, UNKNOWN_TEXT, PlanData, PlanError
 
@@ -40,6 +46,8 @@ def _cell(value: Any) -> str:
 def _output_cell(value: Any, key: str = "") -> str:
     if key == LOCKDOWN_OUTPUT and isinstance(value, Mapping):
         return lockdown_cell(value)
+    if key == KUBECONFIG_OUTPUT and isinstance(value, str) and "\n" in value:
+        return kubeconfig_cell(value)
     if isinstance(value, str) and "\n" in value:
         return f"({value.count(chr(10))} lines, shown in the files above)"
     if isinstance(value, Mapping | list):
