@@ -82,3 +82,20 @@ def test_preview_runs_the_policy_pack_with_its_dependencies():
     install = next(step["run"] for step in job["steps"] if "pip install" in step.get("run", ""))
     _, _, in_pack_folder = install.partition("cd policy-pack")
     assert "-r requirements.txt" in in_pack_folder
+
+
+def test_deploy_through_the_tailnet_is_off_by_default_and_uses_workload_identity():
+    deploy = load("deploy-through-tailnet.yml")
+    assert set(deploy["on"]) == {"workflow_dispatch"}
+    job = deploy["jobs"]["deploy"]
+    assert job["if"] == "vars.PULUMI_DEPLOY_THROUGH_TAILNET == 'true'"
+    assert job["permissions"] == {"contents": "read", "id-token": "write"}
+    (join,) = [s for s in job["steps"] if s.get("uses", "").startswith("tailscale/github-action@")]
+    # A federated identity: client ID and audience, no stored OAuth secret or auth key.
+    assert set(join["with"]) == {"oauth-client-id", "audience", "tags"}
+    assert join["with"]["tags"] == "tag:ci"
+    script = "\n".join(step.get("run", "") for step in job["steps"])
+    assert "pulumi stack output deployKubeconfig" in script
+    assert 'KUBECONFIG=$RUNNER_TEMP/kubeconfig' in script
+    (up,) = [s for s in job["steps"] if s.get("with", {}).get("command") == "up"]
+    assert job["steps"].index(join) < job["steps"].index(up)
