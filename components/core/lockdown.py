@@ -4,8 +4,8 @@
 kinds: a `deployer` row (the machine that runs `pulumi up` through the tailnet) and a
 `break-glass` row must exist, and some row that reaches the endpoint must not fail closed
 (`failsClosed`, else `enforced`: an enforcing recorder grant refuses every request while the
-recorder is down). The cloud settings were checked in the providers' docs (see
-docs/lockdown.md for what was verified where).
+recorder is down). The cloud settings were checked against the providers' SDK argument classes
+(tests/core/test_lockdown_clouds.py; docs/lockdown.md says what was verified where).
 """
 
 import re
@@ -60,6 +60,8 @@ SIDE_DOORS: Final = {
     "gke": [
         "the DNS-based endpoint (<uid>.<region>.gke.goog) is public and IAM-authorized: "
         "control_plane_endpoints_config.dns_endpoint_config.allow_external_traffic=false",
+        "control_plane_endpoints_config.dns_endpoint_config.enable_k8s_tokens_via_dns and "
+        "enable_k8s_certs_via_dns, while the DNS endpoint takes external traffic",
         "master_authorized_networks_config.gcp_public_cidrs_access_enabled",
         "legacy client certificates and basic auth (master_auth)",
     ],

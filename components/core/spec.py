@@ -289,7 +289,8 @@ class WorkloadIdentity:
         "(`api.tailscale.com/<client-id>`)", default_doc="generated"))
     allow_public_discovery: bool = field(default=False, metadata=key(
         "create ClusterRoleBinding `oidc-discovery`: group `system:unauthenticated` → "
-        "ClusterRole `system:service-account-issuer-discovery` (self-hosted issuers only)"))
+        "ClusterRole `system:service-account-issuer-discovery` (self-hosted issuers only: "
+        "ignored, with a warning, for EKS, GKE and AKS issuers, which the cloud serves)"))
 
 
 @dataclass(frozen=True)

@@ -119,7 +119,8 @@ class WorkloadIdentityArgs(TypedDict):
     (`api.tailscale.com/<client-id>`)."""
     allow_public_discovery: NotRequired[bool]
     """Create ClusterRoleBinding `oidc-discovery`: group `system:unauthenticated` → ClusterRole
-    `system:service-account-issuer-discovery` (self-hosted issuers only)."""
+    `system:service-account-issuer-discovery` (self-hosted issuers only: ignored, with a warning,
+    for EKS, GKE and AKS issuers, which the cloud serves)."""
 
 
 class OAuthArgs(TypedDict):

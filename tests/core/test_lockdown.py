@@ -105,3 +105,13 @@ def test_in_process_proxy_without_tailnet_domain_has_no_deploy_server() -> None:
     config.pop("tailnetDomain", None)
     plan = plan_cluster(config, PROJECT_ROOT)
     assert any("tailnetDomain" in reason for reason in blockers(plan.spec, []))
+
+
+def test_a_planned_deployer_and_a_break_glass_row_make_the_stack_ready() -> None:
+    config = copy.deepcopy(stack_config("dev"))
+    config.update(deployer={}, tailnetDomain="tailxyz.ts.net")
+    plan = plan_cluster(config, PROJECT_ROOT)
+    rows = [row.to_json() for row in plan.access]
+    assert lockdown(plan.spec, rows)["notReadyBecause"] == [
+        "no break-glass path: nobody gets in when the recorder is down (set `breakGlass`)"]
+    assert lockdown(plan.spec, [*rows, row("break-glass")])["ready"] is True
