@@ -36,6 +36,7 @@ _PUBLIC = {
     "PolicyArgs": ".resources.cluster_access",
     "OAuthArgs": ".resources.cluster_access",
     "WorkloadIdentityArgs": ".resources.cluster_access",
+    "DeployerArgs": ".resources.cluster_access",
     "RoleBindingArgs": ".resources.role_bindings",
     "S3StorageArgs": ".resources.session_recorder",
     "TailnetPolicy": ".resources.tailnet_policy",
@@ -63,6 +64,7 @@ if TYPE_CHECKING:
     from .resources.api_server_proxy import ApiServerProxy, ApiServerProxyArgs
     from .resources.cluster_access import (
         AccessRuleArgs,
+        DeployerArgs,
         OAuthArgs,
         OperatorArgs,
         PolicyArgs,
@@ -95,7 +97,8 @@ def __getattr__(name: str) -> Any:
 
 __all__ = [
     "AccessRow", "AccessRuleArgs", "ApiServerProxy", "ApiServerProxyArgs", "ClusterAccessSpec",
-    "ClusterPlan", "ClusterRoleBindings", "ClusterRoleBindingsArgs", "InvalidConfig",
+    "ClusterPlan", "ClusterRoleBindings", "ClusterRoleBindingsArgs", "DeployerArgs",
+    "InvalidConfig",
     "MergeError", "OAuthArgs", "OperatorArgs", "PolicyArgs", "Problem", "ProxyArgs",
     "RoleBindingArgs", "S3StorageArgs", "SecureClusterAccess", "SecureClusterAccessArgs",
     "SessionRecorder", "SessionRecorderArgs", "SessionRecordingArgs", "TagsArgs",

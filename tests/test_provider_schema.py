@@ -52,6 +52,7 @@ NESTED_TYPES: dict[str, tuple[set[str], set[str]]] = {
     "PolicyArgs": ({"manage", "base", "baseText", "adoptExisting", "networkRules"}, set()),
     "OAuthArgs": ({"clientId", "clientSecret", "workloadIdentity"}, set()),
     "WorkloadIdentityArgs": ({"issuer", "audience", "allowPublicDiscovery"}, {"issuer"}),
+    "DeployerArgs": ({"tag", "kubernetesGroups", "clusterRole"}, set()),
 }
 
 
