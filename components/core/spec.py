@@ -355,8 +355,9 @@ class Deployer:
 
     @property
     def bindings(self) -> tuple[RoleBinding, ...]:
+        # system:masters is bound to cluster-admin by Kubernetes already.
         return tuple(RoleBinding(group=group, cluster_role=self.cluster_role)
-                     for group in self.kubernetes_groups)
+                     for group in self.kubernetes_groups if group not in BUILTIN_GROUP_ROLES)
 
 
 # The guide's access rules and binding: a stack file that leaves them out gets these.

@@ -99,3 +99,19 @@ def test_kubeconfig_is_the_one_tailscale_configure_kubeconfig_writes(fqdn: str) 
         "users": [{"name": "tailscale-auth", "user": {"token": "unused"}}],
         "current-context": fqdn,
     }
+
+
+def test_deployer_is_a_client_with_groups() -> None:
+    config = copy.deepcopy(stack_config("dev"))
+    config["deployer"] = {"tag": "tag:k8s-operator", "kubernetesGroups": []}
+    with pytest.raises(InvalidConfig) as raised:
+        plan_cluster(config, PROJECT_ROOT)
+    problems = {problem.key: problem.message for problem in raised.value.problems}
+    assert "own operator tag" in problems["deployer.tag"]
+    assert problems["deployer.kubernetesGroups"] == "must not be empty."
+
+
+def test_system_masters_deployer_needs_no_binding() -> None:
+    plan = planned(deployer={"kubernetesGroups": ["system:masters"]})
+    assert all(b.group != "system:masters" for b in plan.spec.all_role_bindings)
+    assert "cluster-admin" in row_of(plan, "tag:ci")["sensitiveRights"]

@@ -226,14 +226,31 @@ def _source_problems(spec: ClusterAccessSpec, base: Mapping[str, Any], src: str,
     if src.startswith("tag:") and whole_policy_known and TAG.match(src) and src not in owned_tags:
         problems.append(Problem(key, f'"{src}" is used but nobody owns it.',
                                 "add it to tagOwners in the base policy file."))
+    return problems + _own_tag_problems(spec, src, key)
+
+
+def _own_tag_problems(spec: ClusterAccessSpec, src: str, key: str) -> list[Problem]:
     own_roles = [role for role, tag in (("operator", spec.tags.operator),
                                         ("proxy", spec.tags.proxy),
                                         ("recorder", spec.tags.recorder),
                                         ("ProxyGroup", spec.tags.proxy_group)) if src == tag]
-    if own_roles:
-        problems.append(Problem(key, f'"{src}" is this stack\'s own {own_roles[0]} tag; the '
-                                "devices that serve kubectl and record it cannot also be its "
-                                "clients.", "use the tag of the clients instead."))
+    if not own_roles:
+        return []
+    return [Problem(key, f'"{src}" is this stack\'s own {own_roles[0]} tag; the devices that '
+                    "serve kubectl and record it cannot also be its clients.",
+                    "use the tag of the clients instead.")]
+
+
+def check_deployer(spec: ClusterAccessSpec) -> list[Problem]:
+    """The deployer is a client like an access rule's source (its tag gets tagOwners from the
+    stack when the base has none), with at least one group to bind."""
+    if spec.deployer is None:
+        return []
+    problems = _own_tag_problems(spec, spec.deployer.tag, "deployer.tag")
+    if not spec.deployer.kubernetes_groups:
+        problems.append(Problem("deployer.kubernetesGroups", "must not be empty.",
+                                'leave it out for ["tailnet-deployers"], or name the groups '
+                                "the deployer's ClusterRole is bound to."))
     return problems
 
 

@@ -14,7 +14,7 @@ from ..problems import InvalidConfig, Problem
 from ..spec import ClusterAccessSpec, fleet_tags
 from .cluster import check_hostnames, check_tag_owners, check_tags
 from .credentials import SECRET_VALUE_PATHS, SecretInputs, check_workload_identity
-from .identities import check_access_rules, check_definitions
+from .identities import check_access_rules, check_definitions, check_deployer
 from .policy import check_base_policy
 from .reader import Source, SpecReader, join
 from .recording import check_recording
@@ -57,7 +57,8 @@ def cross_checks(spec: ClusterAccessSpec, base: Mapping[str, Any]) -> list[Probl
     """Rules that relate several settings (and the base policy) to each other."""
     return [*check_tags(spec), *check_base_policy(spec, base), *check_access_rules(spec, base),
             *check_hostnames(spec), *check_recording(spec), *check_definitions(spec, base),
-            *check_tag_owners(spec, base), *check_workload_identity(spec)]
+            *check_tag_owners(spec, base), *check_workload_identity(spec),
+            *check_deployer(spec)]
 
 
 def parse_spec(raw: Mapping[str, Any], *, base_policy: Mapping[str, Any] | None = None,
