@@ -16,6 +16,7 @@ from .config import SecretInputs, Source, read_cluster
 from .config.recording import recording_warnings
 from .policy import hujson
 from .policy.access import AccessRow, access_matrix, access_warnings
+from .policy.blast_radius import recorder_outage_warnings
 from .policy.build import compose_cluster
 from .policy.compose import Composed
 from .policy.verify import base_reach_warnings
@@ -102,7 +103,8 @@ def plan_cluster(
         composed=composed,
         base_text=base_text,
         access=rows,
-        warnings=access_warnings(spec, rows) + recording_warnings(spec) + notes
+        warnings=access_warnings(spec, rows) + recording_warnings(spec)
+        + recorder_outage_warnings(spec, rows) + notes
         + composed.warnings
         + base_reach_warnings(composed.model, composed.origins, reach_targets, where)
         + composed.format_notes,

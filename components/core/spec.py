@@ -36,8 +36,11 @@ BROKEN_CHART_VERSIONS = {
 WORKLOAD_IDENTITY_BROKEN_CHART_VERSIONS = ((1, 98, 0), (1, 98, 3))
 WORKLOAD_IDENTITY_BROKEN_REASON = (
     "breaks workload identity federation (tailscale/tailscale#19844, #19919; fixed in 1.98.4).")
-# `enableEvents` (recording every API request) needs operator >= 1.96.
-MIN_CHART_VERSION_FOR_EVENTS = (1, 96, 0)
+# `enableEvents` on a grant (recording every API request) needs operator >= 1.94.1: before it
+# only the proxy's environment (`TS_EXPERIMENTAL_KUBE_API_EVENTS`) turned events on
+# (tailscale/tailscale#18393, cherry-picked to 1.94.1 as 77af25718; v1.94.0's
+# `k8s-operator/api-proxy/proxy.go` has no `EnableEvents`).
+MIN_CHART_VERSION_FOR_EVENTS = (1, 94, 1)
 
 HELM_REPOSITORY = "https://pkgs.tailscale.com/helmcharts"
 HELM_CHART = "tailscale-operator"
@@ -172,6 +175,10 @@ class AccessRule:
         required=True, pattern=KUBERNETES_GROUP, fix=KUBERNETES_GROUP_FIX))
     record_sessions: bool = field(default=False, metadata=key(
         "record their sessions with the session recorder"))
+    record_api_requests: bool = field(default=False, metadata=key(
+        "`enableEvents` on this rule's grant: record every API request of its sources, not "
+        "only exec/attach sessions (needs recordSessions; operator ≥ 1.94.1); "
+        "`sessionRecording.recordApiRequests` turns it on for every recorded rule"))
     posture: tuple[str, ...] = field(default=(), metadata=key(
         "device postures their devices must meet (e.g. `posture:latest`)", pattern=POSTURE,
         fix='postures are named like "posture:latest".'))
@@ -231,7 +238,8 @@ class SessionRecording:
     enforce: bool = field(default=True, metadata=key(
         "fail closed: refuse recorded sessions when no recorder is reachable"))
     record_api_requests: bool = field(default=False, metadata=key(
-        "`enableEvents`: record every API request (operator ≥ 1.96)"))
+        "`enableEvents` on every rule that records sessions: record every API request "
+        "(operator ≥ 1.94.1); `access[].recordApiRequests` for one rule"))
     replicas: int = field(default=1, metadata=key(
         "recorder replicas; more than one needs S3", minimum=1, maximum=1000))
     s3: S3Storage | None = field(default=None, metadata=key("S3 storage for recordings"))

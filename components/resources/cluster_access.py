@@ -76,6 +76,10 @@ class AccessRuleArgs(TypedDict):
     """Kubernetes groups the proxy impersonates for them (e.g. `system:masters`)."""
     record_sessions: NotRequired[bool]
     """Record their sessions with the session recorder."""
+    record_api_requests: NotRequired[bool]
+    """`enableEvents` on this rule's grant: record every API request of its sources, not only
+    exec/attach sessions (needs recordSessions; operator ≥ 1.94.1);
+    `sessionRecording.recordApiRequests` turns it on for every recorded rule."""
     posture: NotRequired[list[str]]
     """Device postures their devices must meet (e.g. `posture:latest`)."""
 
@@ -86,7 +90,8 @@ class SessionRecordingArgs(TypedDict):
     enforce: NotRequired[bool]
     """Fail closed: refuse recorded sessions when no recorder is reachable."""
     record_api_requests: NotRequired[bool]
-    """`enableEvents`: record every API request (operator ≥ 1.96)."""
+    """`enableEvents` on every rule that records sessions: record every API request (operator ≥
+    1.94.1); `access[].recordApiRequests` for one rule."""
     replicas: NotRequired[int]
     """Recorder replicas; more than one needs S3."""
     s3: NotRequired[S3StorageArgs]

@@ -132,6 +132,7 @@ def distinct_rules(reader: SpecReader, key: str, rules: list[AccessRule]) -> Non
         canonical = AccessRule(src=tuple(sorted(rule.src)),
                                kubernetes_groups=tuple(sorted(rule.kubernetes_groups)),
                                record_sessions=rule.record_sessions,
+                               record_api_requests=rule.record_api_requests,
                                posture=tuple(sorted(rule.posture)))
         path = f"{key}[{index}]"
         if canonical in first_seen:

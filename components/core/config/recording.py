@@ -34,13 +34,22 @@ def check_recording(spec: ClusterAccessSpec) -> list[Problem]:
                         "set sessionRecording.enabled: true, or remove recordSessions.")
                 for index, rule in enumerate(spec.access)
                 if rule.record_sessions and not recording.enabled]
+    problems += [Problem(f"access[{index}].recordApiRequests",
+                         "records API requests, which needs the rule to record sessions.",
+                         "set recordSessions: true on this rule, or remove recordApiRequests.")
+                 for index, rule in enumerate(spec.access)
+                 if rule.record_api_requests and not rule.record_sessions]
     version = chart_version_tuple(spec.operator.chart_version)
-    if (recording.record_api_requests and version is not None
-            and version < MIN_CHART_VERSION_FOR_EVENTS):
-        problems.append(Problem("sessionRecording.recordApiRequests",
-                                f"needs operator 1.96 or newer; operator.chartVersion is "
-                                f"{spec.operator.chart_version}.",
-                                "raise operator.chartVersion or turn recordApiRequests off."))
+    events_keys = (["sessionRecording.recordApiRequests"] if recording.record_api_requests
+                   else []) + [f"access[{index}].recordApiRequests"
+                               for index, rule in enumerate(spec.access)
+                               if rule.record_api_requests]
+    if version is not None and version < MIN_CHART_VERSION_FOR_EVENTS:
+        problems += [Problem(events_key,
+                             "needs operator 1.94.1 or newer (enableEvents on a grant); "
+                             f"operator.chartVersion is {spec.operator.chart_version}.",
+                             "raise operator.chartVersion or turn recordApiRequests off.")
+                     for events_key in events_keys]
     if not recording.enabled:
         for name, is_set in (("s3", recording.s3 is not None),
                              ("recordApiRequests", recording.record_api_requests)):

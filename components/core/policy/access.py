@@ -20,7 +20,15 @@ Row kinds (`AccessRow.kind`):
 - `as-itself`: any other source that reaches the port without a kubernetes grant:
   impersonated as itself (a user by login name), with `system:authenticated`;
 - `operator`: the operator's and the proxies' own ServiceAccounts, which may impersonate
-  anyone (the chart's `tailscale-auth-proxy` ClusterRole).
+  anyone (the chart's `tailscale-auth-proxy` ClusterRole);
+- `break-glass`: the sources of `breakGlass`, whose grants enforce no recording: the way in
+  while the recorder is down.
+
+`failsClosed`: some grant that may apply to the source sets `enforceRecorder`; the proxy
+unions the values of every matching grant, so while the recorder is down (its tag resolves
+to no address) every API request of the source gets 403, and with `enableEvents` a
+recorder that cannot be reached answers every request with 502 (operator 1.94.1 and later,
+`k8s-operator/api-proxy/proxy.go` `serveDefault`, `determineRecorderConfig`).
 """
 
 from dataclasses import dataclass, field
@@ -36,6 +44,7 @@ NO_NETWORK_PATH: Final = "no-network-path"
 TAGS_AS_GROUPS: Final = "tags-as-groups"
 AS_ITSELF: Final = "as-itself"
 OPERATOR: Final = "operator"
+BREAK_GLASS: Final = "break-glass"
 STACK_ORIGIN: Final = "stack"
 
 
@@ -51,6 +60,9 @@ class AccessRow:
     posture: tuple[str, ...]
     events: bool = False
     """Any applicable grant sets `enableEvents`: every API request is recorded."""
+    fails_closed: bool = False
+    """Some grant that may apply sets `enforceRecorder`: no API request gets through while
+    the recorder is down."""
     kind: str = GRANT
     origin: tuple[str, ...] = (STACK_ORIGIN,)
     """Who wrote the rules behind the row: `stack`, `base grants[0]`, `<fragment> acls[2]`."""
@@ -88,6 +100,7 @@ class AccessRow:
             "enforced": self.enforced,
             "posture": list(self.posture),
             "events": self.events,
+            "failsClosed": self.fails_closed,
             "kind": self.kind,
             "origin": list(self.origin),
             "broad": self.broad,

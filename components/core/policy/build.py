@@ -39,7 +39,7 @@ def kubernetes_capability(spec: ClusterAccessSpec, rule: AccessRule) -> dict[str
     if rule.record_sessions and recording.enabled:
         capability["recorder"] = [spec.tags.recorder]
         capability["enforceRecorder"] = recording.enforce
-        if recording.record_api_requests:
+        if recording.record_api_requests or rule.record_api_requests:
             capability["enableEvents"] = True
     return capability
 

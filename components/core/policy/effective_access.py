@@ -185,6 +185,7 @@ class _Deriver:
             recorded=_on_every_path(recorded), enforced=_on_every_path(enforced),
             posture=posture if every_grant_has_posture else (),
             events=_on_every_path(events),
+            fails_closed=any(flag for flag, _ in enforced),
             kind=GRANT if ports else NO_NETWORK_PATH,
             origin=self.labels.grants(grants),
             rights=None if ports else (), undecided=unsure + undecided,

@@ -22,7 +22,7 @@ from .model import PLAN_MARKER, PLAN_MARKER_TEXT, SECRET_TEXT, UNKNOWN_TEXT, Pla
 _YAML_DUMPER: Any = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 _MARKERS = frozenset({UNKNOWN_TEXT, SECRET_TEXT})
 _TABLE_HEADER = ("Source", "Endpoint", "Ports", "Kubernetes groups", "ClusterRoles",
-                 "Sensitive rights", "Recorded", "Enforced", "Posture", "Origin")
+                 "Sensitive rights", "Recorded", "Enforced", "Fails closed", "Posture", "Origin")
 
 
 def _cell(value: Any) -> str:
@@ -64,7 +64,7 @@ _KIND_SECTIONS: tuple[tuple[str, str, str], ...] = (
      "`templates/apiserverproxy-rbac.yaml`) lets these ServiceAccounts impersonate any user "
      "or group: whoever controls the operator or proxy pods holds cluster-admin."),
 )
-_TABLE_FIELDS = (*model.ACCESS_FIELDS[:9], "origin")
+_TABLE_FIELDS = (*model.ACCESS_FIELDS[:8], "failsClosed", "posture", "origin")
 
 
 def _source_cell(row: Mapping[str, Any]) -> str:
