@@ -17,6 +17,7 @@ from .config.recording import recording_warnings
 from .policy import hujson
 from .policy.access import AccessRow, access_matrix, access_warnings
 from .policy.blast_radius import recorder_outage_warnings
+from .policy.break_glass import break_glass_problems
 from .policy.build import compose_cluster
 from .policy.compose import Composed
 from .policy.verify import base_reach_warnings
@@ -97,6 +98,9 @@ def plan_cluster(
             "egress, connectors), not only the ProxyGroup; give the ProxyGroup its own tag."
         )
     assert composed.model is not None
+    refused = break_glass_problems(spec, composed.model)
+    if refused:
+        raise InvalidConfig(refused, prefix=prefix, subject=subject)
     rows = access_matrix(spec, composed)
     return ClusterPlan(
         spec=spec,

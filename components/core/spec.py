@@ -184,6 +184,29 @@ class AccessRule:
         fix='postures are named like "posture:latest".'))
 
 
+@dataclass(frozen=True)
+class BreakGlass:
+    """A way in while the recorder is down: a grant that matches no enforcing grant."""
+
+    src: tuple[str, ...] = field(metadata=key(
+        "tailnet identities that may reach the cluster when the recorder is down (a small "
+        "on-call group or a tag); no grant that enforces recording may match them (checked "
+        "on the merged policy)", required=True, item_rule="identity"))
+    kubernetes_groups: tuple[str, ...] = field(metadata=key(
+        "Kubernetes groups the proxy impersonates for them (e.g. `system:masters` to repair "
+        "the recorder)", required=True, pattern=KUBERNETES_GROUP, fix=KUBERNETES_GROUP_FIX))
+    posture: tuple[str, ...] = field(default=(), metadata=key(
+        "device postures their devices must meet (e.g. `posture:latest`); without one any "
+        "device of theirs gets in unrecorded", pattern=POSTURE,
+        fix='postures are named like "posture:latest".'))
+
+    @property
+    def rule(self) -> AccessRule:
+        """The access rule it is: its grant and network rule are built like every rule's."""
+        return AccessRule(src=self.src, kubernetes_groups=self.kubernetes_groups,
+                          posture=self.posture)
+
+
 # Everything but str.isalnum() characters, "-" and ".": regex \w is exactly isalnum() or "_".
 _NOT_IN_NAME = re.compile(r"[^\w.-]|_")
 
@@ -355,6 +378,9 @@ class ClusterAccessSpec:
     access: tuple[AccessRule, ...] = field(default=(), metadata=key(
         "who gets which Kubernetes groups", default=DEFAULT_ACCESS, rule="distinct_rules",
         default_doc="the guide's two rules (component args: required)"))
+    break_glass: BreakGlass | None = field(default=None, metadata=key(
+        "a way in that never fails closed: a grant (and network rule) without recording for "
+        "`src`, refused when a grant that enforces recording also matches them"))
     role_bindings: tuple[RoleBinding, ...] = field(default=(), metadata=key(
         "one ClusterRoleBinding per `{group, clusterRole}`, named `<group>-<clusterRole>`",
         default=DEFAULT_ROLE_BINDINGS, rule="distinct_bindings",
@@ -421,6 +447,13 @@ class ClusterAccessSpec:
     @property
     def allow_impersonation(self) -> bool:
         return self.proxy.high_availability and self.proxy.mode == "auth"
+
+    @property
+    def grant_rules(self) -> tuple[AccessRule, ...]:
+        """The rules that become grants and network rules: `access`, then `breakGlass`."""
+        if self.break_glass is None:
+            return self.access
+        return (*self.access, self.break_glass.rule)
 
     @property
     def recorded_rules(self) -> tuple[AccessRule, ...]:

@@ -84,6 +84,19 @@ class AccessRuleArgs(TypedDict):
     """Device postures their devices must meet (e.g. `posture:latest`)."""
 
 
+class BreakGlassArgs(TypedDict):
+    src: list[str]
+    """Tailnet identities that may reach the cluster when the recorder is down (a small on-call
+    group or a tag); no grant that enforces recording may match them (checked on the merged
+    policy)."""
+    kubernetes_groups: list[str]
+    """Kubernetes groups the proxy impersonates for them (e.g. `system:masters` to repair the
+    recorder)."""
+    posture: NotRequired[list[str]]
+    """Device postures their devices must meet (e.g. `posture:latest`); without one any device of
+    theirs gets in unrecorded."""
+
+
 class SessionRecordingArgs(TypedDict):
     enabled: NotRequired[bool]
     """Deploy a `Recorder`."""
@@ -147,6 +160,9 @@ class SecureClusterAccessArgs(TypedDict):
     """API server proxy."""
     access: NotRequired[list[AccessRuleArgs]]
     """Who gets which Kubernetes groups."""
+    break_glass: NotRequired[BreakGlassArgs]
+    """A way in that never fails closed: a grant (and network rule) without recording for `src`,
+    refused when a grant that enforces recording also matches them."""
     role_bindings: NotRequired[list[RoleBindingArgs]]
     """One ClusterRoleBinding per `{group, clusterRole}`, named `<group>-<clusterRole>`."""
     groups: NotRequired[dict[str, list[str]]]

@@ -174,9 +174,11 @@ def as_set(value: Any) -> set[str]:
 def check_access_rules(spec: ClusterAccessSpec, base: Mapping[str, Any]) -> list[Problem]:
     """Who each rule lets in: no broad admin, only defined postures, groups and owned tags,
     never the stack's own devices."""
+    keyed = [(f"access[{index}]", rule) for index, rule in enumerate(spec.access)]
+    if spec.break_glass is not None:
+        keyed.append(("breakGlass", spec.break_glass.rule))
     problems: list[Problem] = []
-    for index, rule in enumerate(spec.access):
-        key = f"access[{index}]"
+    for key, rule in keyed:
         problems += _broad_admin(spec, rule, key)
         problems += _undefined_postures(spec, rule, key, keys_of(section(base, "postures")))
         for s_index, src in enumerate(rule.src):

@@ -138,7 +138,7 @@ def access_warnings(spec: ClusterAccessSpec, rows: list[AccessRow]) -> list[str]
             warnings.append(
                 f"{where}the access of {row.src} is not decided offline "
                 f"({'; '.join(row.undecided)}); the access matrix counts what may apply.")
-        if row.kind != GRANT:
+        if row.kind not in (GRANT, BREAK_GLASS):
             continue
         origin = _origin_text(row)
         if not row.cluster_roles:
@@ -153,6 +153,8 @@ def access_warnings(spec: ClusterAccessSpec, rows: list[AccessRow]) -> list[str]
                 if not origin else
                 f"{where}{row.src} is a broad source with cluster-admin{origin}."
             )
+        if row.kind == BREAK_GLASS:
+            continue  # unrecorded on purpose: the summary shows it as the way in
         if row.is_admin and not row.recorded:
             warnings.append(
                 f"{where}{row.src} has cluster-admin{origin} and its sessions are not recorded."

@@ -46,7 +46,7 @@ def kubernetes_capability(spec: ClusterAccessSpec, rule: AccessRule) -> dict[str
 
 def capability_grants(spec: ClusterAccessSpec) -> list[dict[str, Any]]:
     grants: list[dict[str, Any]] = []
-    for rule in spec.access:
+    for rule in spec.grant_rules:
         grant: dict[str, Any] = {
             "src": list(rule.src),
             "dst": [spec.endpoint_tag],
@@ -68,7 +68,7 @@ def network_rules(spec: ClusterAccessSpec
     use_grants = spec.policy.network_rules == "grants"
     flows = [
         (list(rule.src), spec.endpoint_tag, spec.endpoint_ports, list(rule.posture))
-        for rule in spec.access
+        for rule in spec.grant_rules
     ]
     if spec.recorder_deployed:
         flows.append(([spec.endpoint_tag], spec.tags.recorder, (RECORDER_PORT,), []))
@@ -131,7 +131,7 @@ def _accept_candidates(spec: ClusterAccessSpec, known_postures: Mapping[str, tup
     where = f"{spec.cluster}: " if spec.cluster else ""
     candidates: list[tuple[str, dict[str, Any]]] = []
     seen: set[str] = set()
-    for rule in spec.access:
+    for rule in spec.grant_rules:
         attributes: dict[str, Any] | None = {}
         for name in rule.posture:
             found = posture_test_attributes(known_postures.get(name, ()))

@@ -1,0 +1,64 @@
+"""Break-glass: the way in while the recorder is down, checked on the merged policy.
+
+The API server proxy unions the `tailscale.com/cap/kubernetes` values of every grant that
+matches a caller and fails closed when any of them sets `enforceRecorder` (operator 1.94.1 and
+later, `k8s-operator/api-proxy/proxy.go` `determineRecorderConfig`). So the break-glass grant
+alone proves nothing: each break-glass source (and, for a group, each member) is asked what the
+merged policy gives it on the endpoint (`capabilities`), postures set aside because a device
+may meet any of them, and the union must not carry `enforceRecorder`.
+"""
+
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from ..problems import Problem
+from ..spec import KUBERNETES_CAPABILITY, ClusterAccessSpec
+from .access import STACK_ORIGIN
+from .effective_access import _Labels, _without_postures
+from .evaluate import AppGrant, PolicyModel, capabilities
+
+FIX = ("give breakGlass an identity no enforcing grant matches (a dedicated on-call group or "
+       "tag, not `*` or `autogroup:member`), or narrow the sources of the grants named.")
+
+
+def _enforces(value: Any) -> bool:
+    return isinstance(value, Mapping) and value.get("enforceRecorder") is True
+
+
+def _who(src: str, model: PolicyModel) -> Iterator[str]:
+    """The source, and a group's members: each gets the grants of every group it is in."""
+    yield src
+    yield from model.groups.get(src, ())
+
+
+def _label(labels: _Labels, grant: AppGrant) -> str:
+    label = labels.of(grant.origin, "grants", grant.index)
+    return "this stack's grant" if label == STACK_ORIGIN else label
+
+
+def break_glass_problems(spec: ClusterAccessSpec, model: PolicyModel) -> list[Problem]:
+    """Every break-glass source whose unioned capability on the endpoint enforces recording,
+    naming the grants that do."""
+    if spec.break_glass is None:
+        return []
+    any_posture = _without_postures(model)
+    labels = _Labels(spec.cluster or "stack")
+    problems: list[Problem] = []
+    for index, src in enumerate(spec.break_glass.src):
+        for who in dict.fromkeys(_who(src, model)):
+            found = capabilities(any_posture, who, spec.endpoint_tag)
+            if not any(_enforces(value) for value in found.values.get(KUBERNETES_CAPABILITY, ())):
+                continue
+            enforcing: list[AppGrant] = [
+                grant for grant in found.grants
+                if any(_enforces(value) for value in grant.app.get(KUBERNETES_CAPABILITY, ()))]
+            named = "; ".join(f"{_label(labels, grant)} for {', '.join(grant.src)}"
+                              for grant in enforcing)
+            member = "" if who == src else f" (its member {who})"
+            problems.append(Problem(
+                f"breakGlass.src[{index}]",
+                f"{src}{member} also matches grants that enforce recording ({named}): the "
+                "proxy unions every matching grant, so break-glass would fail closed with "
+                "them while the recorder is down.", FIX))
+            break
+    return problems
