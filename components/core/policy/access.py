@@ -154,7 +154,13 @@ def access_warnings(spec: ClusterAccessSpec, rows: list[AccessRow]) -> list[str]
                 f"{where}{row.src} is a broad source with cluster-admin{origin}."
             )
         if row.kind == BREAK_GLASS:
-            continue  # unrecorded on purpose: the summary shows it as the way in
+            # Unrecorded on purpose (the summary shows it as the way in); a posture keeps it
+            # to the devices that meet it.
+            if not row.posture:
+                warnings.append(
+                    f"{where}break-glass {row.src} has no posture: any device of theirs gets "
+                    "in unrecorded (set breakGlass.posture, e.g. posture:latest).")
+            continue
         if row.is_admin and not row.recorded:
             warnings.append(
                 f"{where}{row.src} has cluster-admin{origin} and its sessions are not recorded."

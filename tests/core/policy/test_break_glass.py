@@ -125,3 +125,10 @@ def test_the_plan_summary_shows_break_glass(tmp_path: Path) -> None:
             "(2 row(s) fail closed then)") in summary
     access = json.loads((tmp_path / "glass" / "access.json").read_text())
     assert [row["kind"] for row in access if row["src"] == "group:oncall"] == ["break-glass"]
+
+
+def test_break_glass_without_a_posture_warns() -> None:
+    plan = planned({"src": ["group:oncall"], "kubernetesGroups": ["system:masters"]})
+    assert [w for w in plan.warnings if "group:oncall" in w] == [
+        "gpu-dev: break-glass group:oncall has no posture: any device of theirs gets in "
+        "unrecorded (set breakGlass.posture, e.g. posture:latest)."]
