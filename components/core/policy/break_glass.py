@@ -5,7 +5,8 @@ matches a caller and fails closed when any of them sets `enforceRecorder` (opera
 later, `k8s-operator/api-proxy/proxy.go` `determineRecorderConfig`). So the break-glass grant
 alone proves nothing: each break-glass source (and, for a group, each member) is asked what the
 merged policy gives it on the endpoint (`capabilities`), postures set aside because a device
-may meet any of them, and the union must not carry `enforceRecorder`.
+may meet any of them, and the union must not carry `enforceRecorder`, nor may any grant the
+offline evaluator cannot decide for it (an address range, a `via`).
 """
 
 from collections.abc import Iterator, Mapping
@@ -47,11 +48,16 @@ def break_glass_problems(spec: ClusterAccessSpec, model: PolicyModel) -> list[Pr
     for index, src in enumerate(spec.break_glass.src):
         for who in dict.fromkeys(_who(src, model)):
             found = capabilities(any_posture, who, spec.endpoint_tag)
-            if not any(_enforces(value) for value in found.values.get(KUBERNETES_CAPABILITY, ())):
-                continue
+            # A grant the offline evaluator cannot decide (an address range, a `via`) may
+            # apply, and then it is unioned in too.
+            maybe = {grant.label for grant in any_posture.app_grants
+                     if any(reason.startswith(f"{grant.label}: ") for reason in found.reasons)}
             enforcing: list[AppGrant] = [
-                grant for grant in found.grants
-                if any(_enforces(value) for value in grant.app.get(KUBERNETES_CAPABILITY, ()))]
+                grant for grant in any_posture.app_grants
+                if (grant in found.grants or grant.label in maybe)
+                and any(_enforces(value) for value in grant.app.get(KUBERNETES_CAPABILITY, ()))]
+            if not enforcing:
+                continue
             named = "; ".join(f"{_label(labels, grant)} for {', '.join(grant.src)}"
                               for grant in enforcing)
             member = "" if who == src else f" (its member {who})"

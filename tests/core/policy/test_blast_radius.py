@@ -13,10 +13,11 @@ proxy.go`, `serveDefault` and `determineRecorderConfig`, in v1.94.1 (cherry-pick
 
 import copy
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import PROJECT_ROOT, stack_config
+from conftest import PROJECT_ROOT, plan_config, stack_config
 from tailscale_cluster_access.core.cluster_plan import ClusterPlan, plan_cluster
 from tailscale_cluster_access.core.policy import hujson
 from tailscale_cluster_access.core.problems import InvalidConfig
@@ -138,3 +139,14 @@ def test_api_request_recording_is_accepted_from_operator_1_94_1() -> None:
     plan = planned(recorded(ENGINEERS, recordApiRequests=True), READERS,
                    sessionRecording={"enabled": True}, operator={"chartVersion": "1.94.1"})
     assert any(row.events for row in plan.access)
+
+
+def test_the_plan_and_its_summary_warn_about_one_enforced_replica(tmp_path: Path) -> None:
+    config = {**copy.deepcopy(stack_config("dev")), "access": [recorded(ENGINEERS), READERS],
+              "sessionRecording": {"enabled": True}}
+    printed = plan_config(tmp_path, "one-replica", config)
+    summary = (tmp_path / "one-replica" / "summary.md").read_text()
+    assert "single recorder replica" in summary
+    assert "Planned stack prod:" in printed
+    table = (tmp_path / "one-replica" / "access.md").read_text()
+    assert "| Recorded | Enforced | Fails closed |" in table

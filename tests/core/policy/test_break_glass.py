@@ -132,3 +132,13 @@ def test_break_glass_without_a_posture_warns() -> None:
     assert [w for w in plan.warnings if "group:oncall" in w] == [
         "gpu-dev: break-glass group:oncall has no posture: any device of theirs gets in "
         "unrecorded (set breakGlass.posture, e.g. posture:latest)."]
+
+
+def test_an_enforcing_grant_the_evaluator_cannot_decide_refuses_break_glass() -> None:
+    # An address range may hold the break-glass devices: the proxy would union it in.
+    by_address = {"src": ["100.64.0.0/10"], "dst": ["tag:k8s-operator"], "app": {CAPABILITY: [
+        {"enforceRecorder": True}]}}
+    grants = [*BASE.get("grants", []), by_address]
+    ((key, message),) = refusal(ONCALL, base_grants=grants)
+    assert key == "breakGlass.src[0]"
+    assert f"base grants[{len(grants) - 1}] for 100.64.0.0/10" in message
