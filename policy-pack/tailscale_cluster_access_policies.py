@@ -29,15 +29,11 @@ from pulumi_policy import (
     StackValidationPolicy,
 )
 from pulumi_policy import proxy as unknowns
+from tailscale_cluster_access.core.chart import HELM_CHART, KUBERNETES_CAPABILITY
 from tailscale_cluster_access.core.config import is_broad_source
 from tailscale_cluster_access.core.policy import hujson
 from tailscale_cluster_access.core.policy.sections import section
-from tailscale_cluster_access.core.spec import (
-    ADMIN_CLUSTER_ROLES,
-    BUILTIN_GROUP_ROLES,
-    HELM_CHART,
-    KUBERNETES_CAPABILITY,
-)
+from tailscale_cluster_access.core.spec import ADMIN_CLUSTER_ROLES, BUILTIN_GROUP_ROLES
 
 ACL = "tailscale:index/acl:Acl"
 OAUTH_CLIENT = "tailscale:index/oauthClient:OauthClient"

@@ -17,6 +17,8 @@ from .config.recording import recording_warnings
 from .lockdown import discovery_warnings
 from .policy import hujson
 from .policy.access import AccessRow, access_matrix, access_warnings
+from .policy.blast_radius import recorder_outage_warnings
+from .policy.break_glass import break_glass_problems
 from .policy.build import compose_cluster
 from .policy.compose import Composed
 from .policy.verify import base_reach_warnings
@@ -97,14 +99,17 @@ def plan_cluster(
             "egress, connectors), not only the ProxyGroup; give the ProxyGroup its own tag."
         )
     assert composed.model is not None
+    refused = break_glass_problems(spec, composed.model)
+    if refused:
+        raise InvalidConfig(refused, prefix=prefix, subject=subject)
     rows = access_matrix(spec, composed)
     return ClusterPlan(
         spec=spec,
         composed=composed,
         base_text=base_text,
         access=rows,
-        warnings=access_warnings(spec, rows) + recording_warnings(spec) + notes
-        + discovery_warnings(spec)
+        warnings=access_warnings(spec, rows) + recording_warnings(spec)
+        + recorder_outage_warnings(spec, rows) + notes + discovery_warnings(spec)
         + composed.warnings
         + base_reach_warnings(composed.model, composed.origins, reach_targets, where)
         + composed.format_notes,

@@ -4,12 +4,12 @@ once), and the tailnet (fleet) stack's config."""
 from dataclasses import dataclass, field
 from typing import Literal
 
+from .chart import RANDOM_SUFFIX_LENGTH
 from .declare import Key, key
 from .identifiers import ANY_DOMAIN, DNS_LABEL, STACK_NAME, TAG
 from .spec import (
     DNS_LABEL_FIX,
     ISSUER_FIX,
-    RANDOM_SUFFIX_LENGTH,
     TAG_FIX,
     HostnameSuffix,
     ProxyMode,

@@ -10,6 +10,12 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Literal
 
+from .chart import (
+    DEFAULT_CHART_VERSION,
+    OAUTH_SECRET_NAME,
+    OPERATOR_SERVICE_ACCOUNT,
+    RANDOM_SUFFIX_LENGTH,
+)
 from .declare import Key, key
 from .identifiers import (
     ANY_DOMAIN,
@@ -21,29 +27,6 @@ from .identifiers import (
     POSTURE,
     TAG,
 )
-
-# Chart 1.88 fixed the ProxyGroup DNS bug (tailscale/tailscale#16920). The default was checked
-# against the v1.102.3 chart values and CRDs (ProxyGroup, Recorder, ProxyClass; see the README).
-DEFAULT_CHART_VERSION = "1.102.3"
-MIN_CHART_VERSION = (1, 88, 0)
-# Releases whose chart cannot run the operator the way this package installs it.
-BROKEN_CHART_VERSIONS = {
-    "1.92.3": "ignores oauthSecretVolume unless oauth.clientSecret is also set, and the operator "
-    "then fails with 'CLIENT_ID_FILE and CLIENT_SECRET_FILE must be set' "
-    "(tailscale/tailscale#18228, #18236; fixed by #18230).",
-}
-# Workload identity federation is broken in operator 1.98.0-1.98.3 (inclusive).
-WORKLOAD_IDENTITY_BROKEN_CHART_VERSIONS = ((1, 98, 0), (1, 98, 3))
-WORKLOAD_IDENTITY_BROKEN_REASON = (
-    "breaks workload identity federation (tailscale/tailscale#19844, #19919; fixed in 1.98.4).")
-# `enableEvents` (recording every API request) needs operator >= 1.96.
-MIN_CHART_VERSION_FOR_EVENTS = (1, 96, 0)
-
-HELM_REPOSITORY = "https://pkgs.tailscale.com/helmcharts"
-HELM_CHART = "tailscale-operator"
-
-KUBERNETES_CAPABILITY = "tailscale.com/cap/kubernetes"
-OAUTH_SCOPES = ("devices:core", "auth_keys", "services")
 
 # The in-process proxy serves HTTPS only; a kube-apiserver ProxyGroup also listens on 80.
 IN_PROCESS_PORTS = (443,)
@@ -60,18 +43,6 @@ NetworkRules = Literal["acls", "grants"]
 TagScheme = Literal["shared", "per-cluster"]
 # "random": the ProxyGroup hostname gets "-" and a stable random suffix (ephemeral/PR stacks).
 HostnameSuffix = Literal["none", "random"]
-
-RANDOM_SUFFIX_LENGTH = 6
-HOSTNAME_MAX = 63
-# A ProxyGroup's name (its hostname here) names its StatefulSet; a StatefulSet name over 52
-# characters cannot create pods: the controller-revision-hash label (name + "-" + 10-character
-# hash) would exceed 63 (kubernetes#64023).
-PROXY_GROUP_NAME_MAX = 52
-PROXY_GROUP_NAME_REASON = (
-    "a ProxyGroup's StatefulSet cannot create pods with a name over 52 characters (its "
-    "controller-revision-hash label would exceed 63, kubernetes#64023)")
-# Longest ProxyGroup hostname that still fits once "-<suffix>" is appended.
-SUFFIXED_HOSTNAME_MAX = PROXY_GROUP_NAME_MAX - 1 - RANDOM_SUFFIX_LENGTH
 
 
 TAG_FIX = 'tags look like "tag:k8s-operator": "tag:", a letter, then letters, digits or dashes.'
@@ -172,9 +143,36 @@ class AccessRule:
         required=True, pattern=KUBERNETES_GROUP, fix=KUBERNETES_GROUP_FIX))
     record_sessions: bool = field(default=False, metadata=key(
         "record their sessions with the session recorder"))
+    record_api_requests: bool = field(default=False, metadata=key(
+        "`enableEvents` on this rule's grant: record every API request of its sources, not "
+        "only exec/attach sessions (needs recordSessions; operator ≥ 1.94.1); "
+        "`sessionRecording.recordApiRequests` turns it on for every recorded rule"))
     posture: tuple[str, ...] = field(default=(), metadata=key(
         "device postures their devices must meet (e.g. `posture:latest`)", pattern=POSTURE,
         fix='postures are named like "posture:latest".'))
+
+
+@dataclass(frozen=True)
+class BreakGlass:
+    """A way in while the recorder is down: a grant that matches no enforcing grant."""
+
+    src: tuple[str, ...] = field(metadata=key(
+        "tailnet identities that may reach the cluster when the recorder is down (a small "
+        "on-call group or a tag); no grant that enforces recording may match them (checked "
+        "on the merged policy)", required=True, item_rule="identity"))
+    kubernetes_groups: tuple[str, ...] = field(metadata=key(
+        "Kubernetes groups the proxy impersonates for them (e.g. `system:masters` to repair "
+        "the recorder)", required=True, pattern=KUBERNETES_GROUP, fix=KUBERNETES_GROUP_FIX))
+    posture: tuple[str, ...] = field(default=(), metadata=key(
+        "device postures their devices must meet (e.g. `posture:latest`); without one any "
+        "device of theirs gets in unrecorded", pattern=POSTURE,
+        fix='postures are named like "posture:latest".'))
+
+    @property
+    def rule(self) -> AccessRule:
+        """The access rule it is: its grant and network rule are built like every rule's."""
+        return AccessRule(src=self.src, kubernetes_groups=self.kubernetes_groups,
+                          posture=self.posture)
 
 
 # Everything but str.isalnum() characters, "-" and ".": regex \w is exactly isalnum() or "_".
@@ -231,7 +229,8 @@ class SessionRecording:
     enforce: bool = field(default=True, metadata=key(
         "fail closed: refuse recorded sessions when no recorder is reachable"))
     record_api_requests: bool = field(default=False, metadata=key(
-        "`enableEvents`: record every API request (operator ≥ 1.96)"))
+        "`enableEvents` on every rule that records sessions: record every API request "
+        "(operator ≥ 1.94.1); `access[].recordApiRequests` for one rule"))
     replicas: int = field(default=1, metadata=key(
         "recorder replicas; more than one needs S3", minimum=1, maximum=1000))
     s3: S3Storage | None = field(default=None, metadata=key("S3 storage for recordings"))
@@ -254,20 +253,6 @@ class PolicySettings:
         "open the proxy's ports with `acls` like the guide, or with `grants` + `ip`",
         fix='use "acls" (like the guide) or "grants".'))
 
-
-# The Secret the operator's credentials are mounted from. Not the chart's own `operator-oauth`
-# (rendered by templates/oauth-secret.yaml whenever `oauth.clientId` is set, see the chart's
-# values.yaml): adopting a standard install, a later `helm upgrade` without `oauth.clientId`
-# would delete that one under this stack.
-OAUTH_SECRET_NAME = "tailscale-cluster-access-oauth"
-# The Secret the chart renders itself from `oauth.clientId`/`oauth.clientSecret`.
-CHART_OAUTH_SECRET_NAME = "operator-oauth"
-# The ServiceAccount the operator chart runs the operator as.
-OPERATOR_SERVICE_ACCOUNT = "operator"
-# The ClusterRoleBinding that opens the issuer's discovery endpoints to anonymous callers.
-DISCOVERY_BINDING_NAME = "oidc-discovery"
-DISCOVERY_CLUSTER_ROLE = "system:service-account-issuer-discovery"
-DISCOVERY_GROUP = "system:unauthenticated"
 
 ISSUER_FIX = ("the cluster's OIDC issuer, an https URL such as "
               '"https://oidc.eks.us-east-1.amazonaws.com/id/<id>" (EKS: aws eks describe-cluster '
@@ -383,6 +368,9 @@ class ClusterAccessSpec:
     access: tuple[AccessRule, ...] = field(default=(), metadata=key(
         "who gets which Kubernetes groups", default=DEFAULT_ACCESS, rule="distinct_rules",
         default_doc="the guide's two rules (component args: required)"))
+    break_glass: BreakGlass | None = field(default=None, metadata=key(
+        "a way in that never fails closed: a grant (and network rule) without recording for "
+        "`src`, refused when a grant that enforces recording also matches them"))
     role_bindings: tuple[RoleBinding, ...] = field(default=(), metadata=key(
         "one ClusterRoleBinding per `{group, clusterRole}`, named `<group>-<clusterRole>`",
         default=DEFAULT_ROLE_BINDINGS, rule="distinct_bindings",
@@ -455,11 +443,11 @@ class ClusterAccessSpec:
         return self.proxy.high_availability and self.proxy.mode == "auth"
 
     @property
-    def tailnet_rules(self) -> tuple[AccessRule, ...]:
-        """The access rules, then the deployer's: every source the policy grants the endpoint."""
-        if self.deployer is None:
-            return self.access
-        return (*self.access, self.deployer.rule)
+    def grant_rules(self) -> tuple[AccessRule, ...]:
+        """The rules that become grants and network rules: `access`, then the deployer's, then
+        `breakGlass`: every source the policy grants the endpoint."""
+        extra = tuple(part.rule for part in (self.deployer, self.break_glass) if part is not None)
+        return (*self.access, *extra) if extra else self.access
 
     @property
     def all_role_bindings(self) -> tuple[RoleBinding, ...]:

@@ -4,8 +4,8 @@ from typing import Any, NotRequired, TypedDict
 
 import pulumi
 
+from ..core.chart import RANDOM_SUFFIX_LENGTH
 from ..core.parts import ProxyEndpoint
-from ..core.spec import RANDOM_SUFFIX_LENGTH
 from .errors import read_args
 from .kube import (
     DEVICE_REPLACE_ON_CHANGES,

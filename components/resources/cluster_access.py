@@ -13,13 +13,13 @@ from typing import NotRequired, TypedDict
 import pulumi
 from pulumi_kubernetes.rbac import v1 as rbac
 
+from ..core.chart import DISCOVERY_BINDING_NAME, DISCOVERY_CLUSTER_ROLE, DISCOVERY_GROUP
 from ..core.cluster_plan import ClusterPlan, plan_cluster
 from ..core.config import SecretInputs, describe
 from ..core.config.recording import recorder_created_warning
 from ..core.lockdown import creates_discovery_binding
 from ..core.parts import OperatorInstall, ProxyEndpoint, RecorderSettings, RoleBindingSet
 from ..core.problems import InvalidConfig, Problem
-from ..core.spec import DISCOVERY_BINDING_NAME, DISCOVERY_CLUSTER_ROLE, DISCOVERY_GROUP
 from .api_server_proxy import ApiServerProxy
 from .errors import invalid_args
 from .kube import child_options
@@ -77,8 +77,25 @@ class AccessRuleArgs(TypedDict):
     """Kubernetes groups the proxy impersonates for them (e.g. `system:masters`)."""
     record_sessions: NotRequired[bool]
     """Record their sessions with the session recorder."""
+    record_api_requests: NotRequired[bool]
+    """`enableEvents` on this rule's grant: record every API request of its sources, not only
+    exec/attach sessions (needs recordSessions; operator ≥ 1.94.1);
+    `sessionRecording.recordApiRequests` turns it on for every recorded rule."""
     posture: NotRequired[list[str]]
     """Device postures their devices must meet (e.g. `posture:latest`)."""
+
+
+class BreakGlassArgs(TypedDict):
+    src: list[str]
+    """Tailnet identities that may reach the cluster when the recorder is down (a small on-call
+    group or a tag); no grant that enforces recording may match them (checked on the merged
+    policy)."""
+    kubernetes_groups: list[str]
+    """Kubernetes groups the proxy impersonates for them (e.g. `system:masters` to repair the
+    recorder)."""
+    posture: NotRequired[list[str]]
+    """Device postures their devices must meet (e.g. `posture:latest`); without one any device of
+    theirs gets in unrecorded."""
 
 
 class SessionRecordingArgs(TypedDict):
@@ -87,7 +104,8 @@ class SessionRecordingArgs(TypedDict):
     enforce: NotRequired[bool]
     """Fail closed: refuse recorded sessions when no recorder is reachable."""
     record_api_requests: NotRequired[bool]
-    """`enableEvents`: record every API request (operator ≥ 1.96)."""
+    """`enableEvents` on every rule that records sessions: record every API request (operator ≥
+    1.94.1); `access[].recordApiRequests` for one rule."""
     replicas: NotRequired[int]
     """Recorder replicas; more than one needs S3."""
     s3: NotRequired[S3StorageArgs]
@@ -154,6 +172,9 @@ class SecureClusterAccessArgs(TypedDict):
     """API server proxy."""
     access: NotRequired[list[AccessRuleArgs]]
     """Who gets which Kubernetes groups."""
+    break_glass: NotRequired[BreakGlassArgs]
+    """A way in that never fails closed: a grant (and network rule) without recording for `src`,
+    refused when a grant that enforces recording also matches them."""
     role_bindings: NotRequired[list[RoleBindingArgs]]
     """One ClusterRoleBinding per `{group, clusterRole}`, named `<group>-<clusterRole>`."""
     groups: NotRequired[dict[str, list[str]]]

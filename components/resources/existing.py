@@ -17,7 +17,7 @@ from pulumi.resource_hooks import ErrorHook, ErrorHookArgs, ResourceHookBinding
 from pulumi.runtime.proto import resource_pb2
 from pulumi.runtime.settings import monitor_supports_feature
 
-from ..core.spec import CHART_OAUTH_SECRET_NAME, HELM_REPOSITORY, OAUTH_SECRET_NAME
+from ..core.chart import CHART_OAUTH_SECRET_NAME, HELM_REPOSITORY, OAUTH_SECRET_NAME
 
 _CLASH_MARKERS = ("already exists", "cannot re-use a name", "still in use")
 

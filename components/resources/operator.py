@@ -9,10 +9,11 @@ from pulumi.output import Unknown
 from pulumi_kubernetes.core import v1 as core
 from pulumi_kubernetes.helm import v3 as helm
 
+from ..core.chart import HELM_CHART, HELM_REPOSITORY, OAUTH_SCOPES, OAUTH_SECRET_NAME
 from ..core.config import SecretInputs
 from ..core.parts import OperatorInstall
 from ..core.secret_keys import OAUTH_SECRET_KEYS
-from ..core.spec import HELM_CHART, HELM_REPOSITORY, OAUTH_SCOPES, OAUTH_SECRET_NAME, OAuthSettings
+from ..core.spec import OAuthSettings
 from .errors import read_args
 from .existing import existing_object_hooks
 from .kube import child_options, helm_timeout

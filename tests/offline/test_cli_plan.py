@@ -242,12 +242,13 @@ ROLE_RIGHTS = {
 def row(src: str, endpoint: str, ports: list[int], groups: list[str], roles: list[str],
         recorded: bool = False, enforced: bool = False,
         posture: list[str] | None = None) -> dict[str, Any]:
+    # The stack's own grants: an enforcing one fails closed while the recorder is down.
     return {"src": src, "endpoint": endpoint, "ports": ports, "kubernetesGroups": groups,
             "clusterRoles": roles,
             "sensitiveRights": sorted({r for role in roles for r in ROLE_RIGHTS[role]}),
             "recorded": recorded, "enforced": enforced,
-            "posture": posture or [], "events": False, "kind": "grant", "origin": ["stack"],
-            "broad": False}
+            "posture": posture or [], "events": False, "failsClosed": enforced, "kind": "grant",
+            "origin": ["stack"], "broad": False}
 
 
 def operator_row(endpoint: str) -> dict[str, Any]:
@@ -257,7 +258,8 @@ def operator_row(endpoint: str) -> dict[str, Any]:
             "endpoint": endpoint, "ports": [], "kubernetesGroups": [],
             "clusterRoles": ["tailscale-auth-proxy"],
             "sensitiveRights": ROLE_RIGHTS["cluster-admin"], "recorded": False,
-            "enforced": False, "posture": [], "events": False, "kind": "operator",
+            "enforced": False, "posture": [], "events": False, "failsClosed": False,
+            "kind": "operator",
             "origin": ["chart 1.102.3 ClusterRole tailscale-auth-proxy"], "broad": False}
 
 
@@ -310,7 +312,8 @@ def test_summary_warns_about_unrecorded_admin_access_only_where_it_exists(
     assert "| `kubernetes:tailscale.com/v1alpha1:Recorder` | 1 |" in prod
     assert "Recorder" not in dev
     assert ("| group:ml-engineers | gpu-prod | 80, 443 | system:masters | cluster-admin | "
-            + ", ".join(ROLE_RIGHTS["cluster-admin"]) + " | yes | yes | posture:latest |") in prod
+            + ", ".join(ROLE_RIGHTS["cluster-admin"]) + " | yes | yes | yes | posture:latest |"
+            ) in prod
 
 
 def test_plan_is_byte_identical_when_run_twice(plans: dict[str, Path], tmp_path: Path) -> None:

@@ -46,6 +46,7 @@ def test_access_changes_are_reported_row_by_row(before_after: tuple[Path, Path, 
         ("group:ml-readers", "sensitiveRights"): ([], EDIT_RIGHTS),
         ("group:ml-engineers", "recorded"): (True, False),
         ("group:ml-engineers", "enforced"): (True, False),
+        ("group:ml-engineers", "failsClosed"): (True, False),
     }
 
 
@@ -74,7 +75,8 @@ def test_plan_compare_prints_it_for_reviewers(before_after: tuple[Path, Path, st
                  "- group:ml-engineers: enforced true -> false",
                  "- added group:ml-ops: endpoint gpu-prod, ports 80, 443, kubernetesGroups "
                  "tailnet-readers, clusterRoles edit, sensitiveRights " + ", ".join(EDIT_RIGHTS)
-                 + ", recorded true, enforced true, posture (none), origin stack",
+                 + ", recorded true, enforced true, posture (none), failsClosed true, "
+                 "origin stack",
                  "- group:ml-readers: sensitiveRights gained " + ", ".join(EDIT_RIGHTS),
                  "- `bob@example.com` gains " + ", ".join(EDIT_RIGHTS) + " via group:ml-readers "
                  "(group:ml-readers: clusterRoles view -> edit)",

@@ -50,6 +50,16 @@ GUIDE_GROUPS = {
 }
 
 CASES: list[tuple[str, Callable[[], object], list[str]]] = [
+    # Issue 28: alice is also an engineer, whose grant enforces recording (unioned by the proxy).
+    ("break-glass matched by an enforcing grant",
+     lambda: SecureClusterAccess("c", {
+         "cluster": "gpu", **GUIDE_GROUPS,
+         "access": [{"src": ["group:ml-engineers"], "kubernetes_groups": ["system:masters"],
+                     "record_sessions": True}],
+         "session_recording": {"enabled": True},
+         "break_glass": {"src": ["alice@example.com"], "kubernetes_groups": ["system:masters"]},
+     }),
+     ["args.break_glass.src[0] (breakGlass.src[0])"]),
     # Wrong shapes that used to end in a traceback instead of naming the arg.
     ("args None", lambda: SecureClusterAccess("c", None), ["args"]),  # type: ignore[arg-type]
     ("replicas as a string",

@@ -180,3 +180,42 @@ def test_every_test_the_runbooks_name_exists() -> None:
     defined = {match for path in (PROJECT_ROOT / "tests").rglob("test_*.py")
                for match in re.findall(r"^def (test_\w+)\(", path.read_text(), re.M)}
     assert sorted(named - defined) == []
+
+
+# --- The recorder is down ----------------------------------------------------------------
+
+
+def test_recorder_down_break_glass_then_fail_open_then_enforce_again(
+        run: Callable[[dict[str, Any]], ProgramRun]) -> None:
+    """The stack as it runs: both rules enforce recording, break-glass does not. Step 2 turns
+    enforcement off: only the policy changes (no recorder, release or binding is touched),
+    and no row fails closed; step 3 writes the first policy again."""
+    access = [{**rule, "recordSessions": True} for rule in stack_config("dev")["access"]]
+    groups = {**stack_config("dev")["groups"], "group:oncall": ["carol@example.com"]}
+    break_glass = {"src": ["group:oncall"], "kubernetesGroups": ["system:masters"],
+                   "posture": ["posture:latest"]}
+    postures = {"posture:latest": ["node:tsReleaseTrack == 'stable'"]}
+
+    def stack(enforce: bool) -> dict[str, Any]:
+        return dev(access=access, groups=groups, postures=postures, breakGlass=break_glass,
+                   sessionRecording={"enabled": True, "enforce": enforce})
+
+    running, fail_open, enforced = run(stack(True)), run(stack(False)), run(stack(True))
+
+    def fails_closed(step: ProgramRun) -> dict[str, bool]:
+        rows = step.outputs["accessMatrix"]
+        return {row["src"]: row["failsClosed"] for row in rows if row["kind"] != "operator"}
+
+    assert fails_closed(running) == {"group:ml-engineers": True, "group:ml-readers": True,
+                                     "group:oncall": False}
+    assert set(fails_closed(fail_open).values()) == {False}
+    for earlier, later in ((running, fail_open), (fail_open, enforced)):
+        changed = {registration.name for registration in later.registrations
+                   if (before := earlier.by_urn().get(registration.urn)) is not None
+                   and changed_paths(before.inputs, registration.inputs)}
+        assert changed == {earlier.one(ACL).name}
+        assert {r.urn for r in later.registrations} == {r.urn for r in earlier.registrations}
+    values = [grant["app"][KUBERNETES_CAPABILITY][0]
+              for grant in grants_to(fail_open, "tag:k8s-operator")]
+    assert [value.get("enforceRecorder") for value in values] == [False, False, None]
+    assert enforced.one(ACL).inputs["acl"] == running.one(ACL).inputs["acl"]

@@ -4,20 +4,19 @@ server proxy and its hostnames."""
 from collections.abc import Mapping
 from typing import Any
 
-from ..identifiers import chart_version_tuple
-from ..parts import ProxyEndpoint
-from ..policy.sections import section
-from ..problems import Problem
-from ..spec import (
+from ..chart import (
     BROKEN_CHART_VERSIONS,
     MIN_CHART_VERSION,
     PROXY_GROUP_NAME_MAX,
     PROXY_GROUP_NAME_REASON,
     RANDOM_SUFFIX_LENGTH,
     SUFFIXED_HOSTNAME_MAX,
-    ClusterAccessSpec,
-    ProxySettings,
 )
+from ..identifiers import chart_version_tuple
+from ..parts import ProxyEndpoint
+from ..policy.sections import section
+from ..problems import Problem
+from ..spec import ClusterAccessSpec, ProxySettings
 from .identities import as_set
 from .reader import SpecReader, join, quoted
 

@@ -6,16 +6,11 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
+from ..chart import WORKLOAD_IDENTITY_BROKEN_CHART_VERSIONS, WORKLOAD_IDENTITY_BROKEN_REASON
 from ..identifiers import chart_version_tuple
 from ..parts import OperatorInstall
 from ..problems import Problem
-from ..spec import (
-    ISSUER_FIX,
-    WORKLOAD_IDENTITY_BROKEN_CHART_VERSIONS,
-    WORKLOAD_IDENTITY_BROKEN_REASON,
-    ClusterAccessSpec,
-    OAuthSettings,
-)
+from ..spec import ISSUER_FIX, ClusterAccessSpec, OAuthSettings
 from .reader import SpecReader, is_secret_placeholder, join, looks_like_output, quoted
 
 # Config paths that must be stored with `pulumi config set --secret` (warned about otherwise).

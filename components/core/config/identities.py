@@ -132,6 +132,7 @@ def distinct_rules(reader: SpecReader, key: str, rules: list[AccessRule]) -> Non
         canonical = AccessRule(src=tuple(sorted(rule.src)),
                                kubernetes_groups=tuple(sorted(rule.kubernetes_groups)),
                                record_sessions=rule.record_sessions,
+                               record_api_requests=rule.record_api_requests,
                                posture=tuple(sorted(rule.posture)))
         path = f"{key}[{index}]"
         if canonical in first_seen:
@@ -173,9 +174,11 @@ def as_set(value: Any) -> set[str]:
 def check_access_rules(spec: ClusterAccessSpec, base: Mapping[str, Any]) -> list[Problem]:
     """Who each rule lets in: no broad admin, only defined postures, groups and owned tags,
     never the stack's own devices."""
+    keyed = [(f"access[{index}]", rule) for index, rule in enumerate(spec.access)]
+    if spec.break_glass is not None:
+        keyed.append(("breakGlass", spec.break_glass.rule))
     problems: list[Problem] = []
-    for index, rule in enumerate(spec.access):
-        key = f"access[{index}]"
+    for key, rule in keyed:
         problems += _broad_admin(spec, rule, key)
         problems += _undefined_postures(spec, rule, key, keys_of(section(base, "postures")))
         for s_index, src in enumerate(rule.src):

@@ -1,9 +1,10 @@
 """Session recording: the recorder, its storage, and the rules that ask for it."""
 
+from ..chart import MIN_CHART_VERSION_FOR_EVENTS
 from ..identifiers import chart_version_tuple
 from ..parts import RecorderSettings
 from ..problems import Problem
-from ..spec import MIN_CHART_VERSION_FOR_EVENTS, ClusterAccessSpec, S3Storage, SessionRecording
+from ..spec import ClusterAccessSpec, S3Storage, SessionRecording
 from .reader import SpecReader, join
 
 
@@ -34,13 +35,22 @@ def check_recording(spec: ClusterAccessSpec) -> list[Problem]:
                         "set sessionRecording.enabled: true, or remove recordSessions.")
                 for index, rule in enumerate(spec.access)
                 if rule.record_sessions and not recording.enabled]
+    problems += [Problem(f"access[{index}].recordApiRequests",
+                         "records API requests, which needs the rule to record sessions.",
+                         "set recordSessions: true on this rule, or remove recordApiRequests.")
+                 for index, rule in enumerate(spec.access)
+                 if rule.record_api_requests and not rule.record_sessions]
     version = chart_version_tuple(spec.operator.chart_version)
-    if (recording.record_api_requests and version is not None
-            and version < MIN_CHART_VERSION_FOR_EVENTS):
-        problems.append(Problem("sessionRecording.recordApiRequests",
-                                f"needs operator 1.96 or newer; operator.chartVersion is "
-                                f"{spec.operator.chart_version}.",
-                                "raise operator.chartVersion or turn recordApiRequests off."))
+    events_keys = (["sessionRecording.recordApiRequests"] if recording.record_api_requests
+                   else []) + [f"access[{index}].recordApiRequests"
+                               for index, rule in enumerate(spec.access)
+                               if rule.record_api_requests]
+    if version is not None and version < MIN_CHART_VERSION_FOR_EVENTS:
+        problems += [Problem(events_key,
+                             "needs operator 1.94.1 or newer (enableEvents on a grant); "
+                             f"operator.chartVersion is {spec.operator.chart_version}.",
+                             "raise operator.chartVersion or turn recordApiRequests off.")
+                     for events_key in events_keys]
     if not recording.enabled:
         for name, is_set in (("s3", recording.s3 is not None),
                              ("recordApiRequests", recording.record_api_requests)):

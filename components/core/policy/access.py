@@ -23,6 +23,14 @@ Row kinds (`AccessRow.kind`):
   anyone (the chart's `tailscale-auth-proxy` ClusterRole);
 - `deployer`: the `deployer` tag's grant row (`core/deploy.py`): the machine that runs
   `pulumi up` through the tailnet.
+- `break-glass`: the sources of `breakGlass`, whose grants enforce no recording: the way in
+  while the recorder is down.
+
+`failsClosed`: some grant that may apply to the source sets `enforceRecorder`; the proxy
+unions the values of every matching grant, so while the recorder is down (its tag resolves
+to no address) every API request of the source gets 403, and with `enableEvents` a
+recorder that cannot be reached answers every request with 502 (operator 1.94.1 and later,
+`k8s-operator/api-proxy/proxy.go` `serveDefault`, `determineRecorderConfig`).
 """
 
 from dataclasses import dataclass, field
@@ -38,6 +46,7 @@ NO_NETWORK_PATH: Final = "no-network-path"
 TAGS_AS_GROUPS: Final = "tags-as-groups"
 AS_ITSELF: Final = "as-itself"
 OPERATOR: Final = "operator"
+BREAK_GLASS: Final = "break-glass"
 STACK_ORIGIN: Final = "stack"
 
 
@@ -53,6 +62,9 @@ class AccessRow:
     posture: tuple[str, ...]
     events: bool = False
     """Any applicable grant sets `enableEvents`: every API request is recorded."""
+    fails_closed: bool = False
+    """Some grant that may apply sets `enforceRecorder`: no API request gets through while
+    the recorder is down."""
     kind: str = GRANT
     origin: tuple[str, ...] = (STACK_ORIGIN,)
     """Who wrote the rules behind the row: `stack`, `base grants[0]`, `<fragment> acls[2]`."""
@@ -90,6 +102,7 @@ class AccessRow:
             "enforced": self.enforced,
             "posture": list(self.posture),
             "events": self.events,
+            "failsClosed": self.fails_closed,
             "kind": self.kind,
             "origin": list(self.origin),
             "broad": self.broad,
@@ -128,7 +141,7 @@ def access_warnings(spec: ClusterAccessSpec, rows: list[AccessRow]) -> list[str]
             warnings.append(
                 f"{where}the access of {row.src} is not decided offline "
                 f"({'; '.join(row.undecided)}); the access matrix counts what may apply.")
-        if row.kind != GRANT:
+        if row.kind not in (GRANT, BREAK_GLASS):
             continue
         origin = _origin_text(row)
         if not row.cluster_roles:
@@ -143,6 +156,14 @@ def access_warnings(spec: ClusterAccessSpec, rows: list[AccessRow]) -> list[str]
                 if not origin else
                 f"{where}{row.src} is a broad source with cluster-admin{origin}."
             )
+        if row.kind == BREAK_GLASS:
+            # Unrecorded on purpose (the summary shows it as the way in); a posture keeps it
+            # to the devices that meet it.
+            if not row.posture:
+                warnings.append(
+                    f"{where}break-glass {row.src} has no posture: any device of theirs gets "
+                    "in unrecorded (set breakGlass.posture, e.g. posture:latest).")
+            continue
         if row.is_admin and not row.recorded:
             warnings.append(
                 f"{where}{row.src} has cluster-admin{origin} and its sessions are not recorded."

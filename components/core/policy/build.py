@@ -10,7 +10,8 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from ..spec import KUBERNETES_CAPABILITY, RECORDER_PORT, AccessRule, ClusterAccessSpec
+from ..chart import KUBERNETES_CAPABILITY
+from ..spec import RECORDER_PORT, AccessRule, ClusterAccessSpec
 from . import hujson
 from .compose import Composed, align_acls_syntax, compose
 from .evaluate import PolicyModel, reachable
@@ -46,14 +47,14 @@ def kubernetes_capability(spec: ClusterAccessSpec, rule: AccessRule) -> dict[str
     if rule.record_sessions and recording.enabled:
         capability["recorder"] = [spec.tags.recorder]
         capability["enforceRecorder"] = recording.enforce
-        if recording.record_api_requests:
+        if recording.record_api_requests or rule.record_api_requests:
             capability["enableEvents"] = True
     return capability
 
 
 def capability_grants(spec: ClusterAccessSpec) -> list[dict[str, Any]]:
     grants: list[dict[str, Any]] = []
-    for rule in spec.tailnet_rules:
+    for rule in spec.grant_rules:
         grant: dict[str, Any] = {
             "src": list(rule.src),
             "dst": [spec.endpoint_tag],
@@ -75,7 +76,7 @@ def network_rules(spec: ClusterAccessSpec
     use_grants = spec.policy.network_rules == "grants"
     flows = [
         (list(rule.src), spec.endpoint_tag, spec.endpoint_ports, list(rule.posture))
-        for rule in spec.tailnet_rules
+        for rule in spec.grant_rules
     ]
     if spec.recorder_deployed:
         flows.append(([spec.endpoint_tag], spec.tags.recorder, (RECORDER_PORT,), []))
@@ -138,7 +139,7 @@ def _accept_candidates(spec: ClusterAccessSpec, known_postures: Mapping[str, tup
     where = f"{spec.cluster}: " if spec.cluster else ""
     candidates: list[tuple[str, dict[str, Any]]] = []
     seen: set[str] = set()
-    for rule in spec.tailnet_rules:
+    for rule in spec.grant_rules:
         attributes: dict[str, Any] | None = {}
         for name in rule.posture:
             found = posture_test_attributes(known_postures.get(name, ()))

@@ -27,10 +27,12 @@ import dataclasses
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Final
 
+from ..chart import KUBERNETES_CAPABILITY
 from ..kubernetes_rights import sensitive_rights
-from ..spec import KUBERNETES_CAPABILITY, ClusterAccessSpec
+from ..spec import ClusterAccessSpec
 from .access import (
     AS_ITSELF,
+    BREAK_GLASS,
     GRANT,
     NO_NETWORK_PATH,
     OPERATOR,
@@ -117,6 +119,7 @@ class _Deriver:
         self.labels = _Labels(spec.cluster or "stack")
         self.postures = {(g.index, g.origin): g.src_posture for g in self.model.app_grants}
         self.rows: dict[str, AccessRow] = {}
+        self.break_glass = frozenset(spec.break_glass.src if spec.break_glass else ())
 
     def cluster_roles(self, groups: Iterable[str]) -> tuple[str, ...]:
         """The roles bound to the groups, and to `system:authenticated`, which the API server
@@ -185,7 +188,9 @@ class _Deriver:
             recorded=_on_every_path(recorded), enforced=_on_every_path(enforced),
             posture=posture if every_grant_has_posture else (),
             events=_on_every_path(events),
-            kind=GRANT if ports else NO_NETWORK_PATH,
+            fails_closed=any(flag for flag, _ in enforced),
+            kind=(BREAK_GLASS if src in self.break_glass else GRANT) if ports
+            else NO_NETWORK_PATH,
             origin=self.labels.grants(grants),
             rights=None if ports else (), undecided=unsure + undecided,
         )

@@ -31,11 +31,11 @@ WARNING_BULLET = "- :warning: "
 # Column order of an access row: `AccessRow.to_json`'s fields (`sensitiveRights` after the
 # ClusterRoles they come from; the report computes them for rows exported without them).
 ACCESS_FIELDS = ("src", "endpoint", "ports", "kubernetesGroups", "clusterRoles",
-                 "sensitiveRights", "recorded", "enforced", "posture", "events", "kind",
-                 "origin", "broad")
+                 "sensitiveRights", "recorded", "enforced", "posture", "events", "failsClosed",
+                 "kind", "origin", "broad")
 # Row fields added after plans were first written: a plan made before them (the base of a
 # pull request, say) has none, which is no change.
-LATER_ACCESS_FIELDS = frozenset({"events", "kind", "origin", "broad"})
+LATER_ACCESS_FIELDS = frozenset({"events", "failsClosed", "kind", "origin", "broad"})
 
 
 def comparable(key: str, before: Mapping[str, Any], after: Mapping[str, Any]) -> bool:

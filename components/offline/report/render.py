@@ -30,7 +30,7 @@ from .model import PLAN_MARKER, PLAN_MARKER_TEXT, SECRET_TEXT, UNKNOWN_TEXT, Pla
 _YAML_DUMPER: Any = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 _MARKERS = frozenset({UNKNOWN_TEXT, SECRET_TEXT})
 _TABLE_HEADER = ("Source", "Endpoint", "Ports", "Kubernetes groups", "ClusterRoles",
-                 "Sensitive rights", "Recorded", "Enforced", "Posture", "Origin")
+                 "Sensitive rights", "Recorded", "Enforced", "Fails closed", "Posture", "Origin")
 
 
 def _cell(value: Any) -> str:
@@ -59,6 +59,10 @@ def _output_cell(value: Any, key: str = "") -> str:
 # title and the sentence that explain it; rows of plans made before kinds are grants.
 _KIND_SECTIONS: tuple[tuple[str, str, str], ...] = (
     (access.GRANT, "", ""),
+    (access.BREAK_GLASS, "Break-glass",
+     "The way in while the recorder is down: no grant that matches these sources enforces "
+     "recording (checked on the merged policy, as the API server proxy unions every "
+     "matching grant), so their requests are not recorded."),
     (access.NO_NETWORK_PATH, "Capability but no network path",
      "These sources hold the kubernetes capability on the endpoint, but no network rule "
      "opens its port to them: no rights until one does."),
@@ -80,7 +84,7 @@ _KIND_SECTIONS: tuple[tuple[str, str, str], ...] = (
      "`templates/apiserverproxy-rbac.yaml`) lets these ServiceAccounts impersonate any user "
      "or group: whoever controls the operator or proxy pods holds cluster-admin."),
 )
-_TABLE_FIELDS = (*model.ACCESS_FIELDS[:9], "origin")
+_TABLE_FIELDS = (*model.ACCESS_FIELDS[:8], "failsClosed", "posture", "origin")
 
 
 def _source_cell(row: Mapping[str, Any]) -> str:
@@ -172,6 +176,18 @@ def _credentials_line(plan: PlanData) -> list[str]:
     return [f"Operator credentials: {markdown.text(kind)}.", ""] if isinstance(kind, str) else []
 
 
+def _break_glass_line(plan: PlanData) -> list[str]:
+    """Who gets in while the recorder is down, said once more where reviewers look first."""
+    sources = [str(row.get("src")) for row in plan.access
+               if row.get("kind") == access.BREAK_GLASS]
+    if not sources:
+        return []
+    closed = sum(1 for row in plan.access if row.get("failsClosed") is True)
+    return [f"Break-glass: {markdown.text(', '.join(sources))} can reach the cluster while the "
+            f"recorder is down ({closed} row(s) fail closed then); their sessions are not "
+            "recorded.", ""]
+
+
 def summary_markdown(plan: PlanData, policy: Mapping[str, Any] | None = None, *,
                      access_markdown: str | None = None) -> str:
     """`summary.md`; `access_markdown`: `access_table(plan.access)` when already made."""
@@ -184,7 +200,7 @@ def summary_markdown(plan: PlanData, policy: Mapping[str, Any] | None = None, *,
            f"Pulumi's mocks, without credentials. This stack {policy_note}.", "",
            "### Who gets what", "",
            (access_markdown or access_table(plan.access)).rstrip("\n"), "",
-           *_credentials_line(plan)]
+           *_credentials_line(plan), *_break_glass_line(plan)]
     if policy is not None:
         out += ["### Who is behind each source", "",
                 "Members of the groups in `policy.hujson` (the stack's and the base's).", "",

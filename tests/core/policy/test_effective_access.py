@@ -65,7 +65,8 @@ def test_the_stacks_own_rows_are_unchanged_by_an_unrelated_base() -> None:
         "src": "group:ml-readers", "endpoint": "tailscale-operator", "ports": [443],
         "kubernetesGroups": ["tailnet-readers"], "clusterRoles": ["view"],
         "sensitiveRights": [], "recorded": False, "enforced": False, "posture": [],
-        "events": False, "kind": "grant", "origin": ["stack"], "broad": False}
+        "events": False, "failsClosed": False, "kind": "grant", "origin": ["stack"],
+        "broad": False}
 
 
 def test_capability_values_of_several_grants_are_unioned() -> None:
