@@ -26,7 +26,7 @@ pulumi.export("operatorCredentials", plan.spec.oauth.credential_kind)
 for key, value in cluster_stack_outputs(plan, cluster.proxy_hostname).items():
     pulumi.export(key, value)
 # Whether the public endpoint can be closed now, and how (docs/lockdown.md).
-pulumi.export("lockdown", lockdown(plan.spec, [row.to_json() for row in plan.access]))
+pulumi.export("lockdown", lockdown(plan.spec, plan.access))
 if plan.spec.deployer is not None:
     # What a later `pulumi up` through the tailnet gives its Kubernetes provider.
     pulumi.export("deployKubeconfig", cluster.proxy_url.apply(

@@ -13,11 +13,9 @@ from typing import Final
 
 import yaml
 
-from .policy.access import GRANT, AccessRow
+from .policy.access import DEPLOYER, GRANT, AccessRow
 from .spec import ClusterAccessSpec
 
-DEPLOYER: Final = "deployer"
-"""`AccessRow.kind` of the deployer's row (other code matches the string)."""
 KUBECONFIG_USER: Final = "tailscale-auth"
 KUBECONFIG_TOKEN: Final = "unused"
 

@@ -1,23 +1,20 @@
 """Lockdown: whether the public API server endpoint can be closed, and how, per cloud.
 
-`ready` is decided from the access matrix rows as the stack exports them (JSON), by their
-kinds: a `deployer` row (the machine that runs `pulumi up` through the tailnet) and a
-`break-glass` row must exist, and some row that reaches the endpoint must not fail closed
-(`failsClosed`, else `enforced`: an enforcing recorder grant refuses every request while the
-recorder is down). The cloud settings were checked against the providers' SDK argument classes
-(tests/core/test_lockdown_clouds.py; docs/lockdown.md says what was verified where).
+`ready` is decided from the access matrix rows, by their kinds: a `deployer` row (the
+machine that runs `pulumi up` through the tailnet) and a `break-glass` row must exist, and
+some way in must not fail closed (`policy.blast_radius`: an enforcing recorder grant refuses
+every request while the recorder is down). The cloud settings were checked against the
+providers' SDK argument classes (tests/core/test_lockdown_clouds.py; docs/lockdown.md says
+what was verified where).
 """
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any, Final
 
+from .policy.access import BREAK_GLASS, DEPLOYER, AccessRow
+from .policy.blast_radius import failing_closed, ways_in_without_recorder
 from .spec import ClusterAccessSpec
-
-DEPLOYER: Final = "deployer"
-BREAK_GLASS: Final = "break-glass"
-# Rows that hold no way in for a person or a pipeline.
-_NOT_A_WAY_IN: Final = frozenset({"operator", "no-network-path"})
 
 # Issuers whose discovery document and keys the cloud serves publicly, not the API server.
 PUBLIC_ISSUERS: Final = (
@@ -113,26 +110,21 @@ def discovery_warnings(spec: ClusterAccessSpec) -> list[str]:
             "system:unauthenticated is created (remove the setting)."]
 
 
-def _fails_closed(row: Mapping[str, Any]) -> bool:
-    return bool(row.get("failsClosed", row.get("enforced", False)))
-
-
-def blockers(spec: ClusterAccessSpec, rows: Sequence[Mapping[str, Any]]) -> list[str]:
+def blockers(spec: ClusterAccessSpec, rows: Sequence[AccessRow]) -> list[str]:
     """Why the public endpoint cannot be closed yet (empty: it can)."""
     found: list[str] = []
-    kinds = {row.get("kind") for row in rows}
-    deployers = [row for row in rows if row.get("kind") == DEPLOYER]
+    kinds = {row.kind for row in rows}
+    deployers = [row for row in rows if row.kind == DEPLOYER]
     if not deployers:
         found.append("no deployer path: `pulumi up` would lose the cluster (set `deployer`, "
                      "and run it from a machine tagged with deployer.tag)")
-    elif all(_fails_closed(row) for row in deployers):
+    elif all(row.fails_closed for row in deployers):
         found.append("the deployer fails closed when the recorder is down (an enforcing "
                      "recorder grant matches it)")
     if BREAK_GLASS not in kinds:
         found.append("no break-glass path: nobody gets in when the recorder is down (set "
                      "`breakGlass`)")
-    ways_in = [row for row in rows if row.get("kind") not in _NOT_A_WAY_IN and row.get("ports")]
-    if ways_in and all(_fails_closed(row) for row in ways_in):
+    if failing_closed(rows) and not ways_in_without_recorder(rows):
         found.append("every identity fails closed when the recorder is down: nobody could "
                      "get in to fix it")
     if spec.deployer is not None and not spec.endpoint_url and not spec.proxy.high_availability:
@@ -147,7 +139,7 @@ def blockers(spec: ClusterAccessSpec, rows: Sequence[Mapping[str, Any]]) -> list
     return found
 
 
-def lockdown(spec: ClusterAccessSpec, rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+def lockdown(spec: ClusterAccessSpec, rows: Sequence[AccessRow]) -> dict[str, Any]:
     """The `lockdown` stack output."""
     reasons = blockers(spec, rows)
     return {

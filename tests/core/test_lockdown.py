@@ -1,11 +1,10 @@
-"""Lockdown readiness from the access matrix rows (as the stack exports them), and issuers.
+"""Lockdown readiness from the access matrix rows, and issuers.
 
-Rows are matched by their kind strings (`deployer`, `break-glass`) and `failsClosed`, so the
-rows here are built by hand, as another part of the project would export them.
+Rows are matched by their kinds (`deployer`, `break-glass`) and whether they fail closed;
+the rows here are built by hand.
 """
 
 import copy
-from typing import Any
 
 import pytest
 from conftest import PROJECT_ROOT, stack_config
@@ -13,15 +12,17 @@ from hypothesis import given
 from hypothesis import strategies as st
 from tailscale_cluster_access.core.cluster_plan import plan_cluster
 from tailscale_cluster_access.core.lockdown import blockers, lockdown, public_issuer
+from tailscale_cluster_access.core.policy.access import AccessRow
 from tailscale_cluster_access.core.spec import ClusterAccessSpec
 
 SPEC = ClusterAccessSpec(cluster="gpu", tailnet_domain="tailxyz.ts.net")
 
 
 def row(kind: str, *, fails_closed: bool = False, ports: tuple[int, ...] = (443,)
-        ) -> dict[str, Any]:
-    return {"src": f"src-{kind}", "kind": kind, "ports": list(ports),
-            "failsClosed": fails_closed, "enforced": fails_closed}
+        ) -> AccessRow:
+    return AccessRow(src=f"src-{kind}", endpoint="gpu", ports=ports, kubernetes_groups=(),
+                     cluster_roles=(), recorded=fails_closed, enforced=fails_closed,
+                     posture=(), fails_closed=fails_closed, kind=kind)
 
 
 READY_ROWS = [row("grant", fails_closed=True), row("deployer"), row("break-glass")]
@@ -38,7 +39,7 @@ def test_deployer_and_break_glass_that_stay_open_are_ready() -> None:
     ("break-glass", "no break-glass path"),
 ])
 def test_a_missing_path_is_named(missing: str, named: str) -> None:
-    rows = [r for r in READY_ROWS if r["kind"] != missing]
+    rows = [r for r in READY_ROWS if r.kind != missing]
     result = lockdown(SPEC, rows)
     assert result["ready"] is False
     assert [reason for reason in result["notReadyBecause"] if reason.startswith(named)]
@@ -50,12 +51,6 @@ def test_everyone_failing_closed_is_not_ready() -> None:
     reasons = blockers(SPEC, rows)
     assert any("every identity fails closed" in reason for reason in reasons)
     assert any("deployer fails closed" in reason for reason in reasons)
-
-
-def test_rows_without_fails_closed_fall_back_to_enforced() -> None:
-    rows = [{"kind": kind, "ports": [443], "enforced": True}
-            for kind in ("deployer", "break-glass")]
-    assert any("every identity" in reason for reason in blockers(SPEC, rows))
 
 
 def test_the_operator_row_is_no_way_in() -> None:
@@ -111,7 +106,7 @@ def test_a_planned_deployer_and_a_break_glass_row_make_the_stack_ready() -> None
     config = copy.deepcopy(stack_config("dev"))
     config.update(deployer={}, tailnetDomain="tailxyz.ts.net")
     plan = plan_cluster(config, PROJECT_ROOT)
-    rows = [row.to_json() for row in plan.access]
+    rows = list(plan.access)
     assert lockdown(plan.spec, rows)["notReadyBecause"] == [
         "no break-glass path: nobody gets in when the recorder is down (set `breakGlass`)"]
     assert lockdown(plan.spec, [*rows, row("break-glass")])["ready"] is True

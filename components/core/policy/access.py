@@ -47,6 +47,7 @@ TAGS_AS_GROUPS: Final = "tags-as-groups"
 AS_ITSELF: Final = "as-itself"
 OPERATOR: Final = "operator"
 BREAK_GLASS: Final = "break-glass"
+DEPLOYER: Final = "deployer"
 STACK_ORIGIN: Final = "stack"
 
 

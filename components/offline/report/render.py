@@ -12,7 +12,6 @@ from typing import Any
 
 import yaml
 
-from ...core.deploy import DEPLOYER
 from ...core.policy import access
 from . import markdown, model
 from .identities import identity_access, rights_of
@@ -75,7 +74,7 @@ _KIND_SECTIONS: tuple[tuple[str, str, str], ...] = (
      "a tagged device as its node name (with its tags as groups), and the API server adds "
      "`system:authenticated`: RoleBindings to those Users or to `system:authenticated` "
      "apply to them."),
-    (DEPLOYER, "The deployer (`pulumi up` through the tailnet)",
+    (access.DEPLOYER, "The deployer (`pulumi up` through the tailnet)",
      "The machine tagged `deployer.tag` reaches the API server through the proxy with the "
      "deployer's groups and their ClusterRole; never recorded, so a recorder outage does not "
      "stop a deploy. Its kubeconfig is the `deployKubeconfig` output."),
