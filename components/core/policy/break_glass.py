@@ -16,7 +16,7 @@ from ..chart import KUBERNETES_CAPABILITY
 from ..problems import Problem
 from ..spec import ClusterAccessSpec
 from .access import STACK_ORIGIN
-from .effective_access import _Labels, _without_postures
+from .effective_access import OriginLabels, without_postures
 from .evaluate import AppGrant, PolicyModel, capabilities
 
 FIX = ("give breakGlass an identity no enforcing grant matches (a dedicated on-call group or "
@@ -33,7 +33,7 @@ def _who(src: str, model: PolicyModel) -> Iterator[str]:
     yield from model.groups.get(src, ())
 
 
-def _label(labels: _Labels, grant: AppGrant) -> str:
+def _label(labels: OriginLabels, grant: AppGrant) -> str:
     label = labels.of(grant.origin, "grants", grant.index)
     return "this stack's grant" if label == STACK_ORIGIN else label
 
@@ -43,8 +43,8 @@ def break_glass_problems(spec: ClusterAccessSpec, model: PolicyModel) -> list[Pr
     naming the grants that do."""
     if spec.break_glass is None:
         return []
-    any_posture = _without_postures(model)
-    labels = _Labels(spec.cluster or "stack")
+    any_posture = without_postures(model)
+    labels = OriginLabels(spec.cluster or "stack")
     problems: list[Problem] = []
     for index, src in enumerate(spec.break_glass.src):
         for who in dict.fromkeys(_who(src, model)):

@@ -72,7 +72,7 @@ def _on_every_path(flags: list[tuple[bool, tuple[str, ...]]]) -> bool:
     return any(flag and not posture for flag, posture in flags)
 
 
-class _Labels:
+class OriginLabels:
     """Origin labels: the stack's own entries are `stack` (no index: it moves whenever the
     base changes); others `base grants[0]`, `<fragment> acls[2]`."""
 
@@ -100,7 +100,7 @@ def _strings(value: Any) -> list[str]:
     return [str(item) for item in value] if isinstance(value, list | tuple) else []
 
 
-def _without_postures(model: PolicyModel) -> PolicyModel:
+def without_postures(model: PolicyModel) -> PolicyModel:
     """The model with every grant's posture set aside: which grants MAY apply to a source."""
     if not any(grant.src_posture for grant in model.app_grants):
         return model  # the same grants: keep the model and the index it has built
@@ -114,9 +114,9 @@ class _Deriver:
         assert composed.model is not None
         self.spec = spec
         self.model = composed.model
-        self.any_posture = _without_postures(self.model)
+        self.any_posture = without_postures(self.model)
         self.tag = spec.endpoint_tag
-        self.labels = _Labels(spec.cluster or "stack")
+        self.labels = OriginLabels(spec.cluster or "stack")
         self.postures = {(g.index, g.origin): g.src_posture for g in self.model.app_grants}
         self.rows: dict[str, AccessRow] = {}
         self.break_glass = frozenset(spec.break_glass.src if spec.break_glass else ())
